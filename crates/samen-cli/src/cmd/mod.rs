@@ -1,0 +1,21 @@
+//! One module per subcommand. Each exposes `Args` (clap) and `run(Args) -> Result<(), CliError>`.
+
+pub mod certs;
+pub mod demo;
+pub mod keygen;
+pub mod pseudonymise;
+pub mod run;
+pub mod synth;
+
+/// The error a subcommand reports: a message that tells the user what to fix.
+pub type CliError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,54 @@
+//! The `samen` command-line tool.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// samen: secure multiparty computation for official statistics.
+#[derive(Parser)]
+#[command(name = "samen", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a new pseudonymisation key file (or the next version of one with --rotate).
+    Keygen(cmd::keygen::Args),
+    /// Replace an identifier column of a CSV file by keyed pseudonyms.
+    #[command(alias = "pseudonymize")]
+    Pseudonymise(cmd::pseudonymise::Args),
+    /// Generate a local CA and a certificate and key per party of a study.
+    Certs(cmd::certs::Args),
+    /// Run one party of a study.
+    Run(cmd::run::Args),
+    /// Generate synthetic data.
+    Synth(cmd::synth::Args),
+    /// Run the whole demo: synthetic data, three parties as processes, tables, checks.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_logging();
+    let result = match cli.command {
+        Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Pseudonymise(a) => cmd::pseudonymise::run(a),
+        Command::Certs(a) => cmd::certs::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Synth(a) => cmd::synth::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

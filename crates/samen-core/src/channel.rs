@@ -1,0 +1,486 @@
+//! The channel abstraction every protocol is written against.
+//!
+//! A [`Channel`] connects this party to one peer and moves whole messages (frames) of bytes.
+//! Implementations: [`LocalChannel`] (in-process, for tests, simulation and the library API) and
+//! the TLS transport of `samen-net` (deployment). Typed helpers in [`ChannelExt`] send share
+//! vectors and byte blocks as raw little-endian bytes in large frames and control messages
+//! through [`crate::codec`]; every receive is bounded by a length the receiver already expects.
+//!
+//! ```
+//! use samen_core::channel::{local_pair, ChannelExt};
+//! let (mut a, mut b) = local_pair("alice", "bob");
+//! a.send_u64s(&[1, 2, 3]).unwrap();
+//! assert_eq!(b.recv_u64s(3).unwrap(), vec![1, 2, 3]);
+//! assert_eq!(a.stats().bytes_sent, 24);
+//! ```
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::codec::{self, CodecError};
+
+/// Hard maximum size of one frame (message) on any channel, in bytes.
+pub const MAX_FRAME: usize = 16 << 20;
+
+/// Bulk data is split into frames of at most this many bytes (a multiple of 8 and of 32).
+pub const BULK_FRAME: usize = 4 << 20;
+
+/// Default time a receive waits before failing with [`ChannelError::Timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// An error on a channel. Peer misbehaviour ([`ChannelError::Protocol`],
+/// [`ChannelError::PeerAborted`]) is kept apart from transport failures.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The peer closed the connection or its process ended.
+    #[error("connection to party '{peer}' closed unexpectedly")]
+    Closed {
+        /// The peer's party name.
+        peer: String,
+    },
+    /// A receive waited longer than the configured timeout.
+    #[error("party '{peer}' sent nothing for {secs} s (timeout)")]
+    Timeout {
+        /// The peer's party name.
+        peer: String,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+    /// The peer sent an abort message.
+    #[error("party '{peer}' aborted: {reason}")]
+    PeerAborted {
+        /// The peer's party name.
+        peer: String,
+        /// The reason the peer gave.
+        reason: String,
+    },
+    /// The peer sent a frame that does not fit the protocol (wrong length, bad encoding,
+    /// invalid curve point, ...).
+    #[error("party '{peer}' violated the protocol: {detail}")]
+    Protocol {
+        /// The peer's party name.
+        peer: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A frame was larger than the limit the receiver allows.
+    #[error("party '{peer}' sent a frame of {len} bytes, more than the limit of {max} bytes")]
+    FrameTooLarge {
+        /// The peer's party name.
+        peer: String,
+        /// Announced or actual length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An I/O or TLS failure in the transport.
+    #[error("transport failure talking to party '{peer}': {detail}")]
+    Transport {
+        /// The peer's party name.
+        peer: String,
+        /// What failed.
+        detail: String,
+    },
+    /// This party tried to send a message that cannot be encoded or is too large.
+    #[error("cannot send to party '{peer}': {source}")]
+    Encode {
+        /// The peer's party name.
+        peer: String,
+        /// The codec error.
+        #[source]
+        source: CodecError,
+    },
+}
+
+/// Traffic counters of one channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelStats {
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Frames sent.
+    pub messages_sent: u64,
+    /// Frames received.
+    pub messages_received: u64,
+    /// Communication rounds: the number of times this party started sending after having
+    /// received (the first send counts as a round).
+    pub rounds: u64,
+}
+
+/// A bidirectional, message-oriented link from this party to one peer.
+///
+/// Implementations must bound every receive by `max_len`, fail (never panic) on malformed
+/// input from the peer, and count traffic in [`ChannelStats`].
+pub trait Channel: Send {
+    /// The peer's party name (used in error messages and transcripts).
+    fn peer(&self) -> &str;
+
+    /// Send one frame.
+    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError>;
+
+    /// Send one frame that the caller no longer needs (lets in-process channels avoid a copy).
+    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
+        self.send(&payload)
+    }
+
+    /// Receive one frame of at most `max_len` bytes; a longer frame is
+    /// [`ChannelError::FrameTooLarge`].
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError>;
+
+    /// Flush buffered frames to the peer.
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
+    /// Traffic counters so far.
+    fn stats(&self) -> ChannelStats;
+
+    /// Label the frames that follow with a protocol step (used by transcripts); no-op by default.
+    fn set_step(&mut self, _step: &str) {}
+
+    /// Tell the peer, if still possible, that this party is stopping and why. Best effort:
+    /// errors are ignored. The reason must not contain data or identifiers.
+    fn abort(&mut self, _reason: &str) {}
+}
+
+impl<C: Channel + ?Sized> Channel for Box<C> {
+    fn peer(&self) -> &str {
+        (**self).peer()
+    }
+    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
+        (**self).send(payload)
+    }
+    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
+        (**self).send_owned(payload)
+    }
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        (**self).recv(max_len)
+    }
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        (**self).flush()
+    }
+    fn stats(&self) -> ChannelStats {
+        (**self).stats()
+    }
+    fn set_step(&mut self, step: &str) {
+        (**self).set_step(step)
+    }
+    fn abort(&mut self, reason: &str) {
+        (**self).abort(reason)
+    }
+}
+
+impl<C: Channel + ?Sized> Channel for &mut C {
+    fn peer(&self) -> &str {
+        (**self).peer()
+    }
+    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
+        (**self).send(payload)
+    }
+    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
+        (**self).send_owned(payload)
+    }
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        (**self).recv(max_len)
+    }
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        (**self).flush()
+    }
+    fn stats(&self) -> ChannelStats {
+        (**self).stats()
+    }
+    fn set_step(&mut self, step: &str) {
+        (**self).set_step(step)
+    }
+    fn abort(&mut self, reason: &str) {
+        (**self).abort(reason)
+    }
+}
+
+/// Typed helpers on every [`Channel`]: bulk vectors as raw little-endian bytes, control
+/// messages through [`crate::codec`].
+pub trait ChannelExt: Channel {
+    /// Send a vector of ring elements as little-endian bytes, split into frames of at most
+    /// [`BULK_FRAME`] bytes. Sends nothing for an empty slice.
+    fn send_u64s(&mut self, v: &[u64]) -> Result<(), ChannelError> {
+        for chunk in v.chunks(BULK_FRAME / 8) {
+            let mut bytes = vec![0u8; chunk.len() * 8];
+            for (out, x) in bytes.chunks_exact_mut(8).zip(chunk) {
+                out.copy_from_slice(&x.to_le_bytes());
+            }
+            self.send_owned(bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Receive exactly `n` ring elements sent with [`ChannelExt::send_u64s`].
+    fn recv_u64s(&mut self, n: usize) -> Result<Vec<u64>, ChannelError> {
+        let mut out = Vec::with_capacity(n.min(BULK_FRAME));
+        while out.len() < n {
+            let want = ((n - out.len()) * 8).min(BULK_FRAME);
+            let frame = self.recv(want)?;
+            if frame.is_empty() || frame.len() % 8 != 0 {
+                return Err(ChannelError::Protocol {
+                    peer: self.peer().to_string(),
+                    detail: format!(
+                        "bulk frame of {} bytes is not a whole number of ring elements",
+                        frame.len()
+                    ),
+                });
+            }
+            out.extend(
+                frame
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Send one ring element.
+    fn send_u64(&mut self, x: u64) -> Result<(), ChannelError> {
+        self.send(&x.to_le_bytes())
+    }
+
+    /// Receive one ring element.
+    fn recv_u64(&mut self) -> Result<u64, ChannelError> {
+        let frame = self.recv(8)?;
+        let arr: [u8; 8] = frame
+            .as_slice()
+            .try_into()
+            .map_err(|_| ChannelError::Protocol {
+                peer: self.peer().to_string(),
+                detail: format!("expected an 8-byte value, got {} bytes", frame.len()),
+            })?;
+        Ok(u64::from_le_bytes(arr))
+    }
+
+    /// Send a block of bytes (e.g. compressed curve points), split into frames of at most
+    /// [`BULK_FRAME`] bytes. Sends nothing for an empty slice.
+    fn send_bulk(&mut self, bytes: &[u8]) -> Result<(), ChannelError> {
+        for chunk in bytes.chunks(BULK_FRAME) {
+            self.send(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Receive exactly `n` bytes sent with [`ChannelExt::send_bulk`].
+    fn recv_bulk(&mut self, n: usize) -> Result<Vec<u8>, ChannelError> {
+        let mut out = Vec::with_capacity(n.min(BULK_FRAME));
+        while out.len() < n {
+            let want = (n - out.len()).min(BULK_FRAME);
+            let frame = self.recv(want)?;
+            if frame.is_empty() {
+                return Err(ChannelError::Protocol {
+                    peer: self.peer().to_string(),
+                    detail: "empty bulk frame".to_string(),
+                });
+            }
+            out.extend_from_slice(&frame);
+        }
+        Ok(out)
+    }
+
+    /// Send a control message through the codec.
+    fn send_msg<T: bincode::Encode>(&mut self, msg: &T) -> Result<(), ChannelError> {
+        let bytes = codec::encode(msg).map_err(|source| ChannelError::Encode {
+            peer: self.peer().to_string(),
+            source,
+        })?;
+        self.send_owned(bytes)
+    }
+
+    /// Receive a control message through the codec.
+    fn recv_msg<T: bincode::Decode<()>>(&mut self) -> Result<T, ChannelError> {
+        let frame = self.recv(codec::MAX_CONTROL_MESSAGE)?;
+        codec::decode(&frame).map_err(|e| ChannelError::Protocol {
+            peer: self.peer().to_string(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+impl<C: Channel + ?Sized> ChannelExt for C {}
+
+/// An in-process channel end (one half of [`local_pair`]).
+pub struct LocalChannel {
+    peer: String,
+    tx: mpsc::Sender<Frame>,
+    rx: mpsc::Receiver<Frame>,
+    timeout: Duration,
+    stats: ChannelStats,
+    recv_since_send: bool,
+}
+
+enum Frame {
+    Data(Vec<u8>),
+    Abort(String),
+}
+
+/// Create a connected pair of in-process channels: the first end belongs to party `a` (its peer
+/// is `b`), the second to party `b`.
+pub fn local_pair(a: &str, b: &str) -> (LocalChannel, LocalChannel) {
+    let (tx_ab, rx_ab) = mpsc::channel();
+    let (tx_ba, rx_ba) = mpsc::channel();
+    let end_a = LocalChannel {
+        peer: b.to_string(),
+        tx: tx_ab,
+        rx: rx_ba,
+        timeout: DEFAULT_TIMEOUT,
+        stats: ChannelStats::default(),
+        recv_since_send: false,
+    };
+    let end_b = LocalChannel {
+        peer: a.to_string(),
+        tx: tx_ba,
+        rx: rx_ab,
+        timeout: DEFAULT_TIMEOUT,
+        stats: ChannelStats::default(),
+        recv_since_send: false,
+    };
+    (end_a, end_b)
+}
+
+/// Fully connect `names.len()` in-process parties. Entry `i` of the result holds party
+/// `names[i]`'s channels, keyed by peer name.
+pub fn local_mesh(names: &[&str]) -> Vec<std::collections::BTreeMap<String, LocalChannel>> {
+    let mut out: Vec<std::collections::BTreeMap<String, LocalChannel>> =
+        names.iter().map(|_| Default::default()).collect();
+    for i in 0..names.len() {
+        for j in (i + 1)..names.len() {
+            let (ci, cj) = local_pair(names[i], names[j]);
+            out[i].insert(names[j].to_string(), ci);
+            out[j].insert(names[i].to_string(), cj);
+        }
+    }
+    out
+}
+
+impl LocalChannel {
+    /// Set how long a receive waits before failing.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    fn count_send(&mut self, len: usize) {
+        if self.stats.messages_sent == 0 || self.recv_since_send {
+            self.stats.rounds += 1;
+        }
+        self.recv_since_send = false;
+        self.stats.bytes_sent += len as u64;
+        self.stats.messages_sent += 1;
+    }
+}
+
+impl Channel for LocalChannel {
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
+        self.send_owned(payload.to_vec())
+    }
+
+    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
+        if payload.len() > MAX_FRAME {
+            return Err(ChannelError::FrameTooLarge {
+                peer: self.peer.clone(),
+                len: payload.len(),
+                max: MAX_FRAME,
+            });
+        }
+        self.count_send(payload.len());
+        self.tx
+            .send(Frame::Data(payload))
+            .map_err(|_| ChannelError::Closed {
+                peer: self.peer.clone(),
+            })
+    }
+
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        match self.rx.recv_timeout(self.timeout) {
+            Ok(Frame::Data(bytes)) => {
+                if bytes.len() > max_len {
+                    return Err(ChannelError::FrameTooLarge {
+                        peer: self.peer.clone(),
+                        len: bytes.len(),
+                        max: max_len,
+                    });
+                }
+                self.recv_since_send = true;
+                self.stats.bytes_received += bytes.len() as u64;
+                self.stats.messages_received += 1;
+                Ok(bytes)
+            }
+            Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
+                peer: self.peer.clone(),
+                reason,
+            }),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
+                peer: self.peer.clone(),
+                secs: self.timeout.as_secs(),
+            }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(ChannelError::Closed {
+                peer: self.peer.clone(),
+            }),
+        }
+    }
+
+    fn stats(&self) -> ChannelStats {
+        self.stats
+    }
+
+    fn abort(&mut self, reason: &str) {
+        let _ = self.tx.send(Frame::Abort(reason.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_round_trip_across_frames() {
+        let (mut a, mut b) = local_pair("a", "b");
+        let v: Vec<u64> = (0..(BULK_FRAME as u64 / 8) * 2 + 5).collect();
+        a.send_u64s(&v).unwrap();
+        assert_eq!(b.recv_u64s(v.len()).unwrap(), v);
+        assert_eq!(a.stats().messages_sent, 3);
+        assert_eq!(a.stats().rounds, 1);
+        b.send_u64(9).unwrap();
+        assert_eq!(a.recv_u64().unwrap(), 9);
+        a.send_u64(1).unwrap();
+        assert_eq!(a.stats().rounds, 2);
+    }
+
+    #[test]
+    fn oversized_and_misaligned_frames_are_errors() {
+        let (mut a, mut b) = local_pair("a", "b");
+        a.send(&[0u8; 17]).unwrap();
+        assert!(matches!(
+            b.recv_u64s(1),
+            Err(ChannelError::FrameTooLarge { .. })
+        ));
+        a.send(&[0u8; 7]).unwrap();
+        assert!(matches!(b.recv_u64s(1), Err(ChannelError::Protocol { .. })));
+    }
+
+    #[test]
+    fn abort_and_close_are_reported() {
+        let (mut a, mut b) = local_pair("a", "b");
+        a.abort("input invalid");
+        match b.recv(10) {
+            Err(ChannelError::PeerAborted { peer, reason }) => {
+                assert_eq!(peer, "a");
+                assert_eq!(reason, "input invalid");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        drop(a);
+        assert!(matches!(b.recv(10), Err(ChannelError::Closed { .. })));
+    }
+}

@@ -1,0 +1,3 @@
+//! samen pseudonymisation: identifier normalisation (BSN 11-test), HMAC-SHA256 keyed pseudonyms with key files, bulk CSV pseudonymisation, jointly keyed ristretto255 pseudonyms
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
