@@ -7,7 +7,7 @@
 //! through [`crate::codec`]; every receive is bounded by a length the receiver already expects.
 //!
 //! ```
-//! use samen_core::channel::{local_pair, ChannelExt};
+//! use samen_core::channel::{local_pair, Channel, ChannelExt};
 //! let (mut a, mut b) = local_pair("alice", "bob");
 //! a.send_u64s(&[1, 2, 3]).unwrap();
 //! assert_eq!(b.recv_u64s(3).unwrap(), vec![1, 2, 3]);
