@@ -14,3 +14,8 @@
 
 pub mod channel;
 pub mod codec;
+pub mod dealer;
+pub mod mpc;
+pub mod prg;
+pub mod ring;
+pub mod share;

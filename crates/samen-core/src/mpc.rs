@@ -1,0 +1,620 @@
+//! Online two-party primitives on additive shares over Z_2^64, with a helper (dealer).
+//!
+//! # Parties and trust model
+//! Two computing parties, [`Role::First`] and [`Role::Second`], hold additive shares; a third
+//! party, the dealer ([`Dealer`]), produces correlated randomness from two seeds (one per
+//! computing party, see [`crate::dealer`]) and never receives anything. Security is
+//! **semi-honest with no collusion**: each party follows the protocol, and each party's view
+//! (its inputs, its seed or seeds, and the messages it receives) is simulatable from its own
+//! input and output. A coalition of any two parties learns everything.
+//!
+//! # What each party learns
+//! | primitive | First receives | Second receives | dealer receives | revealed |
+//! |---|---|---|---|---|
+//! | [`Computer::open`] | Second's share | First's share | — | the opened values |
+//! | [`Computer::mul`] | `x−a`, `y−b` shares of Second (masked by Second's seed) | same from First, `c_S` from dealer | — | nothing |
+//! | [`Computer::cross_product`] | `F = M_B − V` (V from Second's seed) | `E = M_A − U` (U from First's seed), `R_S` | — | nothing |
+//! | [`Computer::ge_public`] | `x−t+r` shares, masked bit shares | same, plus dealer corrections | — | nothing |
+//!
+//! Every message a computing party receives is uniformly distributed and independent of the
+//! other party's data, because it is masked by a pad that this party cannot derive (it depends
+//! on the other party's seed); the dealer's corrections are masked by values derived from
+//! First's seed, which Second does not know. The dealer learns the number and shapes of
+//! operations (vector lengths, matrix shapes) and nothing else. The statistical test
+//! `messages_are_uniform_for_any_secret` in `tests/mpc.rs` checks the uniformity of shares and
+//! of the messages received in a Beaver multiplication for two very different secrets.
+//!
+//! # Message flow
+//! Both computing parties send before they receive in every round, so one round costs one
+//! one-way latency; the transports are full duplex and buffer a round's messages.
+//!
+//! | primitive | rounds (peer) | words sent per party |
+//! |---|---|---|
+//! | `open(n)` | 1 | n |
+//! | `mul(n)` | 1 | 2n |
+//! | `cross_product(n,k,l)` | 1 | First n·k, Second n·l |
+//! | `ge_public(n)` | 8 | about 22.1·n |
+//!
+//! ```
+//! use samen_core::channel::local_mesh;
+//! use samen_core::mpc::{Computer, Dealer, Role};
+//! let mut mesh = local_mesh(&["first", "second", "helper"]);
+//! let mut h = mesh.pop().unwrap();
+//! let mut s = mesh.pop().unwrap();
+//! let mut f = mesh.pop().unwrap();
+//! let helper = std::thread::spawn(move || {
+//!     let (mut to_f, mut to_s) = (h.remove("first").unwrap(), h.remove("second").unwrap());
+//!     let mut d = Dealer::new(&mut to_f, &mut to_s).unwrap();
+//!     d.mul(2).unwrap();
+//!     d.ge_public(2).unwrap();
+//! });
+//! let second = std::thread::spawn(move || {
+//!     let (mut peer, mut dealer) = (s.remove("first").unwrap(), s.remove("helper").unwrap());
+//!     let mut c = Computer::new(Role::Second, &mut peer, &mut dealer).unwrap();
+//!     // Second's shares of x = (3, 10) and y = (5, 7): First holds (1, 1) and (2, 2)
+//!     let z = c.mul(&[2, 9], &[3, 5]).unwrap();
+//!     let big = c.ge_public(&z, 20).unwrap();
+//!     c.open(&big).unwrap()
+//! });
+//! let (mut peer, mut dealer) = (f.remove("second").unwrap(), f.remove("helper").unwrap());
+//! let mut c = Computer::new(Role::First, &mut peer, &mut dealer).unwrap();
+//! let z = c.mul(&[1, 1], &[2, 2]).unwrap();
+//! let big = c.ge_public(&z, 20).unwrap();
+//! assert_eq!(c.open(&big).unwrap(), vec![0, 1]); // 15 ≥ 20 is false, 70 ≥ 20 is true
+//! assert_eq!(second.join().unwrap(), vec![0, 1]);
+//! helper.join().unwrap();
+//! ```
+
+use rayon::prelude::*;
+use thiserror::Error;
+use zeroize::Zeroize;
+
+use crate::channel::{Channel, ChannelError, ChannelExt};
+pub use crate::dealer::Dealer;
+use crate::dealer::{
+    self, header, stream, CMP_ANDS, HELLO_LEN, HELLO_TAG, KIND_CMP, KIND_CROSS, KIND_MUL,
+};
+use crate::prg::Seed;
+use crate::ring::{self, RingError};
+
+/// The two computing (data) parties. `First` is the data party whose name sorts first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The data party whose name sorts first.
+    First,
+    /// The other data party.
+    Second,
+}
+
+impl Role {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Role::First => 0,
+            Role::Second => 1,
+        }
+    }
+
+    /// The other computing party's role.
+    pub fn other(self) -> Role {
+        match self {
+            Role::First => Role::Second,
+            Role::Second => Role::First,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::First => "first",
+            Role::Second => "second",
+        })
+    }
+}
+
+/// An error of an MPC primitive.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MpcError {
+    /// The channel to the peer or the dealer failed, or a peer sent malformed data.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// Local misuse: an input vector does not have the length the operation requires.
+    #[error("{what}: expected {expected} values, got {got}")]
+    Length {
+        /// Which input.
+        what: &'static str,
+        /// Required length.
+        expected: usize,
+        /// Given length.
+        got: usize,
+    },
+    /// Local misuse: the matrix shape is too large to address.
+    #[error("matrix shape n={n}, k={k}, l={l} is too large")]
+    ShapeOverflow {
+        /// Rows.
+        n: usize,
+        /// Columns of First's matrix.
+        k: usize,
+        /// Columns of Second's matrix.
+        l: usize,
+    },
+    /// Vectors that must have equal length do not.
+    #[error(transparent)]
+    Ring(#[from] RingError),
+    /// The dealer's first message is not a valid samen dealer hello (wrong version or
+    /// malformed).
+    #[error("the helper's hello is malformed or from an incompatible version ({0})")]
+    BadHello(&'static str),
+    /// The dealer believes this party has the other role: the parties are configured
+    /// inconsistently.
+    #[error("the helper assigned role '{assigned}' but this party runs as '{expected}'")]
+    RoleMismatch {
+        /// The role this party was started with.
+        expected: Role,
+        /// The role the dealer's hello names.
+        assigned: Role,
+    },
+    /// The dealer prepared a different operation than this party performs: the two sides run
+    /// different studies or different versions.
+    #[error(
+        "the helper prepared operation {got:?} but this party performs {expected:?} \
+         ([kind, sequence number, n, k, l]); check that all parties run the same study and version"
+    )]
+    OutOfSync {
+        /// This party's operation header.
+        expected: [u64; 5],
+        /// The dealer's operation header.
+        got: [u64; 5],
+    },
+}
+
+/// Check that the shapes of a cross product are addressable.
+pub(crate) fn check_dims(n: usize, k: usize, l: usize) -> Result<(), MpcError> {
+    let ok = n
+        .checked_mul(k)
+        .and_then(|_| n.checked_mul(l))
+        .and_then(|_| k.checked_mul(l))
+        .and_then(|_| n.checked_mul(k.checked_add(l)?))
+        .is_some();
+    if ok {
+        Ok(())
+    } else {
+        Err(MpcError::ShapeOverflow { n, k, l })
+    }
+}
+
+/// A computing party's online session. Created after the dealer sent its seed.
+///
+/// Every operation must be mirrored, in the same order and with the same shapes, by the other
+/// computing party and (except [`Computer::open`]) by the [`Dealer`].
+pub struct Computer<'a> {
+    role: Role,
+    peer: &'a mut dyn Channel,
+    dealer: &'a mut dyn Channel,
+    seed: Seed,
+    op: u64,
+}
+
+impl std::fmt::Debug for Computer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Computer")
+            .field("role", &self.role)
+            .field("peer", &self.peer.peer())
+            .field("dealer", &self.dealer.peer())
+            .field("op", &self.op)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), MpcError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(MpcError::Length {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+impl<'a> Computer<'a> {
+    /// Start a session: receive this party's seed from the dealer.
+    pub fn new(
+        role: Role,
+        peer: &'a mut dyn Channel,
+        dealer: &'a mut dyn Channel,
+    ) -> Result<Self, MpcError> {
+        dealer.set_step("dealer-seed");
+        let mut hello = dealer.recv(HELLO_LEN)?;
+        let parsed = parse_hello(&hello);
+        hello.zeroize();
+        let (assigned, seed) = parsed?;
+        if assigned != role {
+            return Err(MpcError::RoleMismatch {
+                expected: role,
+                assigned,
+            });
+        }
+        Ok(Computer {
+            role,
+            peer,
+            dealer,
+            seed,
+            op: 0,
+        })
+    }
+
+    /// This party's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Number of dealer-assisted operations performed so far.
+    pub fn operations(&self) -> u64 {
+        self.op
+    }
+
+    fn is_first(&self) -> bool {
+        self.role == Role::First
+    }
+
+    fn next_op(&mut self) -> u64 {
+        self.op += 1;
+        self.op
+    }
+
+    /// Second: receive and check the dealer's header for this operation.
+    fn expect_header(&mut self, expected: [u64; 5]) -> Result<(), MpcError> {
+        let got = self.dealer.recv_u64s(5)?;
+        let got: [u64; 5] = got
+            .try_into()
+            .map_err(|_| MpcError::BadHello("operation header"))?;
+        if got != expected {
+            return Err(MpcError::OutOfSync { expected, got });
+        }
+        Ok(())
+    }
+
+    /// Send `mine` to the peer and receive the peer's vector of the same length.
+    fn exchange(&mut self, mine: &[u64]) -> Result<Vec<u64>, MpcError> {
+        self.peer.send_u64s(mine)?;
+        self.peer.flush()?;
+        Ok(self.peer.recv_u64s(mine.len())?)
+    }
+
+    /// Reveal additively shared values to both computing parties (one round, n words each
+    /// way). Needs nothing from the dealer.
+    pub fn open(&mut self, shares: &[u64]) -> Result<Vec<u64>, MpcError> {
+        self.peer.set_step("open");
+        let mut theirs = self.exchange(shares)?;
+        ring::add_assign(&mut theirs, shares)?;
+        Ok(theirs)
+    }
+
+    /// Beaver multiplication of shared vectors (same length): shares of `x·y` element-wise.
+    ///
+    /// With a triple `c = a·b` from the dealer, both parties open `d = x − a` and `e = y − b`
+    /// in one round and set `z = c + d·b + e·a (+ d·e at First)`.
+    pub fn mul(&mut self, x: &[u64], y: &[u64]) -> Result<Vec<u64>, MpcError> {
+        check_len("mul: y", x.len(), y.len())?;
+        let n = x.len();
+        let op = self.next_op();
+        let a = stream(&self.seed, "mul", op, "a").u64s(n);
+        let b = stream(&self.seed, "mul", op, "b").u64s(n);
+        let mut z = if self.is_first() {
+            stream(&self.seed, "mul", op, "c").u64s(n)
+        } else {
+            self.dealer.set_step("dealer-mul");
+            self.expect_header(header(KIND_MUL, op, n, 0, 0))?;
+            self.dealer.recv_u64s(n)?
+        };
+        // message: [x − a | y − b]
+        let mut msg = vec![0u64; 2 * n];
+        let (md, me) = msg.split_at_mut(n);
+        par_zip3(md, x, &a, |o, x, a| *o = x.wrapping_sub(a));
+        par_zip3(me, y, &b, |o, y, b| *o = y.wrapping_sub(b));
+        self.peer.set_step("mul");
+        let theirs = self.exchange(&msg)?;
+        let (td, te) = theirs.split_at(n);
+        let first = self.is_first();
+        z.par_chunks_mut(dealer::BLOCK)
+            .enumerate()
+            .for_each(|(i, zc)| {
+                let s = i * dealer::BLOCK;
+                for (j, zj) in zc.iter_mut().enumerate() {
+                    let idx = s + j;
+                    let d = md_get(&msg, idx).wrapping_add(md_get(td, idx));
+                    let e = md_get(&msg, n + idx).wrapping_add(md_get(te, idx));
+                    let mut v = zj
+                        .wrapping_add(d.wrapping_mul(md_get(&b, idx)))
+                        .wrapping_add(e.wrapping_mul(md_get(&a, idx)));
+                    if first {
+                        v = v.wrapping_add(d.wrapping_mul(e));
+                    }
+                    *zj = v;
+                }
+            });
+        Ok(z)
+    }
+
+    /// Cross-party matrix product. First passes its private row-major n×k matrix M_A, Second its
+    /// private row-major n×l matrix M_B (both know n, k, l). Both get additive shares of
+    /// M_Aᵀ · M_B (k×l, row-major).
+    ///
+    /// First sends `E = M_A − U`, Second sends `F = M_B − V` (one round); with
+    /// `R_F + R_S = UᵀV` from the dealer, First's share is `UᵀF + R_F` and Second's is
+    /// `EᵀM_B + R_S`, because `M_Aᵀ M_B = (E + U)ᵀ M_B = EᵀM_B + UᵀF + UᵀV`.
+    pub fn cross_product(
+        &mut self,
+        mine: &[u64],
+        n: usize,
+        k: usize,
+        l: usize,
+    ) -> Result<Vec<u64>, MpcError> {
+        check_dims(n, k, l)?;
+        let op = self.next_op();
+        let chunk_rows = |cols: usize| (crate::channel::BULK_FRAME / 8 / cols.max(1)).max(1);
+        self.peer.set_step("cross-product");
+        if self.is_first() {
+            check_len("cross_product: First's matrix (n·k)", n * k, mine.len())?;
+            let u = stream(&self.seed, "cross", op, "u").u64s(n * k);
+            let r = stream(&self.seed, "cross", op, "r").u64s(k * l);
+            let rows = chunk_rows(k);
+            for (mc, uc) in mine.chunks(rows * k).zip(u.chunks(rows * k)) {
+                let e = ring::sub(mc, uc)?;
+                self.peer.send_owned(u64s_to_bytes(&e))?;
+            }
+            self.peer.flush()?;
+            let f = self.peer.recv_u64s(n * l)?;
+            let mut share = ring::matmul_tn(&u, &f, n, k, l)?;
+            ring::add_assign(&mut share, &r)?;
+            Ok(share)
+        } else {
+            check_len("cross_product: Second's matrix (n·l)", n * l, mine.len())?;
+            self.dealer.set_step("dealer-cross-product");
+            self.expect_header(header(KIND_CROSS, op, n, k, l))?;
+            let r = self.dealer.recv_u64s(k * l)?;
+            let v = stream(&self.seed, "cross", op, "v");
+            let rows = chunk_rows(l);
+            for (i, mc) in mine.chunks(rows * l).enumerate() {
+                let mut pad = vec![0u64; mc.len()];
+                v.fill_u64_at(i * rows * l, &mut pad);
+                let f = ring::sub(mc, &pad)?;
+                self.peer.send_owned(u64s_to_bytes(&f))?;
+            }
+            self.peer.flush()?;
+            let e = self.peer.recv_u64s(n * k)?;
+            let mut share = ring::matmul_tn(&e, mine, n, k, l)?;
+            ring::add_assign(&mut share, &r)?;
+            Ok(share)
+        }
+    }
+
+    /// Shares of the bits `[x_i ≥ t]` (0 or 1 in Z_2^64), `x_i` read as two's complement
+    /// signed; exact whenever `|x_i − t| < 2^63`.
+    ///
+    /// Method: `d = x − t` is masked with a dealer value `r` whose bits the parties hold as XOR
+    /// shares (an edaBit, Escudero, Ghosh, Keller, Rachuri, Scholl: "Improved Primitives for
+    /// MPC over Mixed Arithmetic-Binary Circuits", CRYPTO 2020); `m = d + r` is opened (it is
+    /// uniform). Then `d = m + ¬r + 1`, whose most significant bit is computed on XOR shares with
+    /// a Kogge–Stone parallel-prefix carry circuit (as in ABY3, Mohassel and Rindal, CCS 2018):
+    /// 6 levels over 64-bit packed words, each AND a packed Beaver AND triple from the dealer.
+    /// The XOR-shared MSB becomes an arithmetic share with a dealer daBit `β`:
+    /// `c = msb ⊕ β` is opened and `[msb] = c + [β] − 2c[β]`. The result is `1 − [msb]`.
+    /// Eight rounds for any batch size.
+    pub fn ge_public(&mut self, x: &[u64], t: u64) -> Result<Vec<u64>, MpcError> {
+        let n = x.len();
+        let op = self.next_op();
+        let first = self.is_first();
+        let seed = &self.seed;
+        let ra = stream(seed, "cmp", op, "ra").u64s(n);
+        let ta = stream(seed, "cmp", op, "ta").u64s(CMP_ANDS * n);
+        let tb = stream(seed, "cmp", op, "tb").u64s(CMP_ANDS * n);
+        let words = n.div_ceil(64);
+        let beta_b = stream(seed, "cmp", op, "betab").u64s(words);
+        let (rb, tc, beta_a) = if first {
+            (
+                stream(seed, "cmp", op, "rb").u64s(n),
+                stream(seed, "cmp", op, "tc").u64s(CMP_ANDS * n),
+                stream(seed, "cmp", op, "betaa").u64s(n),
+            )
+        } else {
+            self.dealer.set_step("dealer-compare");
+            self.expect_header(header(KIND_CMP, op, n, 0, 0))?;
+            let rb = self.dealer.recv_u64s(n)?;
+            let tc = self.dealer.recv_u64s(CMP_ANDS * n)?;
+            let ba = self.dealer.recv_u64s(n)?;
+            (rb, tc, ba)
+        };
+
+        // Round 1: open m = x − t + r.
+        self.peer.set_step("compare");
+        let mut m: Vec<u64> = x
+            .iter()
+            .zip(&ra)
+            .map(|(xi, ri)| {
+                let d = if first { xi.wrapping_sub(t) } else { *xi };
+                d.wrapping_add(*ri)
+            })
+            .collect();
+        let theirs = self.exchange(&m)?;
+        ring::add_assign(&mut m, &theirs)?;
+
+        // XOR shares of B = ¬r (First complements its share), G = m ∧ B, P = m ⊕ B.
+        let mut g = Vec::with_capacity(n);
+        let mut p = Vec::with_capacity(n);
+        for (mi, ri) in m.iter().zip(&rb) {
+            let b = if first { !ri } else { *ri };
+            let gi = mi & b;
+            let pi = if first { mi ^ b } else { b };
+            g.push(gi ^ (pi & 1)); // fold the carry-in 1 into bit 0: g0 ∨ p0 = g0 ⊕ p0
+            p.push(pi);
+        }
+        // p63 = bit 63 of P, kept for the sum bit; then clear bit 0 of P (nothing below it).
+        let p63: Vec<u64> = p.iter().map(|pi| pi >> 63).collect();
+        for pi in &mut p {
+            *pi &= !1;
+        }
+
+        // Rounds 2–7: Kogge–Stone prefix, G ^= P ∧ (G ≪ s); P = P ∧ (P ≪ s).
+        let mut off = 0;
+        for level in 0..6 {
+            let s = 1u32 << level;
+            let last = level == 5;
+            let ands = if last { 1 } else { 2 };
+            let mut lhs = Vec::with_capacity(ands * n);
+            let mut rhs = Vec::with_capacity(ands * n);
+            lhs.extend_from_slice(&p);
+            rhs.extend(g.iter().map(|gi| gi << s));
+            if !last {
+                lhs.extend_from_slice(&p);
+                rhs.extend(p.iter().map(|pi| pi << s));
+            }
+            let span = ands * n;
+            let z = self.and_gates(
+                &lhs,
+                &rhs,
+                slice(&ta, off, span),
+                slice(&tb, off, span),
+                slice(&tc, off, span),
+            )?;
+            off += span;
+            for (gi, zi) in g.iter_mut().zip(&z) {
+                *gi ^= zi;
+            }
+            if !last {
+                p.copy_from_slice(slice(&z, n, n));
+            }
+        }
+
+        // MSB(d) = p63 ⊕ carry into bit 63 = p63 ⊕ G[62]; then open msb ⊕ β (packed).
+        let mut packed = vec![0u64; words];
+        for (i, (gi, pi)) in g.iter().zip(&p63).enumerate() {
+            let bit = (pi ^ (gi >> 62)) & 1;
+            if let Some(w) = packed.get_mut(i / 64) {
+                *w |= bit << (i % 64);
+            }
+        }
+        for (w, bw) in packed.iter_mut().zip(&beta_b) {
+            *w ^= bw;
+        }
+        let theirs = self.exchange(&packed)?;
+        let out = beta_a
+            .iter()
+            .enumerate()
+            .map(|(i, ba)| {
+                let c = ((packed.get(i / 64).copied().unwrap_or(0)
+                    ^ theirs.get(i / 64).copied().unwrap_or(0))
+                    >> (i % 64))
+                    & 1;
+                // [msb] = c + [β] − 2c[β];  result = 1 − [msb]
+                let msb = if c == 1 {
+                    let v = ba.wrapping_neg();
+                    if first {
+                        v.wrapping_add(1)
+                    } else {
+                        v
+                    }
+                } else {
+                    *ba
+                };
+                if first {
+                    1u64.wrapping_sub(msb)
+                } else {
+                    msb.wrapping_neg()
+                }
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// Packed AND of XOR-shared words with Beaver AND triples (one round).
+    fn and_gates(
+        &mut self,
+        x: &[u64],
+        y: &[u64],
+        ta: &[u64],
+        tb: &[u64],
+        tc: &[u64],
+    ) -> Result<Vec<u64>, MpcError> {
+        let n = x.len();
+        let mut msg = Vec::with_capacity(2 * n);
+        msg.extend(x.iter().zip(ta).map(|(x, a)| x ^ a));
+        msg.extend(y.iter().zip(tb).map(|(y, b)| y ^ b));
+        let theirs = self.exchange(&msg)?;
+        let first = self.is_first();
+        let (md, me) = msg.split_at(n);
+        let (td, te) = theirs.split_at(n);
+        Ok((0..n)
+            .map(|i| {
+                let d = md_get(md, i) ^ md_get(td, i);
+                let e = md_get(me, i) ^ md_get(te, i);
+                let mut z = md_get(tc, i) ^ (d & md_get(tb, i)) ^ (e & md_get(ta, i));
+                if first {
+                    z ^= d & e;
+                }
+                z
+            })
+            .collect())
+    }
+}
+
+/// Bounds-checked read that lengths established by the caller make infallible.
+#[inline(always)]
+fn md_get(v: &[u64], i: usize) -> u64 {
+    v.get(i).copied().unwrap_or(0)
+}
+
+fn slice(v: &[u64], off: usize, len: usize) -> &[u64] {
+    v.get(off..off + len).unwrap_or(&[])
+}
+
+fn u64s_to_bytes(v: &[u64]) -> Vec<u8> {
+    let mut bytes = vec![0u8; v.len() * 8];
+    for (out, x) in bytes.chunks_exact_mut(8).zip(v) {
+        out.copy_from_slice(&x.to_le_bytes());
+    }
+    bytes
+}
+
+/// `out[i] = f(a[i], b[i])` in parallel above the ring threshold.
+fn par_zip3(out: &mut [u64], a: &[u64], b: &[u64], f: impl Fn(&mut u64, u64, u64) + Sync + Send) {
+    if out.len() >= ring::PAR_THRESHOLD {
+        out.par_chunks_mut(dealer::BLOCK)
+            .zip(a.par_chunks(dealer::BLOCK))
+            .zip(b.par_chunks(dealer::BLOCK))
+            .for_each(|((o, a), b)| {
+                for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+                    f(o, *a, *b);
+                }
+            });
+    } else {
+        for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+            f(o, *a, *b);
+        }
+    }
+}
+
+fn parse_hello(hello: &[u8]) -> Result<(Role, Seed), MpcError> {
+    if hello.len() != HELLO_LEN {
+        return Err(MpcError::BadHello("wrong length"));
+    }
+    let (tag, rest) = hello.split_at(HELLO_TAG.len());
+    if tag != HELLO_TAG {
+        return Err(MpcError::BadHello("unknown version tag"));
+    }
+    let (role, seed) = rest.split_at(1);
+    let role = match role.first() {
+        Some(0) => Role::First,
+        Some(1) => Role::Second,
+        _ => return Err(MpcError::BadHello("unknown role")),
+    };
+    let mut bytes: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| MpcError::BadHello("wrong seed length"))?;
+    let seed = Seed::from_bytes(bytes);
+    bytes.zeroize();
+    Ok((role, seed))
+}

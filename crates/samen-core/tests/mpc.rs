@@ -1,0 +1,430 @@
+//! Protocol tests: the three roles run as threads over in-process channels, and every output is
+//! compared with the plaintext computation.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use samen_core::channel::{local_mesh, Channel, ChannelError, ChannelStats, LocalChannel};
+use samen_core::mpc::{Computer, Dealer, MpcError, Role};
+use samen_core::prg::{Prg, Seed};
+use samen_core::share;
+
+type Mesh = BTreeMap<String, LocalChannel>;
+
+fn mesh() -> (Mesh, Mesh, Mesh) {
+    let mut m = local_mesh(&["first", "second", "helper"]);
+    let h = m.pop().unwrap();
+    let s = m.pop().unwrap();
+    let f = m.pop().unwrap();
+    (f, s, h)
+}
+
+/// Run First, Second and the dealer as three threads; return First's and Second's results.
+fn run3<A: Send, B: Send>(
+    first: impl FnOnce(&mut Computer) -> A + Send,
+    second: impl FnOnce(&mut Computer) -> B + Send,
+    dealer: impl FnOnce(&mut Dealer) + Send,
+) -> (A, B) {
+    let (mut f, mut s, mut h) = mesh();
+    std::thread::scope(|sc| {
+        let hd = sc.spawn(move || {
+            let mut to_f = h.remove("first").unwrap();
+            let mut to_s = h.remove("second").unwrap();
+            let mut d = Dealer::with_seeds(
+                &mut to_f,
+                &mut to_s,
+                Seed::from_bytes([1; 32]),
+                Seed::from_bytes([2; 32]),
+            )
+            .unwrap();
+            dealer(&mut d);
+        });
+        let sd = sc.spawn(move || {
+            let mut peer = s.remove("first").unwrap();
+            let mut dl = s.remove("helper").unwrap();
+            let mut c = Computer::new(Role::Second, &mut peer, &mut dl).unwrap();
+            second(&mut c)
+        });
+        let mut peer = f.remove("second").unwrap();
+        let mut dl = f.remove("helper").unwrap();
+        let mut c = Computer::new(Role::First, &mut peer, &mut dl).unwrap();
+        let a = first(&mut c);
+        hd.join().unwrap();
+        (a, sd.join().unwrap())
+    })
+}
+
+fn split(x: &[u64], seed: u8) -> (Vec<u64>, Vec<u64>) {
+    let mut prg = Prg::new(&Seed::from_bytes([seed; 32]), b"test-split");
+    let mut s = share::share_with_prg(x, 2, &mut prg).unwrap();
+    let b = s.pop().unwrap();
+    let a = s.pop().unwrap();
+    (a, b)
+}
+
+fn add(a: &[u64], b: &[u64]) -> Vec<u64> {
+    samen_core::ring::add(a, b).unwrap()
+}
+
+fn check_mul(x: Vec<u64>, y: Vec<u64>) {
+    let n = x.len();
+    let (x0, x1) = split(&x, 3);
+    let (y0, y1) = split(&y, 4);
+    let (z0, z1) = run3(
+        |c| c.mul(&x0, &y0).unwrap(),
+        |c| c.mul(&x1, &y1).unwrap(),
+        |d| d.mul(n).unwrap(),
+    );
+    let want: Vec<u64> = x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b)).collect();
+    assert_eq!(add(&z0, &z1), want);
+}
+
+fn naive_tn(a: &[u64], b: &[u64], n: usize, k: usize, l: usize) -> Vec<u64> {
+    let mut out = vec![0u64; k * l];
+    for i in 0..n {
+        for p in 0..k {
+            for q in 0..l {
+                out[p * l + q] =
+                    out[p * l + q].wrapping_add(a[i * k + p].wrapping_mul(b[i * l + q]));
+            }
+        }
+    }
+    out
+}
+
+fn check_cross(a: Vec<u64>, b: Vec<u64>, n: usize, k: usize, l: usize) {
+    let (s0, s1) = run3(
+        |c| c.cross_product(&a, n, k, l).unwrap(),
+        |c| c.cross_product(&b, n, k, l).unwrap(),
+        |d| d.cross_product(n, k, l).unwrap(),
+    );
+    assert_eq!(add(&s0, &s1), naive_tn(&a, &b, n, k, l));
+}
+
+fn check_ge(x: Vec<u64>, t: u64) {
+    let n = x.len();
+    let (x0, x1) = split(&x, 5);
+    let (r0, r1) = run3(
+        |c| c.ge_public(&x0, t).unwrap(),
+        |c| c.ge_public(&x1, t).unwrap(),
+        |d| d.ge_public(n).unwrap(),
+    );
+    let got = add(&r0, &r1);
+    for (i, xi) in x.iter().enumerate() {
+        let want = ((*xi as i64) >= (t as i64)) as u64;
+        assert_eq!(got[i], want, "x = {} t = {}", *xi as i64, t as i64);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn beaver_equals_plaintext(v in proptest::collection::vec((any::<u64>(), any::<u64>()), 0..40)) {
+        check_mul(v.iter().map(|p| p.0).collect(), v.iter().map(|p| p.1).collect());
+    }
+
+    #[test]
+    fn cross_product_equals_plaintext(n in 0usize..30, k in 1usize..7, l in 1usize..7, seed: u8) {
+        let mut p = Prg::new(&Seed::from_bytes([seed; 32]), b"cp");
+        check_cross(p.u64s(n * k), p.u64s(n * l), n, k, l);
+    }
+
+    #[test]
+    fn comparison_equals_plaintext(x in proptest::collection::vec(-(1i64 << 62)..(1i64 << 62), 0..40), t in -(1i64 << 62)..(1i64 << 62)) {
+        check_ge(x.iter().map(|v| *v as u64).collect(), t as u64);
+    }
+}
+
+#[test]
+fn beaver_large_batch_uses_parallel_paths() {
+    let mut p = Prg::new(&Seed::from_bytes([9; 32]), b"big");
+    let n = 300_000;
+    check_mul(p.u64s(n), p.u64s(n));
+}
+
+#[test]
+fn cross_product_shapes() {
+    let mut p = Prg::new(&Seed::from_bytes([8; 32]), b"shapes");
+    for &(n, k, l) in &[
+        (0, 1, 1),
+        (0, 12, 3),
+        (1, 1, 1),
+        (5, 1, 1),
+        (7, 3, 1),
+        (3, 1, 9),
+    ] {
+        check_cross(p.u64s(n * k), p.u64s(n * l), n, k, l);
+    }
+    // large enough for several frames (First's E spans 2 frames) and the parallel kernel
+    let (n, k, l) = (100_000, 12, 3);
+    check_cross(p.u64s(n * k), p.u64s(n * l), n, k, l);
+    // realistic one-hot inputs
+    let n = 1000;
+    let a: Vec<u64> = (0..n * 4)
+        .map(|i| ((i % 4) == (i / 4) % 4) as u64)
+        .collect();
+    let b: Vec<u64> = (0..n * 3)
+        .map(|i| (i as u64 % 97) * ((i / 3) % 2) as u64)
+        .collect();
+    check_cross(a, b, n, 4, 3);
+}
+
+#[test]
+fn comparison_edge_values() {
+    let m = i64::MAX as u64;
+    for &t in &[
+        0u64,
+        1,
+        5,
+        (-5i64) as u64,
+        1 << 40,
+        (-(1i64 << 40)) as u64,
+        100,
+    ] {
+        let ti = t as i64;
+        let mut xs: Vec<u64> = vec![
+            0,
+            t.wrapping_sub(1),
+            t,
+            t.wrapping_add(1),
+            1,
+            u64::MAX, // −1
+            (-(1i64 << 61)) as u64,
+            1 << 61,
+        ];
+        if ti >= 0 {
+            xs.push(m); // 2^63 − 1
+            xs.push((ti - (i64::MAX - 1) / 2) as u64);
+        } else {
+            xs.push((i64::MIN + 1) as u64);
+            xs.push((ti + i64::MAX) as u64); // 2^63 − 1 + t: |x − t| < 2^63
+        }
+        check_ge(xs, t);
+    }
+    // a batch that spans several packed words and parallel blocks
+    let mut p = Prg::new(&Seed::from_bytes([7; 32]), b"cmp");
+    let xs: Vec<u64> = p
+        .u64s(20_000)
+        .into_iter()
+        .map(|v| ((v as i64) >> 2) as u64)
+        .collect();
+    check_ge(xs, 12345);
+}
+
+#[test]
+fn sequence_of_mixed_operations() {
+    let x = vec![3u64, 10, 0, (-4i64) as u64];
+    let y = vec![5u64, 7, 9, 2];
+    let (x0, x1) = split(&x, 11);
+    let (y0, y1) = split(&y, 12);
+    let run = |c: &mut Computer, x: Vec<u64>, y: Vec<u64>, m: Vec<u64>| {
+        let z = c.mul(&x, &y).unwrap();
+        let cp = c.cross_product(&m, 4, 1, 1).unwrap();
+        let b = c.ge_public(&z, 20).unwrap();
+        let masked = c.mul(&z, &b).unwrap();
+        (
+            c.open(&masked).unwrap(),
+            c.open(&cp).unwrap(),
+            c.operations(),
+        )
+    };
+    let (a, b) = run3(
+        |c| run(c, x0, y0, vec![1, 2, 3, 4]),
+        |c| run(c, x1, y1, vec![1, 1, 1, 1]),
+        |d| {
+            d.mul(4).unwrap();
+            d.cross_product(4, 1, 1).unwrap();
+            d.ge_public(4).unwrap();
+            d.mul(4).unwrap();
+        },
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.0, vec![0, 70, 0, 0]);
+    assert_eq!(a.1, vec![10]);
+    assert_eq!(a.2, 4);
+}
+
+#[test]
+fn dealer_out_of_sync_is_detected() {
+    let (_, second) = run3(
+        |c| c.operations(),
+        |c| c.mul(&[1, 2, 3, 4], &[1, 2, 3, 4]).map(|_| ()),
+        |d| d.mul(3).unwrap(),
+    );
+    assert!(
+        matches!(second, Err(MpcError::OutOfSync { .. })),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn role_mismatch_and_bad_hello_are_detected() {
+    let (mut f, _s, mut h) = mesh();
+    let mut to_f = h.remove("first").unwrap();
+    let mut to_s = h.remove("second").unwrap();
+    Dealer::new(&mut to_f, &mut to_s).unwrap();
+    let mut peer = f.remove("second").unwrap();
+    let mut dl = f.remove("helper").unwrap();
+    // First's channel received the hello for First; claiming Second is an error
+    assert!(matches!(
+        Computer::new(Role::Second, &mut peer, &mut dl),
+        Err(MpcError::RoleMismatch {
+            expected: Role::Second,
+            assigned: Role::First
+        })
+    ));
+    // a short frame and a frame with a foreign tag are rejected
+    to_f.send(&[1, 2, 3]).unwrap();
+    assert!(matches!(
+        Computer::new(Role::First, &mut peer, &mut dl),
+        Err(MpcError::BadHello(_))
+    ));
+    to_f.send(&[0u8; 49]).unwrap();
+    assert!(matches!(
+        Computer::new(Role::First, &mut peer, &mut dl),
+        Err(MpcError::BadHello(_))
+    ));
+    // a dealer that went away is a channel error
+    drop(to_f);
+    assert!(matches!(
+        Computer::new(Role::First, &mut peer, &mut dl),
+        Err(MpcError::Channel(ChannelError::Closed { .. }))
+    ));
+}
+
+#[test]
+fn length_errors_are_local() {
+    let (a, _) = run3(|c| c.mul(&[1, 2], &[1]).map(|_| ()), |_| (), |_| ());
+    assert!(matches!(a, Err(MpcError::Length { .. })));
+    let (a, _) = run3(
+        |c| c.cross_product(&[1, 2, 3], 2, 2, 1).map(|_| ()),
+        |_| (),
+        |_| (),
+    );
+    assert!(matches!(a, Err(MpcError::Length { .. })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leakage: what a party receives is uniform whatever the secret.
+
+/// A channel that records every frame it receives.
+struct Recording {
+    inner: LocalChannel,
+    log: Vec<Vec<u8>>,
+}
+
+impl Channel for Recording {
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+    fn send(&mut self, p: &[u8]) -> Result<(), ChannelError> {
+        self.inner.send(p)
+    }
+    fn send_owned(&mut self, p: Vec<u8>) -> Result<(), ChannelError> {
+        self.inner.send_owned(p)
+    }
+    fn recv(&mut self, max: usize) -> Result<Vec<u8>, ChannelError> {
+        let f = self.inner.recv(max)?;
+        self.log.push(f.clone());
+        Ok(f)
+    }
+    fn stats(&self) -> ChannelStats {
+        self.inner.stats()
+    }
+}
+
+/// Pearson's chi-square statistic of the byte histogram against the uniform distribution
+/// (255 degrees of freedom: mean 255, standard deviation 22.6).
+fn chi_square(bytes: &[u8]) -> f64 {
+    let mut h = [0u64; 256];
+    for b in bytes {
+        h[*b as usize] += 1;
+    }
+    let e = bytes.len() as f64 / 256.0;
+    h.iter().map(|c| (*c as f64 - e).powi(2) / e).sum()
+}
+
+/// About 7 standard deviations above the mean: a uniform source exceeds it with probability
+/// below 10^-9; a share equal to its secret (a constant) gives a statistic of ~2·10^7.
+const CHI2_LIMIT: f64 = 420.0;
+
+/// Run one Beaver multiplication of the secret vectors with Second's channels recording;
+/// return (bytes Second received from First, bytes Second received from the dealer, bytes
+/// First received from Second).
+fn beaver_views(x: &[u64], y: &[u64]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let n = x.len();
+    let (x0, x1) = split(x, 21);
+    let (y0, y1) = split(y, 22);
+    let (mut f, mut s, mut h) = mesh();
+    std::thread::scope(|sc| {
+        sc.spawn(move || {
+            let mut to_f = h.remove("first").unwrap();
+            let mut to_s = h.remove("second").unwrap();
+            let mut d = Dealer::new(&mut to_f, &mut to_s).unwrap();
+            d.mul(n).unwrap();
+        });
+        let second = sc.spawn(move || {
+            let mut peer = Recording {
+                inner: s.remove("first").unwrap(),
+                log: vec![],
+            };
+            let mut dl = Recording {
+                inner: s.remove("helper").unwrap(),
+                log: vec![],
+            };
+            let mut c = Computer::new(Role::Second, &mut peer, &mut dl).unwrap();
+            c.mul(&x1, &y1).unwrap();
+            // skip the hello (seed) and the operation header: not data-dependent
+            let from_dealer: Vec<u8> = dl.log[2..].concat();
+            (peer.log.concat(), from_dealer)
+        });
+        let mut peer = Recording {
+            inner: f.remove("second").unwrap(),
+            log: vec![],
+        };
+        let mut dl = f.remove("helper").unwrap();
+        let mut c = Computer::new(Role::First, &mut peer, &mut dl).unwrap();
+        c.mul(&x0, &y0).unwrap();
+        let (a, b) = second.join().unwrap();
+        (a, b, peer.log.concat())
+    })
+}
+
+#[test]
+fn messages_are_uniform_for_any_secret() {
+    let n = 10_000;
+    let secrets: [(Vec<u64>, Vec<u64>); 2] = [
+        (vec![0; n], vec![0; n]),
+        (
+            vec![u64::MAX; n],
+            (0..n as u64).map(|i| i << 32 | 0xABCD).collect(),
+        ),
+    ];
+    for (x, y) in &secrets {
+        // a single share of the secret, either one, is uniform
+        let (s0, s1) = split(x, 31);
+        for s in [&s0, &s1] {
+            let bytes: Vec<u8> = s.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let chi = chi_square(&bytes);
+            assert!(chi < CHI2_LIMIT, "share not uniform: chi2 = {chi}");
+        }
+        let (from_first, from_dealer, from_second) = beaver_views(x, y);
+        assert_eq!(from_first.len(), 16 * n);
+        assert_eq!(from_dealer.len(), 8 * n);
+        assert_eq!(from_second.len(), 16 * n);
+        for (what, bytes) in [
+            ("First→Second", from_first),
+            ("dealer→Second", from_dealer),
+            ("Second→First", from_second),
+        ] {
+            let chi = chi_square(&bytes);
+            assert!(chi < CHI2_LIMIT, "{what} not uniform: chi2 = {chi}");
+        }
+    }
+    // the test has teeth: a "share" equal to the secret fails it
+    let bytes: Vec<u8> = secrets[1].1.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert!(chi_square(&bytes) > CHI2_LIMIT);
+    let bytes: Vec<u8> = secrets[0].0.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert!(chi_square(&bytes) > CHI2_LIMIT);
+}
