@@ -2,5 +2,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod csv_bulk;
+pub mod key;
 pub mod normalise;
+pub mod pseudonym;
 pub mod joint;

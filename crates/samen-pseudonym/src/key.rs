@@ -1,0 +1,744 @@
+//! Pseudonymisation keys and key files.
+//!
+//! A [`PseudonymKey`] is 32 random bytes from the operating system's RNG, tied to a *domain*
+//! (e.g. `cbs-2026`: who uses the pseudonyms and for which period), with a `version` number
+//! that [`PseudonymKey::rotate`] increments and a `created` timestamp (RFC 3339, UTC).
+//!
+//! # Key file format
+//!
+//! A key file is TOML with exactly these fields (comments are allowed):
+//!
+//! ```toml
+//! domain = "cbs-2026"
+//! version = 1
+//! created = "2026-11-29T17:00:00Z"
+//! fingerprint = "630dcd2966c43366"
+//! key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+//! ```
+//!
+//! * `domain`: 1 to 64 characters out of `A–Z a–z 0–9 . _ -`;
+//! * `version`: an integer ≥ 1;
+//! * `created`: `YYYY-MM-DDTHH:MM:SSZ`;
+//! * `fingerprint`: the first 16 lowercase hex characters of SHA-256 of the 32 key bytes; it
+//!   identifies the key in logs and reports without revealing it;
+//! * `key`: the 32 key bytes as 64 lowercase hex characters.
+//!
+//! [`PseudonymKey::load`] checks every field and that the fingerprint matches the key, naming the
+//! file in every error. [`PseudonymKey::write_new`] writes the file with mode `0600` (on Unix)
+//! and refuses to overwrite an existing file.
+//!
+//! ```
+//! use samen_pseudonym::key::PseudonymKey;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("cbs.key");
+//! let key = PseudonymKey::generate("cbs-2026").unwrap();
+//! key.write_new(&path).unwrap();
+//! assert!(key.write_new(&path).is_err()); // never overwrites
+//! let loaded = PseudonymKey::load(&path).unwrap();
+//! assert_eq!(loaded.fingerprint(), key.fingerprint());
+//! let next = loaded.rotate().unwrap();
+//! assert_eq!((next.domain(), next.version()), ("cbs-2026", 2));
+//! ```
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand_core::{OsRng, TryRngCore};
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// Length of a key in bytes.
+pub const KEY_LEN: usize = 32;
+/// Length of a fingerprint in hex characters.
+pub const FINGERPRINT_LEN: usize = 16;
+/// Maximum length of a domain name.
+pub const MAX_DOMAIN_LEN: usize = 64;
+
+/// Errors of key generation, loading and writing. Messages name the file and never contain key
+/// material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed: {0}")]
+    Rng(String),
+    /// A part of a key (domain, version, creation time) is not acceptable.
+    #[error("invalid key: {0}")]
+    Invalid(&'static str),
+    /// The version number cannot be incremented any further.
+    #[error("key version {0} cannot be rotated any further")]
+    VersionOverflow(u32),
+    /// The key file could not be read.
+    #[error("cannot read key file {}: {source}", path.display())]
+    Read {
+        /// The key file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The key file is not valid TOML.
+    #[error("key file {} is not valid TOML{}: {message}", path.display(), line_suffix(*line))]
+    Syntax {
+        /// The key file.
+        path: PathBuf,
+        /// The line of the error, when known.
+        line: Option<usize>,
+        /// What is wrong (without the file's contents).
+        message: String,
+    },
+    /// A field of the key file is missing or has a bad value.
+    #[error("key file {}: field `{field}` {problem}", path.display())]
+    Field {
+        /// The key file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The key file has a field that is not part of the format.
+    #[error("key file {}: unknown field `{field}` (expected domain, version, created, fingerprint, key)", path.display())]
+    UnknownField {
+        /// The key file.
+        path: PathBuf,
+        /// The unknown field's name.
+        field: String,
+    },
+    /// The stored fingerprint does not belong to the stored key (the file was edited or damaged).
+    #[error("key file {}: fingerprint {stored} does not match the key (whose fingerprint is {computed}); the file is damaged or was edited", path.display())]
+    FingerprintMismatch {
+        /// The key file.
+        path: PathBuf,
+        /// The fingerprint written in the file.
+        stored: String,
+        /// The fingerprint of the key in the file.
+        computed: String,
+    },
+    /// The key file to be written already exists.
+    #[error("{} already exists; refusing to overwrite a key file (choose another output path)", path.display())]
+    AlreadyExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The key file could not be written.
+    #[error("cannot write key file {}: {source}", path.display())]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
+}
+
+/// A pseudonymisation key: 32 secret bytes, the domain they belong to, a version and a creation
+/// time.
+///
+/// Zeroized on drop; `Debug` shows only the fingerprint; equality is constant time
+/// ([`ConstantTimeEq`]).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct PseudonymKey {
+    bytes: [u8; KEY_LEN],
+    domain: String,
+    version: u32,
+    created: String,
+}
+
+impl PseudonymKey {
+    /// A fresh key (version 1, created now) for `domain`, from the operating system's RNG.
+    pub fn generate(domain: &str) -> Result<Self, KeyError> {
+        check_domain(domain)?;
+        let mut bytes = [0u8; KEY_LEN];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| KeyError::Rng(e.to_string()))?;
+        Ok(PseudonymKey {
+            bytes,
+            domain: domain.to_owned(),
+            version: 1,
+            created: rfc3339_now(),
+        })
+    }
+
+    /// A key from known parts (tests, known-answer vectors, other key stores).
+    ///
+    /// `created` must have the form `YYYY-MM-DDTHH:MM:SSZ`; `version` must be at least 1.
+    pub fn from_parts(
+        bytes: [u8; KEY_LEN],
+        domain: &str,
+        version: u32,
+        created: &str,
+    ) -> Result<Self, KeyError> {
+        let mut bytes = Zeroizing::new(bytes);
+        check_domain(domain)?;
+        if version == 0 {
+            return Err(KeyError::Invalid("version must be at least 1"));
+        }
+        if !is_rfc3339_utc(created) {
+            return Err(KeyError::Invalid(
+                "created must have the form YYYY-MM-DDTHH:MM:SSZ",
+            ));
+        }
+        let key = PseudonymKey {
+            bytes: *bytes,
+            domain: domain.to_owned(),
+            version,
+            created: created.to_owned(),
+        };
+        bytes.zeroize();
+        Ok(key)
+    }
+
+    /// The next version of this key: same domain, `version + 1`, fresh random bytes, created now.
+    pub fn rotate(&self) -> Result<Self, KeyError> {
+        let version = self
+            .version
+            .checked_add(1)
+            .ok_or(KeyError::VersionOverflow(self.version))?;
+        let mut next = PseudonymKey::generate(&self.domain)?;
+        next.version = version;
+        Ok(next)
+    }
+
+    /// The domain this key belongs to.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The version number (1 for a new key, incremented by each rotation).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// When the key was created (RFC 3339, UTC, e.g. `2026-11-29T17:00:00Z`).
+    pub fn created(&self) -> &str {
+        &self.created
+    }
+
+    /// The secret key bytes. Do not log or copy them; prefer [`PseudonymKey::fingerprint`].
+    pub fn secret_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.bytes
+    }
+
+    /// The first 16 lowercase hex characters of SHA-256 of the key bytes: safe to log.
+    pub fn fingerprint(&self) -> String {
+        fingerprint_of(&self.bytes)
+    }
+
+    /// The key file contents (TOML). The result holds the secret: it is zeroized on drop.
+    pub fn to_toml(&self) -> Zeroizing<String> {
+        let mut hex = Zeroizing::new([0u8; 2 * KEY_LEN]);
+        crate::pseudonym::hex_encode_into(&self.bytes, hex.as_mut_slice());
+        let mut out = Zeroizing::new(String::with_capacity(512));
+        out.push_str(
+            "# samen pseudonymisation key. SECRET: whoever holds this file can compute the\n\
+             # pseudonyms of this domain. Keep it at mode 0600; log only the fingerprint.\n",
+        );
+        out.push_str(&format!("domain = \"{}\"\n", self.domain));
+        out.push_str(&format!("version = {}\n", self.version));
+        out.push_str(&format!("created = \"{}\"\n", self.created));
+        out.push_str(&format!("fingerprint = \"{}\"\n", self.fingerprint()));
+        out.push_str("key = \"");
+        // The hex digits are ASCII.
+        for &b in hex.iter() {
+            out.push(char::from(b));
+        }
+        out.push_str("\"\n");
+        out
+    }
+
+    /// Parse key file contents; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, KeyError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            });
+            KeyError::Syntax {
+                path: path.to_owned(),
+                line,
+                message: e.message().to_owned(),
+            }
+        })?;
+        let field = |field, problem| KeyError::Field {
+            path: path.to_owned(),
+            field,
+            problem,
+        };
+        // Take the key out first so that its string is zeroized whatever happens next.
+        let key_hex = match table.remove("key") {
+            Some(toml::Value::String(s)) => Zeroizing::new(s),
+            Some(_) => {
+                return Err(field(
+                    "key",
+                    "must be a string of 64 lowercase hex characters",
+                ))
+            }
+            None => return Err(field("key", "is missing")),
+        };
+        if let Some(unknown) = table
+            .keys()
+            .find(|k| !matches!(k.as_str(), "domain" | "version" | "created" | "fingerprint"))
+        {
+            return Err(KeyError::UnknownField {
+                path: path.to_owned(),
+                field: unknown.clone(),
+            });
+        }
+        let domain = match table.get("domain") {
+            Some(toml::Value::String(s)) => s.as_str(),
+            Some(_) => return Err(field("domain", "must be a string")),
+            None => return Err(field("domain", "is missing")),
+        };
+        check_domain(domain).map_err(|e| match e {
+            KeyError::Invalid(problem) => field("domain", problem),
+            _ => field("domain", "is invalid"),
+        })?;
+        let version = match table.get("version") {
+            Some(toml::Value::Integer(v)) => u32::try_from(*v)
+                .ok()
+                .filter(|&v| v >= 1)
+                .ok_or_else(|| field("version", "must be an integer from 1 to 4294967295"))?,
+            Some(_) => return Err(field("version", "must be an integer")),
+            None => return Err(field("version", "is missing")),
+        };
+        let created = match table.get("created") {
+            Some(toml::Value::String(s)) if is_rfc3339_utc(s) => s.as_str(),
+            Some(_) => {
+                return Err(field(
+                    "created",
+                    "must be a string of the form YYYY-MM-DDTHH:MM:SSZ",
+                ))
+            }
+            None => return Err(field("created", "is missing")),
+        };
+        let stored_fp = match table.get("fingerprint") {
+            Some(toml::Value::String(s))
+                if s.len() == FINGERPRINT_LEN && s.bytes().all(is_lower_hex) =>
+            {
+                s.as_str()
+            }
+            Some(_) => {
+                return Err(field(
+                    "fingerprint",
+                    "must be a string of 16 lowercase hex characters",
+                ))
+            }
+            None => return Err(field("fingerprint", "is missing")),
+        };
+        let hex = key_hex.as_bytes();
+        if hex.len() != 2 * KEY_LEN {
+            return Err(field(
+                "key",
+                "must be exactly 64 lowercase hex characters (32 bytes)",
+            ));
+        }
+        if !hex.iter().copied().all(is_lower_hex) {
+            return Err(field(
+                "key",
+                "must contain only lowercase hex characters 0-9 a-f",
+            ));
+        }
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        for (out, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            if let [hi, lo] = pair {
+                *out = (hex_val(*hi) << 4) | hex_val(*lo);
+            }
+        }
+        let computed = fingerprint_of(&bytes);
+        if computed != stored_fp {
+            return Err(KeyError::FingerprintMismatch {
+                path: path.to_owned(),
+                stored: stored_fp.to_owned(),
+                computed,
+            });
+        }
+        Ok(PseudonymKey {
+            bytes: *bytes,
+            domain: domain.to_owned(),
+            version,
+            created: created.to_owned(),
+        })
+    }
+
+    /// Read and validate a key file. Warns (via `tracing`) if the file is readable by others.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let read_err = |source| KeyError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let raw = Zeroizing::new(std::fs::read(path).map_err(read_err)?);
+        let text = std::str::from_utf8(&raw).map_err(|_| KeyError::Syntax {
+            path: path.to_owned(),
+            line: None,
+            message: "the file is not UTF-8 text".to_owned(),
+        })?;
+        let key = PseudonymKey::from_toml(text, path)?;
+        warn_if_shared(path);
+        Ok(key)
+    }
+
+    /// Write this key to a new file with mode `0600`; fails if `path` exists.
+    ///
+    /// The file is written to a temporary file in the same directory and linked into place
+    /// without replacing anything, so a crash never leaves a partial key file.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        let werr = |source| KeyError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        if path.exists() {
+            return Err(KeyError::AlreadyExists {
+                path: path.to_owned(),
+            });
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // tempfile creates the file with mode 0600 on Unix.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".samen-key-")
+            .tempfile_in(dir)
+            .map_err(werr)?;
+        set_owner_only(tmp.path()).map_err(werr)?;
+        let text = self.to_toml();
+        tmp.write_all(text.as_bytes()).map_err(werr)?;
+        tmp.as_file().sync_all().map_err(werr)?;
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyError::AlreadyExists {
+                    path: path.to_owned(),
+                }
+            } else {
+                werr(e.error)
+            }
+        })?;
+        Ok(())
+    }
+}
+
+impl ConstantTimeEq for PseudonymKey {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.bytes.ct_eq(&other.bytes)
+            & self.domain.as_bytes().ct_eq(other.domain.as_bytes())
+            & self.version.ct_eq(&other.version)
+    }
+}
+
+impl fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PseudonymKey")
+            .field("domain", &self.domain)
+            .field("version", &self.version)
+            .field("created", &self.created)
+            .field("fingerprint", &self.fingerprint())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The first 16 hex characters of SHA-256 of `bytes`.
+fn fingerprint_of(bytes: &[u8; KEY_LEN]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = [0u8; 2 * KEY_LEN];
+    crate::pseudonym::hex_encode_into(&digest, &mut hex);
+    hex.iter()
+        .take(FINGERPRINT_LEN)
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+fn is_lower_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+
+/// Value of a lowercase hex digit (checked by the caller).
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => 0,
+    }
+}
+
+/// Domains are 1 to 64 characters out of `A-Z a-z 0-9 . _ -`, so that they can never contain
+/// the 0x00 separator of the pseudonym construction and are safe in file names and logs.
+fn check_domain(domain: &str) -> Result<(), KeyError> {
+    if domain.is_empty() {
+        return Err(KeyError::Invalid("the domain name is empty"));
+    }
+    if domain.len() > MAX_DOMAIN_LEN {
+        return Err(KeyError::Invalid(
+            "the domain name is longer than 64 characters",
+        ));
+    }
+    if !domain
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(KeyError::Invalid(
+            "the domain name may contain only letters, digits, '.', '_' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` with plausible ranges.
+fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 20 {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(part.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')))
+    };
+    let seps = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'Z'),
+    ];
+    if !seps.iter().all(|&(i, c)| b.get(i) == Some(&c)) {
+        return false;
+    }
+    matches!(
+        (
+            digits(0..4),
+            digits(5..7),
+            digits(8..10),
+            digits(11..13),
+            digits(14..16),
+            digits(17..19)
+        ),
+        (
+            Some(_),
+            Some(1..=12),
+            Some(1..=31),
+            Some(0..=23),
+            Some(0..=59),
+            Some(0..=60)
+        )
+    )
+}
+
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339_from_unix(secs)
+}
+
+/// Format seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+fn rfc3339_from_unix(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(unix)]
+fn set_owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn set_owner_only(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "key file {} has mode {:o}: other users may read it; run `chmod 600` on it",
+                path.display(),
+                mode
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_path: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PseudonymKey {
+        let mut b = [0u8; 32];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = i as u8;
+        }
+        PseudonymKey::from_parts(b, "cbs-2026", 1, "2026-11-29T17:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn fingerprint_matches_python() {
+        // python3 -c 'import hashlib; print(hashlib.sha256(bytes(range(32))).hexdigest()[:16])'
+        assert_eq!(sample().fingerprint(), "630dcd2966c43366");
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let k = sample();
+        let text = k.to_toml();
+        assert!(text.contains(
+            "key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\""
+        ));
+        let back = PseudonymKey::from_toml(&text, Path::new("k.toml")).unwrap();
+        assert!(bool::from(back.ct_eq(&k)));
+        assert_eq!(back.created(), k.created());
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let d = format!("{:?}", sample());
+        assert!(!d.contains("000102"), "{d}");
+        assert!(d.contains("630dcd2966c43366"));
+    }
+
+    #[test]
+    fn generated_keys_differ() {
+        let a = PseudonymKey::generate("d").unwrap();
+        let b = PseudonymKey::generate("d").unwrap();
+        assert!(!bool::from(a.ct_eq(&b)));
+        assert_eq!(a.version(), 1);
+        assert!(is_rfc3339_utc(a.created()), "{}", a.created());
+    }
+
+    #[test]
+    fn rotation() {
+        let k = sample();
+        let r = k.rotate().unwrap();
+        assert_eq!(r.domain(), "cbs-2026");
+        assert_eq!(r.version(), 2);
+        assert_ne!(r.secret_bytes(), k.secret_bytes());
+        let top = PseudonymKey::from_parts([1; 32], "d", u32::MAX, "2026-01-01T00:00:00Z").unwrap();
+        assert!(matches!(top.rotate(), Err(KeyError::VersionOverflow(_))));
+    }
+
+    #[test]
+    fn bad_domains() {
+        for d in ["", "a b", "a\0b", "ü", &"x".repeat(65)] {
+            assert!(PseudonymKey::generate(d).is_err(), "{d:?}");
+        }
+        assert!(PseudonymKey::generate(&"x".repeat(64)).is_ok());
+    }
+
+    fn load_err(text: &str) -> String {
+        PseudonymKey::from_toml(text, Path::new("/keys/x.key"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn load_rejects_damaged_files() {
+        let good = sample().to_toml().to_string();
+        let key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+        // Upper-case hex.
+        let e = load_err(&good.replace(key_hex, &key_hex.to_uppercase()));
+        assert!(
+            e.contains("/keys/x.key") && e.contains("lowercase hex"),
+            "{e}"
+        );
+        // Wrong length.
+        let e = load_err(&good.replace(key_hex, &key_hex[..62]));
+        assert!(e.contains("64 lowercase hex"), "{e}");
+        // Not hex.
+        let e = load_err(&good.replace(key_hex, &key_hex.replace('0', "g")));
+        assert!(e.contains("only lowercase hex"), "{e}");
+        // One key byte changed: fingerprint mismatch.
+        let e = load_err(&good.replace("1f\"", "1e\""));
+        assert!(
+            e.contains("fingerprint 630dcd2966c43366 does not match"),
+            "{e}"
+        );
+        assert!(!e.contains(&key_hex[..20]), "{e}");
+        // Missing field, unknown field, bad version, bad created, syntax.
+        let e = load_err(&good.replace("domain = \"cbs-2026\"\n", ""));
+        assert!(e.contains("`domain` is missing"), "{e}");
+        let e = load_err(&format!("{good}kye = 1\n"));
+        assert!(e.contains("unknown field `kye`"), "{e}");
+        let e = load_err(&good.replace("version = 1", "version = 0"));
+        assert!(e.contains("`version`"), "{e}");
+        let e = load_err(&good.replace("2026-11-29T17:00:00Z", "yesterday"));
+        assert!(e.contains("`created`"), "{e}");
+        let e = load_err(&good.replace("key = \"", "key = "));
+        assert!(e.contains("not valid TOML") && e.contains("line 7"), "{e}");
+        assert!(!e.contains(&key_hex[..20]), "{e}");
+        let e = load_err(&good.replace(&format!("\"{key_hex}\""), "12345"));
+        assert!(e.contains("`key` must be a string"), "{e}");
+        assert!(!e.contains("12345"), "{e}");
+    }
+
+    #[test]
+    fn write_mode_and_no_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.key");
+        let k = sample();
+        k.write_new(&p).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let before = std::fs::read(&p).unwrap();
+        let other = PseudonymKey::generate("cbs-2026").unwrap();
+        assert!(matches!(
+            other.write_new(&p),
+            Err(KeyError::AlreadyExists { .. })
+        ));
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+        // No temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let back = PseudonymKey::load(&p).unwrap();
+        assert!(bool::from(back.ct_eq(&k)));
+        let e = PseudonymKey::load(&dir.path().join("missing.key")).unwrap_err();
+        assert!(e.to_string().contains("missing.key"));
+    }
+
+    #[test]
+    fn time_formatting() {
+        assert_eq!(rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_from_unix(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_from_unix(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+}
