@@ -1,3 +1,35 @@
-//! samen transport: framed, versioned channels over TCP with mutual TLS (rustls), in-process channels, test certificates
+//! samen transport: framed, versioned channels over TCP with mutual TLS (rustls 0.23, ring).
+//!
+//! Protocols are written against [`samen_core::channel::Channel`]; this crate provides the
+//! deployment implementation, [`TlsChannel`], and [`connect_all`], which connects one party to
+//! every other party of a study:
+//!
+//! - **Identity.** Every party holds a certificate issued by the study CA whose DNS name is
+//!   the party name ([`generate_certs`] makes a CA and such certificates for tests, demos and
+//!   pilots). Both sides of every connection verify the other's certificate chain and name.
+//! - **Deterministic set-up.** For each pair the party whose name sorts lower listens and the
+//!   other dials with retries, so parties can start in any order.
+//! - **Hello.** The first frame each way carries the protocol version, the study name, the
+//!   study hash and both party names ([`hello`]); any mismatch stops both sides with an error
+//!   that says what differs.
+//! - **Framing.** kind byte + `u32` length + payload, with a hard maximum per kind ([`frame`],
+//!   sans-IO, fuzzed).
+//! - **Full duplex.** A reader thread per connection, so both parties may send 100+ MB at the
+//!   same time before either receives.
+//!
+//! See `docs/protocols/transport.md` for the wire format, the identity rules, what an
+//! eavesdropper learns and the failure behaviour.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod certs;
+mod channel;
+mod connect;
+pub mod error;
+pub mod frame;
+pub mod hello;
+
+pub use certs::generate_certs;
+pub use channel::TlsChannel;
+pub use connect::{connect_all, NetConfig};
+pub use error::{NetError, Refusal};

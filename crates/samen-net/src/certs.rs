@@ -1,0 +1,315 @@
+//! Test/pilot certificates: a local study CA plus one certificate per party (rcgen), and
+//! loading them for TLS.
+//!
+//! Each party certificate carries the party name as its only DNS subject-alternative name and
+//! as its common name, is signed by the study CA, and may be used both as a TLS server and a
+//! TLS client certificate. Private keys are written with mode 0600 from the start (never
+//! world-readable, not even briefly).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use zeroize::Zeroizing;
+
+use crate::error::NetError;
+
+/// Common name of the generated study CA.
+pub const CA_COMMON_NAME: &str = "samen study CA";
+
+/// Years a generated certificate stays valid.
+const VALIDITY_YEARS: i32 = 3;
+
+/// Check that a party name can serve as a certificate name: 1 to 63 ASCII letters, digits, '-'
+/// or '_', not starting or ending with '-', not only digits.
+///
+/// ```
+/// use samen_net::certs::validate_party_name;
+/// assert!(validate_party_name("portal-2").is_ok());
+/// assert!(validate_party_name("a b").is_err());
+/// assert!(validate_party_name("1234").is_err());
+/// ```
+pub fn validate_party_name(name: &str) -> Result<(), NetError> {
+    let simple = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && ServerName::try_from(name).is_ok();
+    if simple {
+        Ok(())
+    } else {
+        Err(NetError::InvalidPartyName {
+            name: name.to_string(),
+        })
+    }
+}
+
+fn this_year() -> i32 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Mean Gregorian year; off by at most a day around New Year, which only shifts validity.
+    1970 + (secs / 31_556_952) as i32
+}
+
+/// Generate a study CA and one certificate per party into `out_dir` (created if missing):
+/// `ca.pem`, `ca.key`, `<name>.pem`, `<name>.key`. Keys are written with mode 0600.
+///
+/// Refuses names that [`validate_party_name`] rejects, duplicate names, and an `out_dir` that
+/// already holds `ca.pem` or `ca.key` (an existing CA is never overwritten).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let names = vec!["cbs".to_string(), "portal".to_string()];
+/// samen_net::generate_certs(&names, dir.path()).unwrap();
+/// assert!(dir.path().join("portal.key").exists());
+/// assert!(samen_net::generate_certs(&names, dir.path()).is_err());
+/// ```
+pub fn generate_certs(party_names: &[String], out_dir: &Path) -> Result<(), NetError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in party_names {
+        validate_party_name(name)?;
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(NetError::DuplicateParty { name: name.clone() });
+        }
+    }
+    fs::create_dir_all(out_dir).map_err(|source| NetError::Write {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    for file in ["ca.pem", "ca.key"] {
+        let path = out_dir.join(file);
+        if path.exists() {
+            return Err(NetError::CertsExist { path });
+        }
+    }
+
+    let year = this_year();
+    let not_before = rcgen::date_time_ymd(year - 1, 12, 31);
+    let not_after = rcgen::date_time_ymd(year + VALIDITY_YEARS, 1, 1);
+
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, CA_COMMON_NAME);
+    ca_params.distinguished_name = dn;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params.not_before = not_before;
+    ca_params.not_after = not_after;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+
+    // Write party files first and the CA last, so that a failure leaves no CA behind that
+    // would block a retry.
+    for name in party_names {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(vec![name.clone()])?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name.as_str());
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::NoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+        let key_pem = Zeroizing::new(key.serialize_pem());
+        write_file(
+            &out_dir.join(format!("{name}.key")),
+            key_pem.as_bytes(),
+            0o600,
+        )?;
+        write_file(
+            &out_dir.join(format!("{name}.pem")),
+            cert.pem().as_bytes(),
+            0o644,
+        )?;
+    }
+    let ca_key_pem = Zeroizing::new(ca_key.serialize_pem());
+    write_file(&out_dir.join("ca.key"), ca_key_pem.as_bytes(), 0o600)?;
+    write_file(&out_dir.join("ca.pem"), ca_cert.pem().as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically: a new temporary file created with `mode` (Unix) in the
+/// same directory, then renamed over `path`.
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NetError> {
+    let err = |source| NetError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+/// This party's TLS identity and the study's trust anchors, loaded from a certificate
+/// directory.
+pub struct Identity {
+    /// This party's certificate chain (leaf first).
+    pub chain: Vec<CertificateDer<'static>>,
+    /// This party's private key.
+    pub key: PrivateKeyDer<'static>,
+    /// The study CA certificates (`ca.pem`).
+    pub roots: rustls::RootCertStore,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("chain", &self.chain.len())
+            .field("key", &"<redacted>")
+            .field("roots", &self.roots.len())
+            .finish()
+    }
+}
+
+fn cert_error(path: &Path, detail: impl std::fmt::Display) -> NetError {
+    NetError::Certificates {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let bytes = fs::read(path).map_err(|e| cert_error(path, e))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| cert_error(path, format!("not a PEM certificate file ({e})")))?;
+    if certs.is_empty() {
+        return Err(cert_error(path, "holds no certificate"));
+    }
+    Ok(certs)
+}
+
+/// Load `dir/ca.pem`, `dir/<me>.pem` and `dir/<me>.key`. Warns (does not fail) if the key file
+/// is readable by group or others.
+pub fn load_identity(dir: &Path, me: &str) -> Result<Identity, NetError> {
+    let ca_path = dir.join("ca.pem");
+    let cert_path = dir.join(format!("{me}.pem"));
+    let key_path: PathBuf = dir.join(format!("{me}.key"));
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in read_certs(&ca_path)? {
+        roots
+            .add(ca)
+            .map_err(|e| cert_error(&ca_path, format!("not a usable CA certificate ({e})")))?;
+    }
+    let chain = read_certs(&cert_path)?;
+    let key_bytes = Zeroizing::new(fs::read(&key_path).map_err(|e| cert_error(&key_path, e))?);
+    let key = PrivateKeyDer::from_pem_slice(&key_bytes)
+        .map_err(|e| cert_error(&key_path, format!("not a PEM private key ({e})")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(&key_path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    path = %key_path.display(),
+                    "private key file is readable by other users; run chmod 600 on it"
+                );
+            }
+        }
+    }
+    Ok(Identity { chain, key, roots })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "cbs", "portal_2", "Helper-1", "x1"] {
+            assert!(validate_party_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a.b",
+            "a b",
+            "-a",
+            "a-",
+            "123",
+            "é",
+            "0x1f",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_party_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn generated_files_load_and_keys_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = vec!["cbs".to_string(), "portal".to_string()];
+        generate_certs(&names, dir.path()).unwrap();
+        let id = load_identity(dir.path(), "portal").unwrap();
+        assert_eq!(id.chain.len(), 1);
+        assert_eq!(id.roots.len(), 1);
+        assert!(!format!("{id:?}").contains("BEGIN"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in ["ca.key", "cbs.key", "portal.key"] {
+                let mode = fs::metadata(dir.path().join(f))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{f}");
+            }
+        }
+        assert!(matches!(
+            generate_certs(&names, dir.path()),
+            Err(NetError::CertsExist { .. })
+        ));
+        let other = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            generate_certs(&["a".into(), "A".into()], other.path()),
+            Err(NetError::DuplicateParty { .. })
+        ));
+        assert!(matches!(
+            generate_certs(&["../x".into()], other.path()),
+            Err(NetError::InvalidPartyName { .. })
+        ));
+        assert!(matches!(
+            load_identity(other.path(), "a"),
+            Err(NetError::Certificates { .. })
+        ));
+    }
+}

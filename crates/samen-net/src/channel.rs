@@ -1,0 +1,432 @@
+//! [`TlsChannel`]: a full-duplex [`Channel`] over one TLS connection.
+//!
+//! A background reader thread owns the receiving half of the socket: it reads raw bytes
+//! (without holding any lock), then briefly locks the shared rustls connection to decrypt them,
+//! parses frames and pushes them into an in-memory queue that [`Channel::recv`] pops with the
+//! I/O timeout. [`Channel::send`] encrypts on the caller's thread under the same lock and writes
+//! the ciphertext to the socket after releasing it. Neither side ever blocks on the socket
+//! while holding the lock, so both parties can send large vectors at the same time.
+//!
+//! The queue is not bounded in frames (a bound would deadlock two parties that both send
+//! before they receive); each frame is at most [`MAX_FRAME`] bytes and the protocols bound how
+//! much a peer may send before it must wait for an answer.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use samen_core::channel::{Channel, ChannelError, ChannelStats, MAX_FRAME};
+
+use crate::frame::{self, FrameDecoder, FrameError, FrameKind};
+
+/// Plaintext encrypted per lock acquisition when sending.
+const SEND_CHUNK: usize = 256 << 10;
+/// Size of the reader thread's socket and plaintext buffers.
+const READ_BUF: usize = 256 << 10;
+/// Longest abort reason sent, in bytes.
+const MAX_REASON: usize = 1024;
+/// How long `abort` and closing may block on a peer that does not read.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+enum Incoming {
+    Data(Vec<u8>),
+    Abort(String),
+    Failed(ChannelError),
+}
+
+/// One end of a mutually authenticated TLS connection to a peer, created by
+/// [`crate::connect_all`]. Full duplex: sends never wait for the peer to receive.
+///
+/// Dropping the channel sends a TLS close and shuts down the sending direction; the peer then
+/// sees [`ChannelError::Closed`] once it has read everything sent before.
+pub struct TlsChannel {
+    peer: String,
+    conn: Arc<Mutex<rustls::Connection>>,
+    sock: TcpStream,
+    rx: mpsc::Receiver<Incoming>,
+    io_timeout: Duration,
+    stats: ChannelStats,
+    recv_since_send: bool,
+    out: Vec<u8>,
+    broken: bool,
+}
+
+impl std::fmt::Debug for TlsChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsChannel")
+            .field("peer", &self.peer)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock_failed(peer: &str) -> ChannelError {
+    ChannelError::Transport {
+        peer: peer.to_string(),
+        detail: "TLS state lock poisoned (a thread panicked)".to_string(),
+    }
+}
+
+fn io_to_channel(peer: &str, e: &io::Error, timeout: Duration) -> ChannelError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ChannelError::Timeout {
+            peer: peer.to_string(),
+            secs: timeout.as_secs(),
+        },
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::NotConnected => ChannelError::Closed {
+            peer: peer.to_string(),
+        },
+        _ => ChannelError::Transport {
+            peer: peer.to_string(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn frame_to_channel(peer: &str, e: FrameError) -> ChannelError {
+    match e {
+        FrameError::TooLarge { len, max, .. } => ChannelError::FrameTooLarge {
+            peer: peer.to_string(),
+            len,
+            max,
+        },
+        other => ChannelError::Protocol {
+            peer: peer.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+impl TlsChannel {
+    /// Wrap an established connection whose handshake and hello exchange are done. `decoder`
+    /// holds any partial frame already read during set-up.
+    pub(crate) fn start(
+        peer: String,
+        mut conn: rustls::Connection,
+        sock: TcpStream,
+        decoder: FrameDecoder,
+        io_timeout: Duration,
+    ) -> Result<TlsChannel, ChannelError> {
+        let io_err = |e: io::Error| ChannelError::Transport {
+            peer: peer.clone(),
+            detail: e.to_string(),
+        };
+        sock.set_nodelay(true).map_err(io_err)?;
+        sock.set_read_timeout(None).map_err(io_err)?;
+        sock.set_write_timeout(Some(io_timeout)).map_err(io_err)?;
+        conn.set_buffer_limit(None);
+        let reader_sock = sock.try_clone().map_err(io_err)?;
+        let conn = Arc::new(Mutex::new(conn));
+        let (tx, rx) = mpsc::channel();
+        let reader = Reader {
+            peer: peer.clone(),
+            conn: Arc::clone(&conn),
+            sock: reader_sock,
+            decoder,
+            tx,
+        };
+        thread::Builder::new()
+            .name(format!("samen-net-read-{peer}"))
+            .spawn(move || reader.run())
+            .map_err(io_err)?;
+        Ok(TlsChannel {
+            peer,
+            conn,
+            sock,
+            rx,
+            io_timeout,
+            stats: ChannelStats::default(),
+            recv_since_send: false,
+            out: Vec::with_capacity(SEND_CHUNK + 4096),
+            broken: false,
+        })
+    }
+
+    /// Set how long a receive (and a blocked send) waits before failing with
+    /// [`ChannelError::Timeout`].
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.io_timeout = timeout;
+        let _ = self.sock.set_write_timeout(Some(timeout));
+    }
+
+    fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), ChannelError> {
+        if self.broken {
+            return Err(ChannelError::Closed {
+                peer: self.peer.clone(),
+            });
+        }
+        let header = frame::encode_header(kind, payload.len())
+            .map_err(|e| frame_to_channel(&self.peer, e))?;
+        let result = self.write_frame(&header, payload);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn write_frame(&mut self, header: &[u8], payload: &[u8]) -> Result<(), ChannelError> {
+        let mut first = true;
+        let mut rest = payload;
+        loop {
+            let take = rest.len().min(SEND_CHUNK);
+            let (chunk, tail) = rest.split_at(take);
+            self.out.clear();
+            {
+                let mut conn = self.conn.lock().map_err(|_| lock_failed(&self.peer))?;
+                let mut parts: &[IoSlice<'_>] = &[IoSlice::new(header), IoSlice::new(chunk)];
+                if !first {
+                    parts = &parts[1..];
+                }
+                let want: usize = parts.iter().map(|p| p.len()).sum();
+                let written = conn
+                    .writer()
+                    .write_vectored(parts)
+                    .map_err(|e| io_to_channel(&self.peer, &e, self.io_timeout))?;
+                if written != want {
+                    return Err(ChannelError::Transport {
+                        peer: self.peer.clone(),
+                        detail: format!("TLS layer accepted {written} of {want} bytes"),
+                    });
+                }
+                while conn.wants_write() {
+                    conn.write_tls(&mut self.out)
+                        .map_err(|e| io_to_channel(&self.peer, &e, self.io_timeout))?;
+                }
+            }
+            self.sock
+                .write_all(&self.out)
+                .map_err(|e| io_to_channel(&self.peer, &e, self.io_timeout))?;
+            first = false;
+            rest = tail;
+            if rest.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn count_send(&mut self, len: usize) {
+        if self.stats.messages_sent == 0 || self.recv_since_send {
+            self.stats.rounds += 1;
+        }
+        self.recv_since_send = false;
+        self.stats.bytes_sent += len as u64;
+        self.stats.messages_sent += 1;
+    }
+}
+
+impl Channel for TlsChannel {
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
+        if payload.len() > MAX_FRAME {
+            return Err(ChannelError::FrameTooLarge {
+                peer: self.peer.clone(),
+                len: payload.len(),
+                max: MAX_FRAME,
+            });
+        }
+        self.send_frame(FrameKind::Data, payload)?;
+        self.count_send(payload.len());
+        Ok(())
+    }
+
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        match self.rx.recv_timeout(self.io_timeout) {
+            Ok(Incoming::Data(bytes)) => {
+                if bytes.len() > max_len {
+                    return Err(ChannelError::FrameTooLarge {
+                        peer: self.peer.clone(),
+                        len: bytes.len(),
+                        max: max_len,
+                    });
+                }
+                self.recv_since_send = true;
+                self.stats.bytes_received += bytes.len() as u64;
+                self.stats.messages_received += 1;
+                Ok(bytes)
+            }
+            Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
+                peer: self.peer.clone(),
+                reason,
+            }),
+            Ok(Incoming::Failed(e)) => Err(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
+                peer: self.peer.clone(),
+                secs: self.io_timeout.as_secs(),
+            }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(ChannelError::Closed {
+                peer: self.peer.clone(),
+            }),
+        }
+    }
+
+    fn stats(&self) -> ChannelStats {
+        self.stats
+    }
+
+    fn abort(&mut self, reason: &str) {
+        let mut end = reason.len().min(MAX_REASON);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let _ = self.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
+        let _ = self.send_frame(FrameKind::Abort, &reason.as_bytes()[..end]);
+        self.broken = true;
+    }
+}
+
+impl Drop for TlsChannel {
+    fn drop(&mut self) {
+        let _ = self.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
+        if !self.broken {
+            self.out.clear();
+            if let Ok(mut conn) = self.conn.lock() {
+                conn.send_close_notify();
+                while conn.wants_write() {
+                    if conn.write_tls(&mut self.out).is_err() {
+                        break;
+                    }
+                }
+            }
+            let _ = self.sock.write_all(&self.out);
+        }
+        // Only the sending direction: shutting down reading with unread data would reset the
+        // connection and could destroy data the peer has not read yet. The reader thread ends
+        // when the peer closes its side.
+        let _ = self.sock.shutdown(Shutdown::Write);
+    }
+}
+
+/// The background half: socket → TLS → frames → queue.
+struct Reader {
+    peer: String,
+    conn: Arc<Mutex<rustls::Connection>>,
+    sock: TcpStream,
+    decoder: FrameDecoder,
+    tx: mpsc::Sender<Incoming>,
+}
+
+/// What ended the reader.
+enum Stop {
+    /// Peer closed (EOF, close_notify or reset) or the receiving channel is gone.
+    Closed,
+    /// Peer sent an abort.
+    Aborted,
+    /// Anything else.
+    Failed(ChannelError),
+}
+
+impl Reader {
+    fn run(mut self) {
+        let mut raw = vec![0u8; READ_BUF];
+        let mut plain = vec![0u8; READ_BUF];
+        // Plaintext left in the connection by the set-up phase.
+        let mut stop = self.process(&[], &mut plain).err();
+        while stop.is_none() {
+            let n = match self.sock.read(&mut raw) {
+                Ok(0) => {
+                    stop = Some(self.eof());
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    stop = Some(match io_to_channel(&self.peer, &e, Duration::ZERO) {
+                        ChannelError::Closed { .. } => self.eof(),
+                        other => Stop::Failed(other),
+                    });
+                    break;
+                }
+            };
+            stop = self.process(&raw[..n], &mut plain).err();
+        }
+        if let Some(Stop::Failed(e)) = stop {
+            let _ = self.tx.send(Incoming::Failed(e));
+        }
+        // Dropping `tx` makes further receives report `Closed`.
+    }
+
+    fn eof(&self) -> Stop {
+        match self.decoder.finish() {
+            Ok(()) => Stop::Closed,
+            Err(e) => Stop::Failed(frame_to_channel(&self.peer, e)),
+        }
+    }
+
+    /// Decrypt `raw` and queue the frames it completes.
+    fn process(&mut self, mut raw: &[u8], plain: &mut [u8]) -> Result<(), Stop> {
+        let shared = Arc::clone(&self.conn);
+        let mut conn = shared
+            .lock()
+            .map_err(|_| Stop::Failed(lock_failed(&self.peer)))?;
+        loop {
+            if !raw.is_empty() {
+                conn.read_tls(&mut raw).map_err(|e| {
+                    Stop::Failed(ChannelError::Transport {
+                        peer: self.peer.clone(),
+                        detail: e.to_string(),
+                    })
+                })?;
+                conn.process_new_packets().map_err(|e| {
+                    Stop::Failed(ChannelError::Transport {
+                        peer: self.peer.clone(),
+                        detail: format!("TLS error: {e}"),
+                    })
+                })?;
+            }
+            loop {
+                match conn.reader().read(plain) {
+                    Ok(0) => return Err(self.eof()),
+                    Ok(k) => self.frames(&plain[..k])?,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        return Err(match io_to_channel(&self.peer, &e, Duration::ZERO) {
+                            ChannelError::Closed { .. } => self.eof(),
+                            other => Stop::Failed(other),
+                        })
+                    }
+                }
+            }
+            if raw.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn frames(&mut self, mut bytes: &[u8]) -> Result<(), Stop> {
+        while !bytes.is_empty() {
+            let (used, frame) = self
+                .decoder
+                .decode(bytes)
+                .map_err(|e| Stop::Failed(frame_to_channel(&self.peer, e)))?;
+            bytes = &bytes[used..];
+            let Some(frame) = frame else { continue };
+            let item = match frame.kind {
+                FrameKind::Data => Incoming::Data(frame.payload),
+                FrameKind::Abort => {
+                    let reason = String::from_utf8_lossy(&frame.payload).into_owned();
+                    let _ = self.tx.send(Incoming::Abort(reason));
+                    return Err(Stop::Aborted);
+                }
+                FrameKind::Hello => {
+                    return Err(Stop::Failed(ChannelError::Protocol {
+                        peer: self.peer.clone(),
+                        detail: "unexpected second hello".to_string(),
+                    }))
+                }
+            };
+            if self.tx.send(item).is_err() {
+                return Err(Stop::Closed);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! Errors of connection set-up and certificate handling.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use samen_core::channel::ChannelError;
+use thiserror::Error;
+
+use crate::hello::HelloError;
+
+/// Why this party (as listener) refused an incoming connection. Each refusal is also logged
+/// with `tracing::warn!` on the refusing side.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The dialer presented no client certificate.
+    #[error("refused a connection from {from}: it presented no client certificate")]
+    NoClientCertificate {
+        /// Where the connection came from.
+        from: SocketAddr,
+    },
+    /// The dialer's certificate does not chain to the study CA (another CA, expired, ...).
+    #[error("refused a connection from {from}: its certificate is not issued by this study's CA ({detail})")]
+    UntrustedCertificate {
+        /// Where the connection came from.
+        from: SocketAddr,
+        /// rustls' reason.
+        detail: String,
+    },
+    /// The certificate chains to the study CA but is not issued to a party that should dial
+    /// this party.
+    #[error(
+        "refused a connection from {from}: its certificate is issued by this study's CA but \
+         not to any party expected to connect here ({expected})"
+    )]
+    NotAnExpectedParty {
+        /// Where the connection came from.
+        from: SocketAddr,
+        /// The parties this listener waits for, comma-separated.
+        expected: String,
+    },
+    /// A second connection from a party that is already connected.
+    #[error("refused a connection from {from}: party '{party}' is already connected")]
+    Duplicate {
+        /// Where the connection came from.
+        from: SocketAddr,
+        /// The party.
+        party: String,
+    },
+    /// The TLS handshake or the hello exchange failed for another reason (e.g. not TLS,
+    /// timeout, connection closed).
+    #[error("refused a connection from {from}: {detail}")]
+    Handshake {
+        /// Where the connection came from.
+        from: SocketAddr,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// An error setting up connections or certificates.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// This party's own name is missing from the party list.
+    #[error("this party '{me}' is not in the list of parties ({parties})")]
+    NotAParty {
+        /// This party's name.
+        me: String,
+        /// The listed parties, comma-separated.
+        parties: String,
+    },
+    /// A party name appears twice (names are compared ignoring case, as in certificates).
+    #[error("party name '{name}' appears more than once (names are compared ignoring case)")]
+    DuplicateParty {
+        /// The repeated name.
+        name: String,
+    },
+    /// A party name that cannot be used as a certificate name.
+    #[error(
+        "party name '{name}' is not allowed: use 1 to 63 letters, digits, '-' or '_', not \
+         starting or ending with '-' and not only digits"
+    )]
+    InvalidPartyName {
+        /// The offending name.
+        name: String,
+    },
+    /// This party's own listening address cannot be resolved.
+    #[error("cannot resolve the address '{addr}' of party '{party}': {detail}")]
+    Address {
+        /// The party.
+        party: String,
+        /// The address as configured.
+        addr: String,
+        /// The resolver's message.
+        detail: String,
+    },
+    /// A certificate, key or CA file is missing or invalid.
+    #[error("certificate file {}: {detail}", path.display())]
+    Certificates {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// rustls refused the configuration built from the certificate files.
+    #[error("cannot set up TLS with the certificates in {}: {detail}", dir.display())]
+    TlsSetup {
+        /// The certificate directory.
+        dir: PathBuf,
+        /// rustls' reason.
+        detail: String,
+    },
+    /// Generating certificates failed.
+    #[error("cannot generate certificates: {0}")]
+    CertGeneration(#[from] rcgen::Error),
+    /// `generate_certs` will not overwrite an existing CA.
+    #[error("{} already exists: remove the old certificates or choose another directory", path.display())]
+    CertsExist {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Writing a file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// This party cannot listen on its own address.
+    #[error("cannot listen on {addr} (address of this party '{me}'): {source}")]
+    Bind {
+        /// This party's name.
+        me: String,
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not all peers connected within `connect_timeout`.
+    #[error(
+        "gave up after {secs} s waiting for a connection with party '{peer}'{}",
+        last_problem.as_ref().map(|p| format!("; last problem: {p}")).unwrap_or_default()
+    )]
+    ConnectTimeout {
+        /// The (first) missing peer.
+        peer: String,
+        /// The connect timeout, in seconds.
+        secs: u64,
+        /// The last refusal or connection error seen, if any.
+        last_problem: Option<String>,
+    },
+    /// A listener refused connections and no acceptable one arrived in time.
+    #[error(
+        "gave up after {secs} s waiting for party '{peer}' to connect; last refused \
+         connection: {refusal}"
+    )]
+    Refused {
+        /// The missing peer.
+        peer: String,
+        /// The connect timeout, in seconds.
+        secs: u64,
+        /// Why the last connection was refused.
+        refusal: Refusal,
+    },
+    /// The party at a peer's address presented a certificate that is not the peer's.
+    #[error("the server at {addr} does not hold a valid certificate of party '{peer}': {detail}")]
+    PeerCertificate {
+        /// The expected party.
+        peer: String,
+        /// Its address.
+        addr: String,
+        /// rustls' reason.
+        detail: String,
+    },
+    /// The peer refused this party's connection (TLS alert or abort during set-up).
+    #[error("party '{peer}' refused the connection: {reason}")]
+    RefusedByPeer {
+        /// The peer.
+        peer: String,
+        /// The reason it gave.
+        reason: String,
+    },
+    /// The TLS handshake failed for another reason.
+    #[error("TLS handshake with party '{peer}' failed: {detail}")]
+    Handshake {
+        /// The peer.
+        peer: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The hellos differ (version, study name, study hash or party names).
+    #[error(transparent)]
+    Hello(#[from] HelloError),
+    /// A channel failure during set-up.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// Set-up stopped because the connection to another peer failed.
+    #[error("stopped connecting to party '{peer}' because another connection failed")]
+    Cancelled {
+        /// The peer.
+        peer: String,
+    },
+}

@@ -1,0 +1,244 @@
+//! The hello: the first frame in each direction of every connection.
+//!
+//! Both parties send a [`Hello`] as soon as the TLS handshake is done and check the one they
+//! receive against their own. Any difference in protocol version, study name or study hash
+//! (the SHA-256 of the study file) stops the connection on both sides, with an error that says
+//! what differs, before any protocol data is exchanged.
+
+use samen_core::codec;
+use thiserror::Error;
+
+/// Version of the samen transport and protocol suite. Parties with different versions refuse
+/// to talk to each other.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The first message on every connection (encoded with [`samen_core::codec`]).
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// Name of the study the sender runs.
+    pub study_name: String,
+    /// SHA-256 of the sender's study file.
+    pub study_hash: [u8; 32],
+    /// The sender's party name.
+    pub sender: String,
+    /// The party the sender believes it talks to.
+    pub receiver: String,
+}
+
+/// The peer's hello does not match this party's.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HelloError {
+    /// Different protocol versions.
+    #[error(
+        "party '{peer}' speaks samen protocol version {theirs} but this party speaks version \
+         {ours}: install the same samen release at every party"
+    )]
+    Version {
+        /// The peer's party name.
+        peer: String,
+        /// The peer's version.
+        theirs: u32,
+        /// This party's version.
+        ours: u32,
+    },
+    /// Different study names.
+    #[error(
+        "party '{peer}' runs study '{theirs}' but this party runs study '{ours}': every party \
+         must use the same study file"
+    )]
+    StudyName {
+        /// The peer's party name.
+        peer: String,
+        /// The peer's study name.
+        theirs: String,
+        /// This party's study name.
+        ours: String,
+    },
+    /// Same study name, different study file contents.
+    #[error(
+        "party '{peer}' runs study '{study}' with configuration hash {theirs}.. but this party \
+         has {ours}..: the study files differ"
+    )]
+    StudyHash {
+        /// The peer's party name.
+        peer: String,
+        /// The study name.
+        study: String,
+        /// Start of the peer's hash, in hex.
+        theirs: String,
+        /// Start of this party's hash, in hex.
+        ours: String,
+    },
+    /// The peer calls itself by another name than its certificate says.
+    #[error("the party with the certificate of '{peer}' introduces itself as '{claimed}'")]
+    Sender {
+        /// The name in the peer's certificate.
+        peer: String,
+        /// The name in its hello.
+        claimed: String,
+    },
+    /// The peer wanted to reach another party (wrong address in a study file).
+    #[error(
+        "party '{peer}' wanted to reach party '{intended}' but reached this party '{me}': check \
+         the party addresses in the study file"
+    )]
+    Receiver {
+        /// The peer's party name.
+        peer: String,
+        /// Whom the peer wanted to reach.
+        intended: String,
+        /// This party's name.
+        me: String,
+    },
+    /// The hello could not be decoded.
+    #[error("party '{peer}' sent a malformed hello ({detail}); it may run an incompatible samen version")]
+    Malformed {
+        /// The peer's party name.
+        peer: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl Hello {
+    /// Encode for the wire.
+    pub fn encode(&self) -> Result<Vec<u8>, codec::CodecError> {
+        codec::encode(self)
+    }
+
+    /// Decode a hello received from `peer`.
+    pub fn decode(peer: &str, bytes: &[u8]) -> Result<Hello, HelloError> {
+        codec::decode(bytes).map_err(|e| HelloError::Malformed {
+            peer: peer.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Check `received` (from the peer) against `self` (the hello this party sent to it).
+    ///
+    /// ```
+    /// use samen_net::hello::{Hello, HelloError, PROTOCOL_VERSION};
+    /// let ours = Hello { version: PROTOCOL_VERSION, study_name: "s".into(), study_hash: [1; 32],
+    ///                    sender: "cbs".into(), receiver: "portal".into() };
+    /// let mut theirs = Hello { sender: "portal".into(), receiver: "cbs".into(), ..ours.clone() };
+    /// assert!(ours.check(&theirs).is_ok());
+    /// theirs.study_hash = [2; 32];
+    /// let err = ours.check(&theirs).unwrap_err();
+    /// assert!(matches!(err, HelloError::StudyHash { .. }));
+    /// assert!(err.to_string().contains("the study files differ"));
+    /// ```
+    pub fn check(&self, received: &Hello) -> Result<(), HelloError> {
+        let peer = self.receiver.clone();
+        if received.version != self.version {
+            return Err(HelloError::Version {
+                peer,
+                theirs: received.version,
+                ours: self.version,
+            });
+        }
+        if received.sender != self.receiver {
+            return Err(HelloError::Sender {
+                peer,
+                claimed: received.sender.clone(),
+            });
+        }
+        if received.receiver != self.sender {
+            return Err(HelloError::Receiver {
+                peer,
+                intended: received.receiver.clone(),
+                me: self.sender.clone(),
+            });
+        }
+        if received.study_name != self.study_name {
+            return Err(HelloError::StudyName {
+                peer,
+                theirs: received.study_name.clone(),
+                ours: self.study_name.clone(),
+            });
+        }
+        if received.study_hash != self.study_hash {
+            return Err(HelloError::StudyHash {
+                peer,
+                study: self.study_name.clone(),
+                theirs: hex::encode(&received.study_hash[..8]),
+                ours: hex::encode(&self.study_hash[..8]),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Hello, Hello) {
+        let a = Hello {
+            version: PROTOCOL_VERSION,
+            study_name: "visits".into(),
+            study_hash: [0xab; 32],
+            sender: "cbs".into(),
+            receiver: "portal".into(),
+        };
+        let b = Hello {
+            sender: "portal".into(),
+            receiver: "cbs".into(),
+            ..a.clone()
+        };
+        (a, b)
+    }
+
+    #[test]
+    fn each_mismatch_has_its_own_error() {
+        let (a, b) = pair();
+        assert!(a.check(&b).is_ok() && b.check(&a).is_ok());
+        let v = Hello {
+            version: 9,
+            ..b.clone()
+        };
+        assert!(a
+            .check(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("protocol version 9"));
+        let n = Hello {
+            study_name: "other".into(),
+            ..b.clone()
+        };
+        assert!(matches!(a.check(&n), Err(HelloError::StudyName { .. })));
+        let h = Hello {
+            study_hash: [0xcd; 32],
+            ..b.clone()
+        };
+        assert_eq!(
+            a.check(&h).unwrap_err().to_string(),
+            "party 'portal' runs study 'visits' with configuration hash cdcdcdcdcdcdcdcd.. but \
+             this party has abababababababab..: the study files differ"
+        );
+        let r = Hello {
+            receiver: "helper".into(),
+            ..b.clone()
+        };
+        assert!(matches!(a.check(&r), Err(HelloError::Receiver { .. })));
+        let s = Hello {
+            sender: "mallory".into(),
+            ..b
+        };
+        assert!(matches!(a.check(&s), Err(HelloError::Sender { .. })));
+    }
+
+    #[test]
+    fn codec_round_trip_and_garbage() {
+        let (a, _) = pair();
+        let bytes = a.encode().unwrap();
+        assert_eq!(Hello::decode("x", &bytes).unwrap(), a);
+        assert!(matches!(
+            Hello::decode("x", &bytes[..bytes.len() - 1]),
+            Err(HelloError::Malformed { .. })
+        ));
+        assert!(Hello::decode("x", &[0xff; 3]).is_err());
+    }
+}
