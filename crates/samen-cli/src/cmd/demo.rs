@@ -1,12 +1,538 @@
-//! `samen demo` (not yet implemented).
+//! `samen demo`: the whole job in one command.
+//!
+//! 1. Generate synthetic MijnOverheid-style data (`samen synth`) into a temporary directory.
+//! 2. Pick three free loopback ports and write them into the study file.
+//! 3. Generate a study CA and party certificates by running this binary's `certs`.
+//! 4. Start `bureau` (register), `portal` (usage) and `trustee` (helper) as three OS processes of
+//!    this binary (`samen run … --quiet`) talking mutual TLS on 127.0.0.1, with a spinner.
+//! 5. Print each revealed table, the time per phase and the bytes each party sent (from the
+//!    `<party>-summary.json` files the runners write), and check every table against a plaintext
+//!    computation the demo does itself — possible only because the demo generated both data
+//!    sets. Exit non-zero if a party fails or a table differs.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::synth::{self, SynthConfig, OUTPUTS, PARTIES};
 use super::CliError;
+
+mod plain;
+mod view;
 
 /// Arguments of `samen demo`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Number of residents in the synthetic register.
+    #[arg(long, default_value_t = synth::DEFAULT_RESIDENTS)]
+    residents: usize,
+    /// Number of portal users in the synthetic usage table.
+    #[arg(long, default_value_t = synth::DEFAULT_USERS)]
+    users: usize,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = synth::DEFAULT_SEED)]
+    seed: u64,
+    /// Keep the data, study file, certificates, outputs and logs in DIR (default: a temporary
+    /// directory that is removed at the end).
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+    /// Stop the parties if they have not finished after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    timeout: u64,
+}
+
+/// Errors of `samen demo`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// A file or directory operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What the demo was doing.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A child process (certs or a party) failed.
+    #[error("{0}")]
+    Child(String),
+    /// Some revealed tables differ from the plaintext computation.
+    #[error("{0} of {1} tables differ from the plaintext computation")]
+    Mismatch(usize, usize),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DemoError {
+    let what = what.into();
+    move |source| DemoError::Io { what, source }
+}
+
+/// Three distinct free loopback ports (bound together, then released).
+fn free_ports() -> Result<[u16; 3], DemoError> {
+    let bind = || TcpListener::bind("127.0.0.1:0").map_err(io("cannot bind a loopback port"));
+    let l = [bind()?, bind()?, bind()?];
+    let mut ports = [0u16; 3];
+    for (p, l) in ports.iter_mut().zip(&l) {
+        *p = l.local_addr().map_err(io("cannot read a port"))?.port();
+    }
+    Ok(ports)
+}
+
+/// One party process and where its output goes.
+struct Party {
+    name: &'static str,
+    child: Child,
+    stderr: PathBuf,
+    out: PathBuf,
+    status: Option<ExitStatus>,
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
 
 /// Run `samen demo`.
-pub fn run(_args: Args) -> Result<(), CliError> {
-    Err("samen demo is not implemented yet".into())
+pub fn run(args: Args) -> Result<(), CliError> {
+    let started = Instant::now();
+    let exe = std::env::current_exe().map_err(io("cannot find the samen executable"))?;
+    let tmp;
+    let dir: PathBuf = match &args.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(io(format!("cannot create {}", d.display())))?;
+            d.clone()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("samen-demo-")
+                .tempdir()
+                .map_err(io("cannot create a temporary directory"))?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let mut timings: Vec<(&str, Duration)> = Vec::new();
+
+    println!("samen demo: a joint study of a population register and a portal usage log");
+    println!(
+        "  bureau holds the register, portal the usage log, trustee is the helper (sees no data)\n"
+    );
+
+    // 1–2. Data and study file with free ports.
+    let t = Instant::now();
+    let ports = free_ports()?;
+    let data = synth::generate(
+        &SynthConfig {
+            residents: args.residents,
+            users: args.users,
+            seed: args.seed,
+            ports,
+        },
+        &dir,
+    )?;
+    timings.push(("generate synthetic data", t.elapsed()));
+    println!(
+        "data      {} register rows (bureau), {} usage rows (portal), seed {}",
+        data.residents, data.users, args.seed
+    );
+    println!("          in {}", dir.display());
+
+    // 3. Certificates.
+    let t = Instant::now();
+    let certs = dir.join("certs");
+    let out = Command::new(&exe)
+        .arg("certs")
+        .arg("--study")
+        .arg(&data.study)
+        .arg("--out")
+        .arg(&certs)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io("cannot start `samen certs`"))?;
+    if !out.status.success() {
+        return Err(DemoError::Child(format!(
+            "`samen certs` failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ))
+        .into());
+    }
+    timings.push(("certificates", t.elapsed()));
+    println!(
+        "study     {} (parties on 127.0.0.1 ports {}, {}, {}), certificates in {}",
+        data.study.display(),
+        ports[0],
+        ports[1],
+        ports[2],
+        certs.display()
+    );
+
+    // 4. The three parties.
+    let t = Instant::now();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
+    let mut parties = Vec::new();
+    let inputs: [Option<(&str, &Path)>; 3] = [
+        Some(("register", &data.register)),
+        Some(("usage", &data.usage)),
+        None,
+    ];
+    for (name, input) in PARTIES.iter().zip(inputs) {
+        let out = dir.join("out").join(name);
+        std::fs::create_dir_all(&out).map_err(io(format!("cannot create {}", out.display())))?;
+        let stderr = logs.join(format!("{name}.stderr"));
+        let stdout = logs.join(format!("{name}.stdout"));
+        let mut cmd = Command::new(&exe);
+        cmd.arg("run")
+            .arg("--study")
+            .arg(&data.study)
+            .arg("--party")
+            .arg(name)
+            .arg("--certs")
+            .arg(&certs)
+            .arg("--out")
+            .arg(&out)
+            .arg("--quiet");
+        if let Some((table, file)) = input {
+            let mut spec = std::ffi::OsString::from(format!("{table}="));
+            spec.push(file);
+            cmd.arg("--input").arg(spec);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).map_err(io("cannot create a log file"))?)
+            .stderr(std::fs::File::create(&stderr).map_err(io("cannot create a log file"))?);
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                stop_all(&mut parties);
+                return Err(io(format!("cannot start party {name}"))(e).into());
+            }
+        };
+        parties.push(Party {
+            name,
+            child,
+            stderr,
+            out,
+            status: None,
+        });
+    }
+    println!("parties   started bureau, portal and trustee as three processes (mutual TLS)\n");
+    let failures = supervise(&mut parties, Duration::from_secs(args.timeout));
+    let party_time = t.elapsed();
+    timings.push(("three parties (wall)", party_time));
+    if !failures.is_empty() {
+        let stopped = if party_time.as_secs() >= args.timeout {
+            format!(
+                "stopped by the demo: not finished after --timeout {} s",
+                args.timeout
+            )
+        } else {
+            "stopped by the demo after another party failed".to_string()
+        };
+        let mut msg = String::new();
+        for p in parties.iter().filter(|p| failures.contains(&p.name)) {
+            let err = std::fs::read_to_string(&p.stderr).unwrap_or_default();
+            let status = p
+                .status
+                .map_or_else(|| stopped.to_string(), |s| s.to_string());
+            let _ = writeln!(msg, "party {} failed ({status}):", p.name);
+            for l in err.trim_end().lines() {
+                let _ = writeln!(msg, "  {l}");
+            }
+        }
+        if args.keep.is_some() {
+            let _ = writeln!(msg, "logs are in {}", logs.display());
+        }
+        return Err(DemoError::Child(msg.trim_end().to_string()).into());
+    }
+    println!("all three parties finished in {}\n", seconds(party_time));
+
+    // 5. Tables, costs, checks.
+    let t = Instant::now();
+    let join = plain::join(&data.register, &data.usage)?;
+    let bureau_out = parties
+        .first()
+        .map(|p| p.out.clone())
+        .unwrap_or_else(|| dir.clone());
+    let portal_out = parties.get(1).map(|p| p.out.clone());
+    let mut verdicts = Vec::new();
+    for spec in &OUTPUTS {
+        let path = bureau_out.join(format!("{}.csv", spec.name));
+        let text = std::fs::read_to_string(&path);
+        println!(
+            "{} — {} (min_cell {})",
+            spec.name, spec.title, spec.min_cell
+        );
+        let verdict = match &text {
+            Ok(text) => {
+                match view::render(spec, text) {
+                    Ok(t) => print!("{t}"),
+                    Err(e) => println!("  (cannot display: {e})"),
+                }
+                let want = plain::expected(&join, spec);
+                let same_at_portal = portal_out
+                    .as_ref()
+                    .map(|d| std::fs::read_to_string(d.join(format!("{}.csv", spec.name))));
+                match (plain::compare(spec, text, &want), same_at_portal) {
+                    (Err(e), _) => Err(e),
+                    (Ok(()), Some(Ok(p))) if &p != text => {
+                        Err("bureau and portal revealed different tables".to_string())
+                    }
+                    (Ok(()), Some(Err(e))) => Err(format!("portal's table is missing: {e}")),
+                    (Ok(()), _) => Ok(()),
+                }
+            }
+            Err(e) => {
+                println!("  (no table: {e})");
+                Err(format!("{} is missing: {e}", path.display()))
+            }
+        };
+        println!();
+        verdicts.push((spec.name, verdict));
+    }
+    println!(
+        "{} = suppressed inside MPC: fewer than min_cell matched rows; nothing about the cell but that fact is revealed\n",
+        view::SUPPRESSED
+    );
+    timings.push(("plaintext check", t.elapsed()));
+
+    print_costs(&parties);
+
+    println!("demo timings");
+    for (what, d) in &timings {
+        println!("  {what:<26}{:>10}", seconds(*d));
+    }
+    println!("  {:<26}{:>10}\n", "total", seconds(started.elapsed()));
+
+    println!(
+        "check against a plaintext computation of the same join ({} register rows, {} usage rows, {} matched)",
+        join.register_rows,
+        join.usage_rows,
+        join.len()
+    );
+    println!(
+        "  (possible only because the demo generated both data sets; in a real study no party sees both)"
+    );
+    let width = OUTPUTS.iter().map(|o| o.name.len()).max().unwrap_or(0);
+    let mut differ = 0;
+    for (name, v) in &verdicts {
+        match v {
+            Ok(()) => println!("  {name:<width$}  matches plaintext: yes"),
+            Err(e) => {
+                differ += 1;
+                println!("  {name:<width$}  matches plaintext: NO ({e})");
+            }
+        }
+    }
+    if let Some(d) = &args.keep {
+        println!(
+            "\nkept data, study file, certificates, outputs and logs in {}",
+            d.display()
+        );
+    }
+    if differ > 0 {
+        return Err(DemoError::Mismatch(differ, verdicts.len()).into());
+    }
+    Ok(())
+}
+
+/// Wait for all parties, with a spinner on a terminal. Returns the names of parties that failed
+/// (or were stopped). After the first failure the others get a grace period to exit on their
+/// own (they should notice the lost peer), then are stopped; likewise after `timeout`.
+fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'static str> {
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+            b.set_style(style);
+        }
+        b.enable_steady_tick(Duration::from_millis(100));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    const GRACE: Duration = Duration::from_secs(20);
+    let start = Instant::now();
+    let mut first_failure: Option<Instant> = None;
+    loop {
+        let mut running = Vec::new();
+        for p in parties.iter_mut() {
+            if p.status.is_none() {
+                match p.child.try_wait() {
+                    Ok(Some(s)) => {
+                        p.status = Some(s);
+                        if !s.success() && first_failure.is_none() {
+                            first_failure = Some(Instant::now());
+                        }
+                    }
+                    Ok(None) => running.push(p.name),
+                    Err(_) => {
+                        // Cannot query the child: treat it as failed and stop it.
+                        let _ = p.child.kill();
+                        let _ = p.child.wait();
+                        first_failure.get_or_insert_with(Instant::now);
+                        running.push(p.name);
+                    }
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        bar.set_message(format!("running: {}", running.join(", ")));
+        let overdue = start.elapsed() > timeout;
+        let given_up = first_failure.is_some_and(|t| t.elapsed() > GRACE);
+        if overdue || given_up {
+            stop_all(parties);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bar.finish_and_clear();
+    parties
+        .iter()
+        .filter(|p| !p.status.is_some_and(|s| s.success()))
+        .map(|p| p.name)
+        .collect()
+}
+
+/// Stop every party that is still running (only the processes this demo started).
+fn stop_all(parties: &mut [Party]) {
+    for p in parties.iter_mut().filter(|p| p.status.is_none()) {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+}
+
+/// Print time per phase and bytes sent per party from the runners' summary files.
+fn print_costs(parties: &[Party]) {
+    let mut summaries = Vec::new();
+    for p in parties {
+        let path = p.out.join(format!("{}-summary.json", p.name));
+        let json = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+        summaries.push((p.name, json));
+    }
+    if summaries.iter().all(|(_, j)| j.is_none()) {
+        println!("(the parties wrote no run summaries: no phase times or byte counts to show)\n");
+        return;
+    }
+    // Phase names in order of first appearance.
+    let mut phases: Vec<String> = Vec::new();
+    for (_, j) in &summaries {
+        for ph in j
+            .as_ref()
+            .and_then(|j| j.get("phases"))
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = ph.get("name").and_then(|n| n.as_str()) {
+                if !phases.iter().any(|p| p == n) {
+                    phases.push(n.to_string());
+                }
+            }
+        }
+    }
+    let mut header = vec!["party".to_string()];
+    header.extend(phases.iter().cloned());
+    header.extend(["total", "sent", "peak memory", "sent to"].map(String::from));
+    let mut rows = Vec::new();
+    for (name, j) in &summaries {
+        let mut row = vec![name.to_string()];
+        let Some(j) = j else {
+            row.push("(no summary)".to_string());
+            rows.push(row);
+            continue;
+        };
+        let times: BTreeMap<&str, f64> = j
+            .get("phases")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|ph| Some((ph.get("name")?.as_str()?, ph.get("seconds")?.as_f64()?)))
+            .collect();
+        for ph in &phases {
+            row.push(
+                times
+                    .get(ph.as_str())
+                    .map_or_else(String::new, |s| format!("{s:.2} s")),
+            );
+        }
+        row.push(
+            j.get("total_seconds")
+                .and_then(|t| t.as_f64())
+                .map_or_else(String::new, |s| format!("{s:.2} s")),
+        );
+        let sent: Vec<(String, u64)> = j
+            .get("bytes_sent")
+            .and_then(|b| b.as_object())
+            .into_iter()
+            .flatten()
+            .filter_map(|(peer, b)| Some((peer.clone(), b.as_u64()?)))
+            .collect();
+        let total: u64 = sent.iter().map(|s| s.1).sum();
+        row.push(if sent.is_empty() {
+            String::new()
+        } else {
+            human_bytes(total)
+        });
+        row.push(
+            j.get("peak_rss_bytes")
+                .and_then(|b| b.as_u64())
+                .map_or_else(String::new, human_bytes),
+        );
+        let detail: Vec<String> = sent
+            .iter()
+            .map(|(peer, b)| format!("{peer} {}", human_bytes(*b)))
+            .collect();
+        row.push(detail.join(", "));
+        rows.push(row);
+    }
+    println!("time per phase and bytes sent, per party (from each party's run summary)");
+    let widths: Vec<usize> = (0..header.len())
+        .map(|k| {
+            rows.iter()
+                .filter_map(|r| r.get(k))
+                .chain(header.get(k))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |r: &[String]| {
+        let mut s = String::new();
+        for (k, w) in widths.iter().enumerate() {
+            let c = r.get(k).map(String::as_str).unwrap_or("");
+            if k == 0 || k + 1 == widths.len() {
+                let _ = write!(s, "  {c:<w$}");
+            } else {
+                let _ = write!(s, "  {c:>w$}");
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(&header);
+    for r in &rows {
+        line(r);
+    }
+    println!();
 }

@@ -206,7 +206,7 @@ pub struct OutputSpec {
 }
 
 /// The outputs of the synthetic study, in the order of the study file.
-pub const OUTPUTS: [OutputSpec; 5] = [
+pub const OUTPUTS: [OutputSpec; 6] = [
     OutputSpec {
         name: "users_by_province_channel",
         statistic: Statistic::Count,
@@ -230,6 +230,14 @@ pub const OUTPUTS: [OutputSpec; 5] = [
         by: &[Column::AgeBand],
         min_cell: MIN_CELL,
         title: "Mean and variance of logins by age band",
+    },
+    OutputSpec {
+        name: "logins_by_province",
+        statistic: Statistic::Sum,
+        of: Some(Column::Logins),
+        by: &[Column::Province],
+        min_cell: MIN_CELL,
+        title: "Total logins by province",
     },
     OutputSpec {
         name: "mean_income_by_channel",
