@@ -163,7 +163,7 @@ impl SecretScalar {
 
     /// Blind one point: `P^self` (constant-time variable-base scalar multiplication).
     pub fn blind(&self, p: &RistrettoPoint) -> RistrettoPoint {
-        p * &self.0
+        p * self.0
     }
 
     /// Half of this scalar (`self · 2^-1 mod ℓ`), for batched double-and-compress.
