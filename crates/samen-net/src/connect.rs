@@ -565,10 +565,10 @@ fn client_failure(peer: &str, addr: &str, e: SetupError) -> Attempt {
             AlertDescription::UnknownCA
             | AlertDescription::BadCertificate
             | AlertDescription::CertificateUnknown
+            | AlertDescription::DecryptError
             | AlertDescription::AccessDenied => format!(
                 "it does not accept this party's certificate (TLS alert {alert:?}); check that \
-                 {} holds a certificate of this party issued by the study's CA",
-                "the certificate directory"
+                 the certificate directory holds this party's certificate issued by the study CA"
             ),
             other => format!("TLS alert {other:?}"),
         }),

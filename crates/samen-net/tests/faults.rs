@@ -1,0 +1,141 @@
+//! Misbehaving or silent peers: oversized, truncated and garbage frames over TLS, timeouts,
+//! aborts.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use samen_core::channel::{Channel, ChannelError, ChannelExt, MAX_FRAME};
+use samen_net::frame::{encode_frame, FrameKind};
+
+/// alpha listens via `connect_all`; the test plays beta by hand (valid certificate and hello)
+/// and returns alpha's channel plus the raw stream.
+fn alpha_and_raw_beta(
+    io_timeout: Duration,
+) -> (
+    samen_net::TlsChannel,
+    rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
+    let mut cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
+    cfgs[0].io_timeout = io_timeout;
+    let addr = cfgs[0].parties[0].1.clone();
+    let alpha = cfgs[0].clone();
+    let h = std::thread::spawn(move || samen_net::connect_all(&alpha));
+    let mut raw =
+        common::raw_client(&addr, dir.path(), Some((dir.path(), "beta")), "alpha").unwrap();
+    let hello = common::hello("beta", "alpha").encode().unwrap();
+    raw.write_all(&encode_frame(FrameKind::Hello, &hello).unwrap())
+        .unwrap();
+    let theirs = common::read_frame(&mut raw).unwrap();
+    assert_eq!(theirs.kind, FrameKind::Hello);
+    let mut chans = h.join().unwrap().unwrap();
+    (chans.remove("beta").unwrap(), raw, dir)
+}
+
+#[test]
+fn oversized_frame_announcement_is_an_error() {
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(10));
+    let mut header = vec![2u8];
+    header.extend_from_slice(&(MAX_FRAME as u32 + 1).to_le_bytes());
+    raw.write_all(&header).unwrap();
+    match alpha.recv(MAX_FRAME) {
+        Err(ChannelError::FrameTooLarge { peer, len, max }) => {
+            assert_eq!(
+                (peer.as_str(), len, max),
+                ("beta", MAX_FRAME + 1, MAX_FRAME)
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn frame_longer_than_the_receiver_expects_is_an_error() {
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(10));
+    raw.write_all(&encode_frame(FrameKind::Data, &[1u8; 24]).unwrap())
+        .unwrap();
+    assert!(matches!(
+        alpha.recv_u64s(2),
+        Err(ChannelError::FrameTooLarge {
+            len: 24,
+            max: 16,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn truncated_frame_is_an_error() {
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(10));
+    let frame = encode_frame(FrameKind::Data, &[9u8; 100]).unwrap();
+    raw.write_all(&frame[..40]).unwrap();
+    raw.conn.send_close_notify();
+    raw.flush().unwrap();
+    drop(raw);
+    let err = alpha.recv(1000).unwrap_err();
+    assert!(
+        matches!(err, ChannelError::Protocol { .. })
+            && err.to_string().contains("middle of a frame"),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_is_an_error() {
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(10));
+    raw.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let err = alpha.recv(1000).unwrap_err();
+    assert!(err.to_string().contains("unknown frame kind 71"), "{err}");
+}
+
+#[test]
+fn garbage_below_tls_is_an_error() {
+    let (mut alpha, raw, _dir) = alpha_and_raw_beta(Duration::from_secs(10));
+    let (_, mut sock) = (raw.conn, raw.sock);
+    sock.write_all(&[0x17, 0x03, 0x03, 0x00, 0x20]).unwrap();
+    sock.write_all(&[0xee; 32]).unwrap();
+    let err = alpha.recv(1000).unwrap_err();
+    assert!(matches!(err, ChannelError::Transport { .. }), "{err}");
+}
+
+#[test]
+fn silent_peer_times_out() {
+    let (mut alpha, _raw, _dir) = alpha_and_raw_beta(Duration::from_millis(500));
+    let start = Instant::now();
+    assert!(matches!(alpha.recv(8), Err(ChannelError::Timeout { .. })));
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn abort_reaches_the_peer_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
+    let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
+    let mut all: Vec<_> = common::connect_threads(cfgs)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut a = all[0].remove("beta").unwrap();
+    let mut b = all[1].remove("alpha").unwrap();
+    a.send_u64(5).unwrap();
+    a.abort("input file failed validation");
+    assert_eq!(b.recv_u64().unwrap(), 5);
+    match b.recv(8) {
+        Err(ChannelError::PeerAborted { peer, reason }) => {
+            assert_eq!(peer, "alpha");
+            assert_eq!(reason, "input file failed validation");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Nothing more can be sent after an abort.
+    assert!(a.send_u64(1).is_err());
+    assert!(b.recv(8).is_err());
+}
