@@ -1,12 +1,75 @@
-//! `samen run` (not yet implemented).
+//! `samen run`: run one party of a study over mutual TLS.
+//!
+//! ```text
+//! samen run --study STUDY.toml --party NAME --certs DIR [--input TABLE=FILE.csv]... --out DIR
+//!           [--transcript FILE] [--quiet] [--connect-timeout SECS] [--io-timeout SECS]
+//! ```
+//! Data parties give their own table; the helper gives none. Each output becomes
+//! `OUT/<name>.csv` (data parties); every party writes `OUT/<party>-summary.json` (phase times,
+//! bytes per peer, peak memory). Exit status is non-zero on any error, including a peer's abort.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use samen_study::runner::{self, RunOptions};
 
 use super::CliError;
 
 /// Arguments of `samen run`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The study file (TOML), byte-identical at all parties.
+    #[arg(long, value_name = "STUDY.toml")]
+    study: PathBuf,
+    /// This party's name in the study.
+    #[arg(long, value_name = "NAME")]
+    party: String,
+    /// Directory with ca.pem, <party>.pem and <party>.key (see `samen certs`).
+    #[arg(long, value_name = "DIR")]
+    certs: PathBuf,
+    /// This party's table: TABLE=FILE.csv (data parties only).
+    #[arg(long = "input", value_name = "TABLE=FILE.csv", value_parser = parse_input)]
+    inputs: Vec<(String, PathBuf)>,
+    /// Output directory for the tables and the run summary.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Write a transcript (one JSON line per message: step, peer, direction, bytes, SHA-256).
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+    /// No progress display and no summary on stderr.
+    #[arg(long)]
+    quiet: bool,
+    /// Seconds to wait for all other parties to connect.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    connect_timeout: u64,
+    /// Seconds a single receive may wait.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    io_timeout: u64,
+}
+
+fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((t, f)) if !t.is_empty() && !f.is_empty() => Ok((t.to_string(), PathBuf::from(f))),
+        _ => Err(format!("expected TABLE=FILE.csv, got '{s}'")),
+    }
+}
 
 /// Run `samen run`.
-pub fn run(_args: Args) -> Result<(), CliError> {
-    Err("samen run is not implemented yet".into())
+pub fn run(args: Args) -> Result<(), CliError> {
+    let opts = RunOptions {
+        study: args.study,
+        party: args.party,
+        certs: args.certs,
+        inputs: args.inputs,
+        out: args.out,
+        transcript: args.transcript,
+        progress: !args.quiet,
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        io_timeout: Duration::from_secs(args.io_timeout),
+    };
+    let summary = runner::run(&opts)?;
+    if !args.quiet {
+        eprint!("{}", summary.report());
+    }
+    Ok(())
 }

@@ -1,0 +1,487 @@
+//! A data party's input: reading and validating its table (CSV file or in-memory rows).
+//!
+//! Every check happens before anything is sent: identifiers are normalised with
+//! `samen_pseudonym::normalise` (invalid or duplicated identifiers are errors), category values
+//! must be declared levels, integers must parse and lie within their bounds, and every declared
+//! column must be present. Errors name the source (file), the physical line (header = line 1)
+//! and the column, never the identifier or the offending value.
+//!
+//! ```
+//! use samen_study::input::{InputTable, ColumnData};
+//! use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+//! let study = StudyBuilder::new("demo")
+//!     .data_party("a", "x:1").data_party("b", "x:2").helper("h", "x:3")
+//!     .table("ta", "a", "id", IdKind::Text)
+//!     .category("ta", "colour", &["red", "blue"])
+//!     .table("tb", "b", "id", IdKind::Text)
+//!     .output("n", Statistic::Count, None, &["ta.colour"], 0)
+//!     .build().unwrap();
+//! let raw = InputTable::new(&["id", "colour", "ignored"])
+//!     .row(&["u1", "blue", "x"])
+//!     .row(&["u2", "red", "y"]);
+//! let t = raw.validate(&study, "ta").unwrap();
+//! assert_eq!(t.len(), 2);
+//! assert_eq!(t.columns["colour"], ColumnData::Category(vec![1, 0]));
+//! let bad = InputTable::new(&["id", "colour"]).row(&["u1", "green"]);
+//! let e = bad.validate(&study, "ta").unwrap_err().to_string();
+//! assert!(e.contains("line 2") && e.contains("colour"), "{e}");
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use samen_pseudonym::normalise as norm;
+use thiserror::Error;
+
+use crate::spec::{ColumnKind, IdKind, Study, TableSpec};
+
+/// An error in a party's input table. Never contains an identifier or a data value.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The study has no table of this name.
+    #[error("the study has no table named '{0}'")]
+    UnknownTable(String),
+    /// The file could not be opened or read.
+    #[error("cannot read {source_name}: {source}")]
+    Read {
+        /// The file.
+        source_name: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CSV is malformed (e.g. a row with a different number of fields than the header).
+    #[error("{source_name}, line {line}: malformed CSV: {detail}")]
+    Csv {
+        /// The file.
+        source_name: String,
+        /// Physical line (header = 1).
+        line: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A declared column (or the id column) is missing from the header.
+    #[error("{source_name}, line 1 (header): column '{column}' is missing; the study declares it for table '{table}'")]
+    MissingColumn {
+        /// The file.
+        source_name: String,
+        /// The table.
+        table: String,
+        /// The missing column.
+        column: String,
+    },
+    /// An identifier is invalid for its kind.
+    #[error("{source_name}, line {line}, column '{column}': invalid identifier: {reason}")]
+    InvalidId {
+        /// The file.
+        source_name: String,
+        /// Physical line.
+        line: u64,
+        /// The id column.
+        column: String,
+        /// Why (never the identifier itself).
+        reason: norm::InvalidId,
+    },
+    /// An identifier occurs twice (after normalisation).
+    #[error("{source_name}, line {line}, column '{column}': duplicated identifier (same as on line {first_line} after normalisation)")]
+    DuplicateId {
+        /// The file.
+        source_name: String,
+        /// Physical line of the second occurrence.
+        line: u64,
+        /// The id column.
+        column: String,
+        /// Physical line of the first occurrence.
+        first_line: u64,
+    },
+    /// A category value is not one of the declared levels.
+    #[error("{source_name}, line {line}, column '{column}': value is not one of the {levels} declared levels")]
+    UnknownLevel {
+        /// The file.
+        source_name: String,
+        /// Physical line.
+        line: u64,
+        /// The column.
+        column: String,
+        /// Number of declared levels.
+        levels: usize,
+    },
+    /// An integer field does not parse as an integer.
+    #[error("{source_name}, line {line}, column '{column}': value is not an integer")]
+    NotInteger {
+        /// The file.
+        source_name: String,
+        /// Physical line.
+        line: u64,
+        /// The column.
+        column: String,
+    },
+    /// An integer is outside the declared bounds.
+    #[error("{source_name}, line {line}, column '{column}': value is outside the declared bounds [{min}, {max}]")]
+    OutOfRange {
+        /// The file.
+        source_name: String,
+        /// Physical line.
+        line: u64,
+        /// The column.
+        column: String,
+        /// Declared minimum.
+        min: i64,
+        /// Declared maximum.
+        max: i64,
+    },
+    /// More rows than the engine supports.
+    #[error("{source_name}: more than {max} rows")]
+    TooManyRows {
+        /// The file.
+        source_name: String,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Largest number of rows of one table.
+pub const MAX_ROWS: usize = 1 << 32;
+
+/// A validated column, encoded for the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnData {
+    /// Level indices (into the declared levels).
+    Category(Vec<u32>),
+    /// Integer values within the declared bounds.
+    Integer(Vec<i64>),
+}
+
+/// A party's validated table: normalised identifiers and encoded columns, in row order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartyTable {
+    /// The study table name.
+    pub table: String,
+    /// Normalised identifiers (distinct).
+    pub ids: Vec<String>,
+    /// Declared columns by name (all of them).
+    pub columns: BTreeMap<String, ColumnData>,
+}
+
+impl PartyTable {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// An in-memory table of text fields with a header, validated like a CSV file.
+#[derive(Clone, Debug, Default)]
+pub struct InputTable {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl InputTable {
+    /// A table with this header (column names) and no rows.
+    pub fn new(header: &[&str]) -> InputTable {
+        InputTable {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Append a row (fields in header order).
+    pub fn row(mut self, fields: &[&str]) -> InputTable {
+        self.push(fields.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Append a row (fields in header order).
+    pub fn push(&mut self, fields: Vec<String>) {
+        self.rows.push(fields);
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Validate against the study table `table` (errors name `<in-memory table NAME>` and the
+    /// line the row would have in a CSV file: first row = line 2).
+    pub fn validate(&self, study: &Study, table: &str) -> Result<PartyTable, InputError> {
+        let spec = study
+            .table(table)
+            .ok_or_else(|| InputError::UnknownTable(table.to_string()))?;
+        let source_name = format!("<in-memory table {table}>");
+        let records = self.rows.iter().enumerate().map(|(i, r)| {
+            if r.len() != self.header.len() {
+                return Err(InputError::Csv {
+                    source_name: source_name.clone(),
+                    line: i as u64 + 2,
+                    detail: format!(
+                        "row has {} fields but the header has {}",
+                        r.len(),
+                        self.header.len()
+                    ),
+                });
+            }
+            Ok((
+                i as u64 + 2,
+                r.iter().map(String::as_str).collect::<Vec<_>>(),
+            ))
+        });
+        let header: Vec<&str> = self.header.iter().map(String::as_str).collect();
+        validate_records(spec, &source_name, &header, records)
+    }
+}
+
+/// Read and validate a party's CSV file for study table `table`.
+pub fn read_csv(study: &Study, table: &str, path: &Path) -> Result<PartyTable, InputError> {
+    let spec = study
+        .table(table)
+        .ok_or_else(|| InputError::UnknownTable(table.to_string()))?;
+    let source_name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| InputError::Read {
+        source_name: source_name.clone(),
+        source,
+    })?;
+    read_csv_from(
+        spec,
+        &source_name,
+        std::io::BufReader::with_capacity(1 << 20, file),
+    )
+}
+
+fn csv_err(source_name: &str, e: &csv::Error) -> InputError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let detail = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("row has {len} fields but the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "field is not valid UTF-8".to_string(),
+        csv::ErrorKind::Io(e) => {
+            return InputError::Read {
+                source_name: source_name.to_string(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            }
+        }
+        _ => "cannot parse the row".to_string(),
+    };
+    InputError::Csv {
+        source_name: source_name.to_string(),
+        line,
+        detail,
+    }
+}
+
+fn read_csv_from<R: std::io::Read>(
+    spec: &TableSpec,
+    source_name: &str,
+    reader: R,
+) -> Result<PartyTable, InputError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(reader);
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| csv_err(source_name, &e))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut v = Validator::new(spec, source_name, &header_refs)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                let fields: Vec<&str> = record.iter().collect();
+                v.push(line, &fields)?;
+            }
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(source_name, &e)),
+        }
+    }
+    Ok(v.finish())
+}
+
+fn validate_records<'a, I>(
+    spec: &TableSpec,
+    source_name: &str,
+    header: &[&str],
+    records: I,
+) -> Result<PartyTable, InputError>
+where
+    I: Iterator<Item = Result<(u64, Vec<&'a str>), InputError>>,
+{
+    let mut v = Validator::new(spec, source_name, header)?;
+    for r in records {
+        let (line, fields) = r?;
+        v.push(line, &fields)?;
+    }
+    Ok(v.finish())
+}
+
+enum ColCheck<'s> {
+    Category {
+        index: HashMap<&'s str, u32>,
+        levels: usize,
+        out: Vec<u32>,
+    },
+    Integer {
+        min: i64,
+        max: i64,
+        out: Vec<i64>,
+    },
+}
+
+struct Validator<'s> {
+    spec: &'s TableSpec,
+    source_name: String,
+    id_pos: usize,
+    id_kind: norm::IdKind,
+    cols: Vec<(&'s str, usize, ColCheck<'s>)>,
+    ids: Vec<String>,
+    seen: HashMap<String, u64>,
+}
+
+impl<'s> Validator<'s> {
+    fn new(
+        spec: &'s TableSpec,
+        source_name: &str,
+        header: &[&str],
+    ) -> Result<Validator<'s>, InputError> {
+        let find = |col: &str| -> Result<usize, InputError> {
+            header
+                .iter()
+                .position(|h| h.trim() == col)
+                .ok_or_else(|| InputError::MissingColumn {
+                    source_name: source_name.to_string(),
+                    table: spec.name.clone(),
+                    column: col.to_string(),
+                })
+        };
+        let id_pos = find(&spec.id.column)?;
+        let mut cols = Vec::new();
+        for (name, kind) in &spec.columns {
+            let pos = find(name)?;
+            let check = match kind {
+                ColumnKind::Category { levels } => ColCheck::Category {
+                    index: levels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| (l.as_str(), i as u32))
+                        .collect(),
+                    levels: levels.len(),
+                    out: Vec::new(),
+                },
+                ColumnKind::Integer { min, max } => ColCheck::Integer {
+                    min: *min,
+                    max: *max,
+                    out: Vec::new(),
+                },
+            };
+            cols.push((name.as_str(), pos, check));
+        }
+        Ok(Validator {
+            spec,
+            source_name: source_name.to_string(),
+            id_pos,
+            id_kind: match spec.id.kind {
+                IdKind::Bsn => norm::IdKind::Bsn,
+                IdKind::Text => norm::IdKind::Text,
+            },
+            cols,
+            ids: Vec::new(),
+            seen: HashMap::new(),
+        })
+    }
+
+    fn push(&mut self, line: u64, fields: &[&str]) -> Result<(), InputError> {
+        if self.ids.len() >= MAX_ROWS {
+            return Err(InputError::TooManyRows {
+                source_name: self.source_name.clone(),
+                max: MAX_ROWS,
+            });
+        }
+        let raw_id = fields.get(self.id_pos).copied().unwrap_or("");
+        let id = norm::normalise(self.id_kind, raw_id).map_err(|reason| InputError::InvalidId {
+            source_name: self.source_name.clone(),
+            line,
+            column: self.spec.id.column.clone(),
+            reason,
+        })?;
+        let id: String = id.to_string();
+        for (name, pos, check) in &mut self.cols {
+            let field = fields.get(*pos).copied().unwrap_or("").trim();
+            match check {
+                ColCheck::Category { index, levels, out } => match index.get(field) {
+                    Some(i) => out.push(*i),
+                    None => {
+                        return Err(InputError::UnknownLevel {
+                            source_name: self.source_name.clone(),
+                            line,
+                            column: name.to_string(),
+                            levels: *levels,
+                        })
+                    }
+                },
+                ColCheck::Integer { min, max, out } => {
+                    let v: i64 = field.parse().map_err(|_| InputError::NotInteger {
+                        source_name: self.source_name.clone(),
+                        line,
+                        column: name.to_string(),
+                    })?;
+                    if v < *min || v > *max {
+                        return Err(InputError::OutOfRange {
+                            source_name: self.source_name.clone(),
+                            line,
+                            column: name.to_string(),
+                            min: *min,
+                            max: *max,
+                        });
+                    }
+                    out.push(v);
+                }
+            }
+        }
+        if let Some(first_line) = self.seen.get(&id) {
+            return Err(InputError::DuplicateId {
+                source_name: self.source_name.clone(),
+                line,
+                column: self.spec.id.column.clone(),
+                first_line: *first_line,
+            });
+        }
+        self.seen.insert(id.clone(), line);
+        self.ids.push(id);
+        Ok(())
+    }
+
+    fn finish(self) -> PartyTable {
+        let columns = self
+            .cols
+            .into_iter()
+            .map(|(name, _, check)| {
+                let data = match check {
+                    ColCheck::Category { out, .. } => ColumnData::Category(out),
+                    ColCheck::Integer { out, .. } => ColumnData::Integer(out),
+                };
+                (name.to_string(), data)
+            })
+            .collect();
+        PartyTable {
+            table: self.spec.name.clone(),
+            ids: self.ids,
+            columns,
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The party runner behind `samen run`: one party over mutual TLS.
+//!
+//! Order of work: load the study; validate this party's own inputs and output directory
+//! (nothing is sent yet); connect to all peers (`samen_net::connect_all`, whose hello checks the
+//! study hash); if the local validation failed, send an abort naming this party and the
+//! problem to every peer and stop; otherwise run the party ([`crate::session::run_party`]),
+//! write each output table atomically to `OUT/<name>.csv` (data parties only) and a summary
+//! `OUT/<party>-summary.json`:
+//!
+//! ```json
+//! {"party": "bureau", "role": "first", "study": "portal-usage-2026",
+//!  "sizes": {"first": 1000000, "second": 400000, "union": 1100000},
+//!  "phases": [{"name": "join", "seconds": 41.2}, ...], "total_seconds": 45.0,
+//!  "bytes_sent": {"portal": 123, "trustee": 24}, "bytes_received": {...},
+//!  "peak_rss_bytes": 812000000, "outputs": ["users_by_region_channel.csv"]}
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use samen_core::channel::Channel;
+use samen_net::{connect_all, NetConfig, NetError};
+use thiserror::Error;
+
+use crate::engine::{EngineError, Phases, Sizes};
+use crate::input::{read_csv, InputError, PartyTable};
+use crate::output::{write_atomic, OutputError};
+use crate::session::{run_party, PartyResult};
+use crate::spec::{PartyRole, SpecError, Study};
+use crate::transcript::Transcript;
+
+/// An error of `samen run`.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The study file is invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// This party's input is invalid.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The command line does not fit the study (party or tables).
+    #[error("{0}")]
+    Usage(String),
+    /// Connecting to the peers failed.
+    #[error("cannot connect to the other parties: {0}")]
+    Net(#[from] NetError),
+    /// The joint computation failed or a peer aborted.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Writing an output failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The transcript file could not be written.
+    #[error("cannot write transcript {path}: {source}")]
+    Transcript {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Options of one party's run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The study file.
+    pub study: PathBuf,
+    /// This party's name.
+    pub party: String,
+    /// Directory with `ca.pem`, `<party>.pem`, `<party>.key`.
+    pub certs: PathBuf,
+    /// `(table, csv file)` pairs: this party's own table (data parties only).
+    pub inputs: Vec<(String, PathBuf)>,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Optional transcript file (JSON lines).
+    pub transcript: Option<PathBuf>,
+    /// Show a progress spinner per phase (only if stderr is a terminal).
+    pub progress: bool,
+    /// Total time to wait for all peers to connect.
+    pub connect_timeout: Duration,
+    /// Longest wait for any single message.
+    pub io_timeout: Duration,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// This party.
+    pub party: String,
+    /// "first", "second" or "helper".
+    pub role: &'static str,
+    /// |A|, |B|, N.
+    pub sizes: Sizes,
+    /// Phases and durations.
+    pub phases: Vec<(String, Duration)>,
+    /// Total wall time of the run (after loading the study).
+    pub total: Duration,
+    /// Payload bytes sent per peer.
+    pub bytes_sent: BTreeMap<String, u64>,
+    /// Payload bytes received per peer.
+    pub bytes_received: BTreeMap<String, u64>,
+    /// Peak resident memory of the process, if known (Linux).
+    pub peak_rss_bytes: Option<u64>,
+    /// Output files written.
+    pub outputs: Vec<PathBuf>,
+    /// The summary file written.
+    pub summary_file: PathBuf,
+}
+
+impl RunSummary {
+    /// A human-readable multi-line report (phases, bytes per peer).
+    pub fn report(&self) -> String {
+        let mut s = format!(
+            "samen run: party '{}' ({}) done in {:.2} s; |A| = {}, |B| = {}, N = {}\n",
+            self.party,
+            self.role,
+            self.total.as_secs_f64(),
+            self.sizes.first,
+            self.sizes.second,
+            self.sizes.union
+        );
+        for (name, d) in &self.phases {
+            s.push_str(&format!("  phase {name:<11} {:>9.3} s\n", d.as_secs_f64()));
+        }
+        for (peer, b) in &self.bytes_sent {
+            let r = self.bytes_received.get(peer).copied().unwrap_or(0);
+            s.push_str(&format!(
+                "  peer {peer}: sent {b} bytes, received {r} bytes\n"
+            ));
+        }
+        if let Some(m) = self.peak_rss_bytes {
+            s.push_str(&format!("  peak memory {:.1} MiB\n", m as f64 / 1048576.0));
+        }
+        for o in &self.outputs {
+            s.push_str(&format!("  wrote {}\n", o.display()));
+        }
+        s
+    }
+
+    fn to_json(&self, study: &str) -> serde_json::Value {
+        serde_json::json!({
+            "party": self.party,
+            "role": self.role,
+            "study": study,
+            "sizes": {"first": self.sizes.first, "second": self.sizes.second, "union": self.sizes.union},
+            "phases": self.phases.iter().map(|(n, d)| serde_json::json!({"name": n, "seconds": d.as_secs_f64()})).collect::<Vec<_>>(),
+            "total_seconds": self.total.as_secs_f64(),
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Peak resident set size of this process (Linux `/proc/self/status` `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Validate this party's command-line inputs against the study and read its table.
+fn load_inputs(study: &Study, opts: &RunOptions) -> Result<Option<PartyTable>, RunError> {
+    let party = study.party(&opts.party).ok_or_else(|| {
+        RunError::Usage(format!(
+            "party '{}' is not in the study (parties: {})",
+            opts.party,
+            study
+                .parties()
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| OutputError::Write {
+        path: opts.out.display().to_string(),
+        source,
+    })?;
+    match party.role {
+        PartyRole::Helper => {
+            if !opts.inputs.is_empty() {
+                return Err(RunError::Usage(format!(
+                    "party '{}' is the helper and takes no --input",
+                    opts.party
+                )));
+            }
+            Ok(None)
+        }
+        PartyRole::Data => {
+            let own = study
+                .table_of(&opts.party)
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            for (t, _) in &opts.inputs {
+                if *t != own {
+                    return Err(RunError::Usage(format!(
+                        "--input {t}=...: party '{}' holds table '{own}', not '{t}'",
+                        opts.party
+                    )));
+                }
+            }
+            match opts.inputs.as_slice() {
+                [(t, path)] => Ok(Some(read_csv(study, t, path)?)),
+                [] => Err(RunError::Usage(format!(
+                    "party '{}' must give its table with --input {own}=FILE.csv",
+                    opts.party
+                ))),
+                _ => Err(RunError::Usage(format!(
+                    "--input {own}=... given more than once"
+                ))),
+            }
+        }
+    }
+}
+
+/// Run one party over mutual TLS (see the module documentation).
+pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
+    let study = Study::load(&opts.study)?;
+    let started = Instant::now();
+    if study.party(&opts.party).is_none() {
+        // Without a party name there is nobody to connect as.
+        load_inputs(&study, opts)?;
+    }
+    let local = load_inputs(&study, opts);
+    let local = local.and_then(|t| {
+        if let Some(t) = &t {
+            study.check_overflow(t.len() as u64)?;
+        }
+        Ok(t)
+    });
+
+    let cfg = NetConfig {
+        me: opts.party.clone(),
+        parties: study
+            .parties()
+            .iter()
+            .map(|p| (p.name.clone(), p.address.clone()))
+            .collect(),
+        certs_dir: opts.certs.clone(),
+        study_name: study.name().to_string(),
+        study_hash: study.hash(),
+        connect_timeout: opts.connect_timeout,
+        io_timeout: opts.io_timeout,
+    };
+    tracing::info!(party = %opts.party, "connecting to the other parties");
+    let tls = connect_all(&cfg)?;
+    let input = match local {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = format!("party '{}' stopped before the computation: {e}", opts.party);
+            let mut tls = tls;
+            for ch in tls.values_mut() {
+                ch.abort(&reason);
+                let _ = ch.flush();
+            }
+            return Err(e);
+        }
+    };
+
+    let transcript = match &opts.transcript {
+        Some(path) => {
+            let f = std::fs::File::create(path).map_err(|source| RunError::Transcript {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Some(Transcript::to_writer(Box::new(std::io::BufWriter::new(f))))
+        }
+        None => None,
+    };
+    let mut channels: BTreeMap<String, Box<dyn Channel>> = tls
+        .into_iter()
+        .map(|(k, c)| {
+            let b: Box<dyn Channel> = match &transcript {
+                Some(t) => Box::new(t.wrap(c)),
+                None => Box::new(c),
+            };
+            (k, b)
+        })
+        .collect();
+
+    let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    });
+    let party_name = opts.party.clone();
+    let (bar_cb, tr_cb) = (bar.clone(), transcript.clone());
+    let mut phases = Phases::with_callback(move |name| {
+        if let Some(t) = &tr_cb {
+            if !name.is_empty() {
+                t.set_step(name);
+            }
+        }
+        if let Some(b) = &bar_cb {
+            if name.is_empty() {
+                b.finish_and_clear();
+            } else {
+                b.set_message(format!("{party_name}: {name}"));
+            }
+        }
+        if !name.is_empty() {
+            tracing::info!(phase = name, "phase started");
+        }
+    });
+    let result = run_party(
+        &study,
+        &opts.party,
+        input.as_ref(),
+        &mut channels,
+        &mut phases,
+    );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let result = result?;
+    drop(input);
+
+    let mut outputs = Vec::new();
+    if let PartyResult::Data { tables, .. } = &result {
+        for t in tables {
+            outputs.push(t.write_to_dir(&opts.out)?);
+        }
+    }
+    if let Some(t) = &transcript {
+        t.finish().map_err(|source| RunError::Transcript {
+            path: opts
+                .transcript
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            source,
+        })?;
+    }
+    let [first, _] = study.data_parties();
+    let role = match study.party(&opts.party).map(|p| p.role) {
+        Some(PartyRole::Helper) => "helper",
+        _ if first.name == opts.party => "first",
+        _ => "second",
+    };
+    let summary_file = opts.out.join(format!("{}-summary.json", opts.party));
+    let summary = RunSummary {
+        party: opts.party.clone(),
+        role,
+        sizes: result.sizes(),
+        phases: phases.durations().to_vec(),
+        total: started.elapsed(),
+        bytes_sent: channels
+            .iter()
+            .map(|(k, c)| (k.clone(), c.stats().bytes_sent))
+            .collect(),
+        bytes_received: channels
+            .iter()
+            .map(|(k, c)| (k.clone(), c.stats().bytes_received))
+            .collect(),
+        peak_rss_bytes: peak_rss_bytes(),
+        outputs,
+        summary_file: summary_file.clone(),
+    };
+    let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
+    write_atomic(&summary_file, json.as_bytes())?;
+    drop(channels);
+    Ok(summary)
+}
+
+/// Write the certificates of all parties of a study (`samen certs`).
+pub fn generate_study_certs(study_path: &Path, out: &Path) -> Result<Vec<String>, RunError> {
+    let study = Study::load(study_path)?;
+    let names: Vec<String> = study.parties().iter().map(|p| p.name.clone()).collect();
+    samen_net::generate_certs(&names, out)?;
+    Ok(names)
+}

@@ -1,0 +1,311 @@
+//! The joint computation (three parties in one process) against the plaintext reference.
+
+mod common;
+
+use common::{output, random_tables, study_header, Rng};
+use samen_study::input::InputTable;
+use samen_study::reference;
+use samen_study::session::run_in_process;
+use samen_study::spec::{SpecError, Study};
+use samen_study::{EngineError, OutputTable};
+
+fn run_both(
+    study: &Study,
+    ta: &InputTable,
+    tb: &InputTable,
+) -> (Vec<OutputTable>, Vec<OutputTable>) {
+    let a = ta.validate(study, "ta").unwrap();
+    let b = tb.validate(study, "tb").unwrap();
+    let mpc = run_in_process(study, [&a, &b], false).unwrap();
+    let plain = reference::compute(study, &[&a, &b]);
+    (mpc.tables, plain)
+}
+
+fn all_outputs(min_cell: u64) -> String {
+    let groupings: [&[&str]; 7] = [
+        &[],
+        &["ta.ca"],
+        &["tb.cd"],
+        &["ta.ca", "tb.cc"],
+        &["tb.cd", "ta.cb"],
+        &["ta.ca", "ta.cb"],
+        &["tb.cc", "tb.cd"],
+    ];
+    let mut s = String::new();
+    for (g, by) in groupings.iter().enumerate() {
+        s += &output(&format!("count_{g}"), "count", None, by, min_cell);
+        for stat in ["sum", "mean", "variance"] {
+            for of in ["ta.va", "tb.vb"] {
+                let name = format!("{stat}_{}_{g}", of.replace('.', "_"));
+                s += &output(&name, stat, Some(of), by, min_cell);
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn every_statistic_and_grouping_matches_plaintext() {
+    for (seed, min_cell, bounds_a, bounds_b) in [
+        (1u64, 0u64, (0i64, 1000i64), (-50i64, 50i64)),
+        (2, 3, (-100_000, -7), (0, 1)),
+        (3, 20, (-5, 5), (-1_000_000, 1_000_000)),
+    ] {
+        let text =
+            study_header(bounds_a.0, bounds_a.1, bounds_b.0, bounds_b.1) + &all_outputs(min_cell);
+        let study = Study::from_toml_str(&text).unwrap();
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+        let (ta, tb) = random_tables(&mut rng, 150, 120, 90, bounds_a, bounds_b);
+        let (mpc, plain) = run_both(&study, &ta, &tb);
+        assert_eq!(mpc.len(), study.outputs().len());
+        for (m, p) in mpc.iter().zip(&plain) {
+            assert_eq!(m, p, "output {} differs (seed {seed})", m.name);
+        }
+        // Sanity: some cells revealed, and with min_cell = 10 some suppressed.
+        let cells: Vec<_> = mpc.iter().flat_map(|t| &t.cells).collect();
+        assert!(cells.iter().any(|c| !c.suppressed));
+        if min_cell == 20 {
+            assert!(cells.iter().any(|c| c.suppressed));
+        }
+    }
+}
+
+#[test]
+fn reference_is_right_on_a_hand_computed_example() {
+    let text = study_header(-10, 10, -10, 10)
+        + &output("v", "variance", Some("tb.vb"), &["ta.ca"], 0)
+        + &output("s", "sum", Some("ta.va"), &[], 0);
+    let study = Study::from_toml_str(&text).unwrap();
+    let ta = InputTable::new(&["id", "ca", "cb", "va"])
+        .row(&["p", "a0", "b0", "-3"])
+        .row(&["q", "a0", "b1", "5"])
+        .row(&["r", "a2", "b0", "7"])
+        .row(&["s", "a1", "b0", "9"]); // s has no partner
+    let tb = InputTable::new(&["id", "cc", "cd", "vb"])
+        .row(&["q", "c0", "d0", "-4"])
+        .row(&["p", "c0", "d0", "1"])
+        .row(&["r", "c1", "d2", "2"])
+        .row(&["t", "c1", "d2", "10"]);
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    // a0: values 1, -4 → mean -1.5, variance ((1+1.5)² + (-4+1.5)²)/2 = 6.25
+    let v = &mpc[0];
+    assert_eq!(v.cells[0].count, Some(2));
+    assert_eq!(v.cells[0].mean, Some(-1.5));
+    assert_eq!(v.cells[0].variance, Some(6.25));
+    assert_eq!(v.cells[1].count, Some(0));
+    assert_eq!(v.cells[1].mean, None);
+    assert_eq!(v.cells[2].variance, Some(0.0));
+    assert_eq!(
+        v.to_csv(),
+        "ta.ca,count,mean,variance,suppressed\na0,2,-1.5,6.25,false\na1,0,,,false\na2,1,2,0,false\n"
+    );
+    // Sum of va over joined rows p, q, r: -3 + 5 + 7.
+    assert_eq!(mpc[1].cells[0].sum, Some(9));
+    assert_eq!(mpc[1].to_csv(), "count,sum,suppressed\n3,9,false\n");
+}
+
+/// Cells with exactly min_cell − 1, min_cell and min_cell + 1 joined rows (and unjoined rows
+/// that must not count).
+#[test]
+fn suppression_at_the_threshold() {
+    let min_cell = 5u64;
+    let text = study_header(-100, 100, -100, 100)
+        + &output("n", "count", None, &["ta.ca"], min_cell)
+        + &output("m", "mean", Some("tb.vb"), &["ta.ca"], min_cell)
+        + &output("v", "variance", Some("ta.va"), &["ta.ca", "tb.cc"], 4);
+    let study = Study::from_toml_str(&text).unwrap();
+    let mut ta = InputTable::new(&["id", "ca", "cb", "va"]);
+    let mut tb = InputTable::new(&["id", "cc", "cd", "vb"]);
+    let mut k = 0;
+    for (level, joined) in [(0, 4), (1, 5), (2, 6)] {
+        for j in 0..joined {
+            ta.push(vec![
+                format!("j{k}"),
+                format!("a{level}"),
+                "b0".into(),
+                format!("{}", j as i64 - 3),
+            ]);
+            tb.push(vec![
+                format!("j{k}"),
+                "c0".into(),
+                "d0".into(),
+                format!("{}", -(j as i64) * 7),
+            ]);
+            k += 1;
+        }
+        // Unjoined rows in the same level on both sides.
+        for j in 0..3 {
+            ta.push(vec![
+                format!("xa{level}{j}"),
+                format!("a{level}"),
+                "b1".into(),
+                "1".into(),
+            ]);
+            tb.push(vec![
+                format!("xb{level}{j}"),
+                "c1".into(),
+                "d1".into(),
+                "1".into(),
+            ]);
+        }
+    }
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    let n = &mpc[0];
+    assert_eq!(
+        n.cells
+            .iter()
+            .map(|c| (c.suppressed, c.count))
+            .collect::<Vec<_>>(),
+        vec![(true, None), (false, Some(5)), (false, Some(6))]
+    );
+    assert_eq!(
+        n.to_csv(),
+        "ta.ca,count,suppressed\na0,,true\na1,5,false\na2,6,false\n"
+    );
+    let m = &mpc[1];
+    assert!(m.cells[0].suppressed && m.cells[0].mean.is_none());
+    assert_eq!(m.cells[1].mean, Some(-14.0)); // -(0+1+2+3+4)*7/5
+                                              // Two-column table with min_cell 4: (a0, c0) has 4 → shown, (a0, c1) 0 → suppressed.
+    let v = &mpc[2];
+    assert!(!v.cells[0].suppressed && v.cells[0].count == Some(4));
+    assert!(v.cells[1].suppressed);
+}
+
+#[test]
+fn negative_values_only() {
+    let text = study_header(-1_000_000, -1, -9, -3)
+        + &output("s", "sum", Some("ta.va"), &["tb.cd"], 0)
+        + &output("v", "variance", Some("tb.vb"), &[], 0);
+    let study = Study::from_toml_str(&text).unwrap();
+    let mut rng = Rng(77);
+    let (ta, tb) = random_tables(&mut rng, 60, 70, 50, (-1_000_000, -1), (-9, -3));
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    assert!(mpc[0]
+        .cells
+        .iter()
+        .all(|c| c.sum.unwrap() < 0 || c.count == Some(0)));
+}
+
+#[test]
+fn empty_intersection_and_empty_tables() {
+    let text = study_header(0, 10, 0, 10)
+        + &output("n", "count", None, &["ta.ca", "tb.cc"], 0)
+        + &output("m", "mean", Some("ta.va"), &[], 1);
+    let study = Study::from_toml_str(&text).unwrap();
+    let mut rng = Rng(5);
+    let (ta, tb) = random_tables(&mut rng, 10, 12, 0, (0, 10), (0, 10));
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    assert!(mpc[0].cells.iter().all(|c| c.count == Some(0)));
+    assert!(mpc[1].cells[0].suppressed);
+    let (ta, tb) = random_tables(&mut rng, 0, 0, 0, (0, 10), (0, 10));
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+}
+
+#[test]
+fn overflow_is_refused_by_every_party() {
+    let text = study_header(0, 1 << 31, 0, 1) + &output("v", "variance", Some("ta.va"), &[], 0);
+    let study = Study::from_toml_str(&text).unwrap();
+    let mut rng = Rng(9);
+    // |A| + |B| = 2 → 2 · 2^62 = 2^63 is refused (the bound is strict).
+    let (ta, tb) = random_tables(&mut rng, 1, 1, 1, (0, 1 << 31), (0, 1));
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    // Own sizes 1 pass the pre-check; |A| + |B| = 2 does not.
+    match run_in_process(&study, [&a, &b], false) {
+        Err(EngineError::Spec(SpecError::Overflow { rows, .. })) => assert_eq!(rows, 2),
+        other => panic!("expected an overflow error, got {other:?}"),
+    }
+    let msg = study.check_overflow(3).unwrap_err().to_string();
+    assert!(msg.contains("2^63") && msg.contains("ta.va"), "{msg}");
+    assert!(study.check_overflow(1).is_ok());
+}
+
+/// The helper receives only the sizes, and the same bytes for two different datasets of the
+/// same sizes.
+#[test]
+fn helper_view_does_not_depend_on_data() {
+    let text = study_header(-100, 100, 0, 50)
+        + &output("n", "count", None, &["ta.ca", "tb.cc"], 3)
+        + &output("v", "variance", Some("tb.vb"), &["ta.cb"], 0);
+    let study = Study::from_toml_str(&text).unwrap();
+    let mut views = Vec::new();
+    for seed in [11u64, 12] {
+        let mut rng = Rng(seed);
+        let (ta, tb) = random_tables(
+            &mut rng,
+            40,
+            30,
+            20 + seed as usize % 2 * 0,
+            (-100, 100),
+            (0, 50),
+        );
+        let a = ta.validate(&study, "ta").unwrap();
+        let b = tb.validate(&study, "tb").unwrap();
+        let run = run_in_process(&study, [&a, &b], true).unwrap();
+        assert_eq!(run.tables, reference::compute(&study, &[&a, &b]));
+        let received: Vec<String> = run.transcripts["helper"]
+            .iter()
+            .filter(|l| l.contains("\"direction\":\"received\""))
+            .cloned()
+            .collect();
+        views.push(received);
+    }
+    assert_eq!(views[0], views[1]);
+    // Exactly one 24-byte message from each data party, in step "sizes".
+    assert_eq!(views[0].len(), 2, "{:?}", views[0]);
+    for l in &views[0] {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["step"], "sizes");
+        assert_eq!(v["bytes"], 24);
+    }
+    // A different intersection size gives a different N, hence a different view.
+    let mut rng = Rng(11);
+    let (ta, tb) = random_tables(&mut rng, 40, 30, 10, (-100, 100), (0, 50));
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let run = run_in_process(&study, [&a, &b], true).unwrap();
+    let received: Vec<String> = run.transcripts["helper"]
+        .iter()
+        .filter(|l| l.contains("\"direction\":\"received\""))
+        .cloned()
+        .collect();
+    assert_ne!(received, views[0]);
+}
+
+#[test]
+fn transcripts_never_contain_payloads_and_label_steps() {
+    let text = study_header(0, 9, 0, 9) + &output("n", "count", None, &["ta.ca"], 2);
+    let study = Study::from_toml_str(&text).unwrap();
+    let mut rng = Rng(3);
+    let (ta, tb) = random_tables(&mut rng, 20, 20, 15, (0, 9), (0, 9));
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let run = run_in_process(&study, [&a, &b], true).unwrap();
+    let alpha = &run.transcripts["alpha"];
+    assert!(!alpha.is_empty());
+    for l in alpha {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 5, "{l}");
+        assert!(!l.contains("u1\""));
+    }
+    let steps: std::collections::BTreeSet<String> = alpha
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(steps.iter().any(|s| s.starts_with("join")), "{steps:?}");
+    assert!(
+        steps.contains("sizes") && steps.contains("open"),
+        "{steps:?}"
+    );
+}
