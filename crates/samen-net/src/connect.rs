@@ -85,6 +85,8 @@ fn tls_configs(cfg: &NetConfig, id: Identity) -> Result<Tls, NetError> {
         .with_client_auth_cert(id.chain, id.key)
         .map_err(|e| err(&e))?;
     client.resumption = rustls::client::Resumption::disabled();
+    // The listener has one certificate; sending the party name in clear is not needed.
+    client.enable_sni = false;
     Ok(Tls {
         client: Arc::new(client),
         server: Arc::new(server),
