@@ -349,16 +349,9 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
     total_bytes: Option<u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BulkSummary, BulkError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .buffer_capacity(1 << 17)
-        .from_reader(input);
+    let mut rdr = LineReader::new(input, input_path);
     let mut header = ByteRecord::new();
-    let has_header = rdr
-        .read_byte_record(&mut header)
-        .map_err(|e| csv_error(e, input_path))?;
-    if !has_header {
+    if !rdr.read(&mut header)? {
         return Err(BulkError::NoHeader {
             path: input_path.to_owned(),
         });
@@ -437,7 +430,7 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
     let want_rejects = rejects.is_some() && opts.on_invalid == OnInvalid::Drop;
 
     std::thread::scope(|s| -> Result<(), BulkError> {
-        s.spawn(move || read_chunks(rdr, input_path, chunk_records, full_tx, recycle_rx));
+        s.spawn(move || read_chunks(rdr, chunk_records, full_tx, recycle_rx));
         let writer = s.spawn(move || write_chunks(out, out_path, rejects, head, out_rx));
 
         let mut outcome = Ok(());
@@ -514,8 +507,7 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
 
 /// Reader thread: parse records into recycled chunk buffers and send them on.
 fn read_chunks<R: Read>(
-    mut rdr: csv::Reader<R>,
-    path: &Path,
+    mut rdr: LineReader<'_, R>,
     chunk_records: usize,
     full_tx: SyncSender<Result<Chunk, BulkError>>,
     recycle_rx: Receiver<Vec<ByteRecord>>,
@@ -533,19 +525,20 @@ fn read_chunks<R: Read>(
             let Some(rec) = records.get_mut(len) else {
                 break;
             };
-            match rdr.read_byte_record(rec) {
+            match rdr.read(rec) {
                 Ok(true) => len += 1,
                 Ok(false) => {
                     eof = true;
                     break;
                 }
                 Err(e) => {
-                    let _ = full_tx.send(Err(csv_error(e, path)));
+                    let _ = full_tx.send(Err(e));
                     return;
                 }
             }
         }
-        let bytes_read = rdr.position().byte();
+        rdr.forget_consumed();
+        let bytes_read = rdr.end_byte;
         if len > 0
             && full_tx
                 .send(Ok(Chunk {
@@ -682,8 +675,104 @@ fn write_field(out: &mut Vec<u8>, field: &[u8]) {
     }
 }
 
-fn csv_error(e: csv::Error, path: &Path) -> BulkError {
-    let line = e.position().map_or(0, csv::Position::line);
+/// Keeps a copy of the bytes the CSV parser has read but not yet passed, so that line numbers
+/// can be corrected: `csv` reports a record at the position where reading started, which is
+/// before any skipped blank lines and, for CRLF files, before the previous record's `\n`.
+struct Tee<R> {
+    inner: R,
+    /// Input offset of `bytes[0]`.
+    base: u64,
+    bytes: Vec<u8>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        Ok(n)
+    }
+}
+
+/// A CSV reader that sets every record's position to its physical start line (header = 1).
+struct LineReader<'p, R> {
+    rdr: csv::Reader<Tee<R>>,
+    path: &'p Path,
+    /// Byte offset and line (1-based) just after the previous record.
+    end_byte: u64,
+    end_line: u64,
+}
+
+impl<'p, R: Read> LineReader<'p, R> {
+    fn new(input: R, path: &'p Path) -> Self {
+        let tee = Tee {
+            inner: input,
+            base: 0,
+            bytes: Vec::with_capacity(1 << 18),
+        };
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(false)
+            .buffer_capacity(1 << 17)
+            .from_reader(tee);
+        LineReader {
+            rdr,
+            path,
+            end_byte: 0,
+            end_line: 1,
+        }
+    }
+
+    /// The physical line where the next record starts: skip the `\r`/`\n` bytes after the
+    /// previous record, counting `\n`.
+    fn next_start_line(&self) -> u64 {
+        let tee = self.rdr.get_ref();
+        let from = usize::try_from(self.end_byte.saturating_sub(tee.base)).unwrap_or(usize::MAX);
+        let skipped = tee
+            .bytes
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.end_line + skipped
+    }
+
+    fn read(&mut self, rec: &mut ByteRecord) -> Result<bool, BulkError> {
+        match self.rdr.read_byte_record(rec) {
+            Ok(true) => {
+                let line = self.next_start_line();
+                if let Some(pos) = rec.position() {
+                    let mut pos = pos.clone();
+                    pos.set_line(line);
+                    rec.set_position(Some(pos));
+                }
+                let end = self.rdr.position();
+                self.end_byte = end.byte();
+                self.end_line = end.line();
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(e) => {
+                let line = self.next_start_line();
+                Err(csv_error(e, self.path, line))
+            }
+        }
+    }
+
+    /// Drop the copied bytes the parser has passed (called once per chunk).
+    fn forget_consumed(&mut self) {
+        let end = self.end_byte;
+        let tee = self.rdr.get_mut();
+        let n = usize::try_from(end.saturating_sub(tee.base))
+            .unwrap_or(usize::MAX)
+            .min(tee.bytes.len());
+        tee.bytes.drain(..n);
+        tee.base += n as u64;
+    }
+}
+
+fn csv_error(e: csv::Error, path: &Path, line: u64) -> BulkError {
     match e.into_kind() {
         csv::ErrorKind::Io(source) => BulkError::Read {
             path: path.to_owned(),
@@ -807,6 +896,44 @@ mod tests {
         );
         let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
         assert_eq!(out.lines().count(), 3);
+    }
+
+    fn reject_lines(text: &str) -> Vec<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, text).unwrap();
+        let mut opts = BulkOptions::new("bsn");
+        opts.on_invalid = OnInvalid::Drop;
+        opts.rejects = Some(dir.path().join("rej.csv"));
+        opts.chunk_records = 2;
+        pseudonymise_csv(
+            &input,
+            &dir.path().join("out.csv"),
+            &key(1, "d"),
+            None,
+            &opts,
+            &mut |_| {},
+        )
+        .unwrap();
+        std::fs::read_to_string(dir.path().join("rej.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn line_numbers_are_physical_lines() {
+        // Blank lines, quoted line breaks, CRLF and a missing final newline.
+        let lf = "bsn,x\n\nbad,1\n111222333,\"a\nb\"\n\n\nbad,2\n\"bad\nbad\",3\nbad,4";
+        assert_eq!(reject_lines(lf), vec![3, 8, 9, 11]);
+        let crlf = lf.replace('\n', "\r\n");
+        assert_eq!(reject_lines(&crlf), vec![3, 8, 9, 11]);
+        let crlf_end = format!("{crlf}\r\n\r\n");
+        assert_eq!(reject_lines(&crlf_end), vec![3, 8, 9, 11]);
+        let blank_start = format!("\n\n{lf}");
+        assert_eq!(reject_lines(&blank_start), vec![5, 10, 11, 13]);
     }
 
     #[test]
