@@ -33,7 +33,7 @@
 //! | `open(n)` | 1 | n |
 //! | `mul(n)` | 1 | 2n |
 //! | `cross_product(n,k,l)` | 1 | First n·k, Second n·l |
-//! | `ge_public(n)` | 8 | about 22.1·n |
+//! | `ge_public(n)` | 8 | about 23·n |
 //!
 //! ```
 //! use samen_core::channel::local_mesh;
