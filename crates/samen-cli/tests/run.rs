@@ -1,0 +1,299 @@
+//! `samen run` as three OS processes over mutual TLS on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use samen_pseudonym::normalise::bsn_from_index;
+use samen_study::input::read_csv;
+use samen_study::reference;
+use samen_study::spec::Study;
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn samen() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_samen"));
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn study_text() -> String {
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
+    format!(
+        r#"[study]
+name = "portal-usage-test"
+
+[parties.bureau]
+address = "127.0.0.1:{p1}"
+[parties.portal]
+address = "127.0.0.1:{p2}"
+[parties.trustee]
+address = "127.0.0.1:{p3}"
+role = "helper"
+
+[tables.register]
+party = "bureau"
+id = {{ column = "bsn", kind = "bsn" }}
+columns.region = {{ kind = "category", levels = ["Groningen", "Friesland", "Drenthe"] }}
+columns.income = {{ kind = "integer", min = -5000, max = 100000 }}
+
+[tables.usage]
+party = "portal"
+id = {{ column = "bsn", kind = "bsn" }}
+columns.channel = {{ kind = "category", levels = ["app", "web"] }}
+columns.logins = {{ kind = "integer", min = 0, max = 500 }}
+
+[[outputs]]
+name = "users_by_region_channel"
+statistic = "count"
+by = ["register.region", "usage.channel"]
+min_cell = 4
+
+[[outputs]]
+name = "mean_logins_by_region"
+statistic = "mean"
+of = "usage.logins"
+by = ["register.region"]
+
+[[outputs]]
+name = "income_variance_by_channel"
+statistic = "variance"
+of = "register.income"
+by = ["usage.channel"]
+min_cell = 0
+
+[[outputs]]
+name = "total_logins"
+statistic = "sum"
+of = "usage.logins"
+"#
+    )
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    study: PathBuf,
+}
+
+impl Setup {
+    fn new(register_rows: usize, usage_rows: usize) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let study = dir.path().join("study.toml");
+        std::fs::write(&study, study_text()).unwrap();
+        let out = samen()
+            .args(["certs", "--study"])
+            .arg(&study)
+            .arg("--out")
+            .arg(dir.path().join("certs"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut reg = String::from("bsn,region,income,unused\n");
+        let regions = ["Groningen", "Friesland", "Drenthe"];
+        for i in 0..register_rows {
+            let bsn = bsn_from_index(i as u64 * 3 + 1).unwrap();
+            // Some identifiers with a dropped leading zero and surrounding spaces.
+            let shown = if i % 7 == 0 { format!(" {bsn} ") } else { bsn };
+            let income = (i as i64 * 7919) % 105_000 - 5000;
+            reg += &format!("{shown},{},{income},x\n", regions[(i * 5 / 3) % 3]);
+        }
+        let mut usage = String::from("channel,logins,bsn\n");
+        for j in 0..usage_rows {
+            // Every other usage row belongs to a registered person.
+            let idx = if j % 2 == 0 {
+                j / 2 * 3 + 1
+            } else {
+                10_000_000 + j
+            };
+            let bsn = bsn_from_index(idx as u64).unwrap();
+            usage += &format!("{},{},{bsn}\n", ["app", "web"][j % 3 % 2], (j * 37) % 501);
+        }
+        std::fs::write(dir.path().join("register.csv"), reg).unwrap();
+        std::fs::write(dir.path().join("usage.csv"), usage).unwrap();
+        Setup { dir, study }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn spawn(&self, party: &str, input: Option<(&str, PathBuf)>, extra: &[&str]) -> Child {
+        let mut c = samen();
+        c.args(["run", "--study"])
+            .arg(&self.study)
+            .args(["--party", party, "--certs"])
+            .arg(self.path("certs"))
+            .arg("--out")
+            .arg(self.path(&format!("out-{party}")))
+            .args(["--connect-timeout", "60", "--io-timeout", "60"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some((table, file)) = input {
+            c.arg("--input").arg(format!("{table}={}", file.display()));
+        }
+        c.spawn().unwrap()
+    }
+}
+
+fn wait(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "samen run did not finish in {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn three_processes_over_tls_match_plaintext() {
+    let s = Setup::new(300, 260);
+    let transcript = s.path("bureau-transcript.jsonl");
+    let t_arg = transcript.display().to_string();
+    let helper = s.spawn("trustee", None, &["--quiet"]);
+    let portal = s.spawn("portal", Some(("usage", s.path("usage.csv"))), &["--quiet"]);
+    let bureau = s.spawn(
+        "bureau",
+        Some(("register", s.path("register.csv"))),
+        &["--transcript", &t_arg],
+    );
+    let limit = Duration::from_secs(180);
+    for (name, out) in [
+        ("bureau", wait(bureau, limit)),
+        ("portal", wait(portal, limit)),
+        ("trustee", wait(helper, limit)),
+    ] {
+        assert!(
+            out.status.success(),
+            "{name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // The plaintext answer of the same inner join.
+    let study = Study::load(&s.study).unwrap();
+    let a = read_csv(&study, "register", &s.path("register.csv")).unwrap();
+    let b = read_csv(&study, "usage", &s.path("usage.csv")).unwrap();
+    let expected = reference::compute(&study, &[&a, &b]);
+    assert!(expected[0].cells.iter().any(|c| !c.suppressed));
+    for party in ["bureau", "portal"] {
+        for t in &expected {
+            let got = read(&s.path(&format!("out-{party}/{}.csv", t.name)));
+            assert_eq!(got, t.to_csv(), "{party}: {}", t.name);
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&read(&s.path(&format!("out-{party}/{party}-summary.json"))))
+                .unwrap();
+        assert_eq!(summary["sizes"]["first"], 300);
+        assert_eq!(summary["sizes"]["second"], 260);
+        assert_eq!(summary["sizes"]["union"], 300 + 130);
+        assert!(summary["bytes_sent"]["trustee"].as_u64().unwrap() > 0);
+    }
+    // The helper writes no tables, only its summary.
+    let helper_files: Vec<String> = std::fs::read_dir(s.path("out-trustee"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(helper_files, vec!["trustee-summary.json".to_string()]);
+    // The transcript: JSON lines with step, peer, direction, bytes, sha256.
+    let lines = read(&transcript);
+    assert!(lines.lines().count() > 5);
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["sha256"].as_str().unwrap().len() == 64);
+        assert!(["portal", "trustee"].contains(&v["peer"].as_str().unwrap()));
+        assert!(["sent", "received"].contains(&v["direction"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn a_party_with_bad_input_stops_everyone() {
+    let s = Setup::new(40, 30);
+    // Line 5 of the usage file gets an unknown channel.
+    let text = read(&s.path("usage.csv"));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[4] = lines[4].replacen("app", "fax", 1).replacen("web", "fax", 1);
+    std::fs::write(s.path("usage.csv"), lines.join("\n") + "\n").unwrap();
+
+    let helper = s.spawn("trustee", None, &["--quiet"]);
+    let portal = s.spawn("portal", Some(("usage", s.path("usage.csv"))), &["--quiet"]);
+    let bureau = s.spawn(
+        "bureau",
+        Some(("register", s.path("register.csv"))),
+        &["--quiet"],
+    );
+    let limit = Duration::from_secs(120);
+    let (b, p, h) = (
+        wait(bureau, limit),
+        wait(portal, limit),
+        wait(helper, limit),
+    );
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!p.status.success());
+    let pe = err(&p);
+    assert!(
+        pe.contains("usage.csv") && pe.contains("line 5") && pe.contains("channel"),
+        "{pe}"
+    );
+    for o in [&b, &h] {
+        assert!(!o.status.success());
+        assert!(err(o).contains("portal"), "{}", err(o));
+    }
+    assert!(!s.path("out-bureau/users_by_region_channel.csv").exists());
+}
+
+#[test]
+fn usage_errors_are_reported_before_connecting() {
+    let s = Setup::new(5, 5);
+    // A bad study file.
+    let bad = s.path("bad.toml");
+    std::fs::write(
+        &bad,
+        study_text().replace("min_cell = 4", "min_cell = 4\ncolour = 1"),
+    )
+    .unwrap();
+    let out = samen()
+        .args(["run", "--party", "bureau", "--study"])
+        .arg(&bad)
+        .arg("--certs")
+        .arg(s.path("certs"))
+        .arg("--out")
+        .arg(s.path("o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("colour"), "{e}");
+    // An unknown party.
+    let out = samen()
+        .args(["run", "--party", "nobody", "--study"])
+        .arg(&s.study)
+        .arg("--certs")
+        .arg(s.path("certs"))
+        .arg("--out")
+        .arg(s.path("o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+}
