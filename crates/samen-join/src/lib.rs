@@ -247,8 +247,8 @@ const STEP_ONLY: &str = "join/3-only";
 ///    `H^(a·α·b·β)`. Sorting it by encoding gives the common order.
 ///
 /// Cost per party: `|own|` hashes to the group and `2|own| + 2|peer| + |A_only| + |B_only|`
-/// variable-base scalar multiplications; `32·(2|own| + |peer| + |own_only|)` bytes sent
-/// (plus 10).
+/// variable-base scalar multiplications; `32·(|own| + 2|peer| + |own_only|)` bytes sent
+/// (plus 10). See `docs/protocols/private-join.md` for the security argument and measurements.
 ///
 /// # Errors
 /// [`JoinError`]: duplicates or a too large input (local), channel failures, and peer
