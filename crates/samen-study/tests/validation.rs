@@ -1,0 +1,260 @@
+//! Bad study files and bad inputs are rejected with messages that say what to fix, and never
+//! contain an identifier.
+
+mod common;
+
+use common::{output, study_header};
+use samen_study::input::{read_csv, InputError};
+use samen_study::spec::{SpecError, Study};
+
+fn study() -> Study {
+    let text = r#"[study]
+name = "v"
+[parties.alpha]
+address = "127.0.0.1:1"
+[parties.beta]
+address = "127.0.0.1:2"
+[parties.helper]
+address = "127.0.0.1:3"
+role = "helper"
+[tables.ta]
+party = "alpha"
+id = { column = "bsn", kind = "bsn" }
+columns.ca = { kind = "category", levels = ["a0", "a1"] }
+columns.va = { kind = "integer", min = -10, max = 10 }
+[tables.tb]
+party = "beta"
+id = { column = "key", kind = "text" }
+[[outputs]]
+name = "n"
+statistic = "count"
+by = ["ta.ca"]
+"#;
+    Study::from_toml_str(text).unwrap()
+}
+
+fn csv_error(body: &str) -> (InputError, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("register.csv");
+    std::fs::write(&path, body).unwrap();
+    let e = read_csv(&study(), "ta", &path).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("register.csv"), "{msg}");
+    (e, msg)
+}
+
+const GOOD1: &str = "111222333";
+const GOOD2: &str = "123456782";
+
+#[test]
+fn a_valid_file_is_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.csv");
+    std::fs::write(
+        &path,
+        format!("va,other,bsn,ca\n-10,x,{GOOD1},a1\n10,y, {GOOD2} ,a0\n"),
+    )
+    .unwrap();
+    let t = read_csv(&study(), "ta", &path).unwrap();
+    assert_eq!(t.ids, vec![GOOD1.to_string(), GOOD2.to_string()]);
+    assert_eq!(
+        t.columns["ca"],
+        samen_study::input::ColumnData::Category(vec![1, 0])
+    );
+    assert_eq!(
+        t.columns["va"],
+        samen_study::input::ColumnData::Integer(vec![-10, 10])
+    );
+}
+
+#[test]
+fn invalid_identifier() {
+    let (e, msg) = csv_error(&format!("bsn,ca,va\n{GOOD1},a0,1\n123456789,a0,1\n"));
+    assert!(matches!(e, InputError::InvalidId { line: 3, .. }), "{msg}");
+    assert!(
+        msg.contains("line 3") && msg.contains("'bsn'") && !msg.contains("123456789"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn duplicated_identifier_after_normalisation() {
+    // 012345672 and 12345672 are the same BSN.
+    let (e, msg) = csv_error("bsn,ca,va\n012345672,a0,1\n111222333,a1,2\n12345672,a0,1\n");
+    assert!(
+        matches!(
+            e,
+            InputError::DuplicateId {
+                line: 4,
+                first_line: 2,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains("12345672"), "{msg}");
+}
+
+#[test]
+fn unknown_level() {
+    let (e, msg) = csv_error(&format!("bsn,ca,va\n{GOOD1},a2,1\n"));
+    assert!(
+        matches!(e, InputError::UnknownLevel { line: 2, .. }),
+        "{msg}"
+    );
+    assert!(msg.contains("'ca'") && !msg.contains(GOOD1), "{msg}");
+}
+
+#[test]
+fn integer_out_of_range_or_not_an_integer() {
+    let (e, msg) = csv_error(&format!("bsn,ca,va\n{GOOD1},a0,11\n"));
+    assert!(
+        matches!(
+            e,
+            InputError::OutOfRange {
+                line: 2,
+                min: -10,
+                max: 10,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("'va'"), "{msg}");
+    let (e, msg) = csv_error(&format!("bsn,ca,va\n{GOOD1},a0,-11\n"));
+    assert!(matches!(e, InputError::OutOfRange { .. }), "{msg}");
+    let (e, msg) = csv_error(&format!("bsn,ca,va\n{GOOD1},a0,1.5\n"));
+    assert!(matches!(e, InputError::NotInteger { line: 2, .. }), "{msg}");
+    let (e, _) = csv_error(&format!("bsn,ca,va\n{GOOD1},a0,\n"));
+    assert!(matches!(e, InputError::NotInteger { .. }));
+}
+
+#[test]
+fn missing_column() {
+    let (e, msg) = csv_error(&format!("bsn,va\n{GOOD1},1\n"));
+    assert!(matches!(e, InputError::MissingColumn { .. }), "{msg}");
+    assert!(msg.contains("'ca'") && msg.contains("line 1"), "{msg}");
+    let (e, msg) = csv_error("id,ca,va\n");
+    assert!(
+        matches!(e, InputError::MissingColumn { .. }) && msg.contains("'bsn'"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn malformed_row_and_physical_lines() {
+    let (e, msg) = csv_error(&format!("bsn,ca,va\n{GOOD1},a0,1\n{GOOD2},a0\n"));
+    assert!(matches!(e, InputError::Csv { line: 3, .. }), "{msg}");
+    // A quoted field spanning two lines: the error on the next record names its physical line.
+    let (e, msg) = csv_error(&format!(
+        "bsn,ca,va\n{GOOD1},\"a0\",\"1\"\n\"{GOOD2}\",a0,\"x\ny\"\n111222333,a9,1\n"
+    ));
+    assert!(matches!(e, InputError::NotInteger { line: 3, .. }), "{msg}");
+}
+
+fn spec_err(text: &str) -> String {
+    match Study::from_toml_str(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn base() -> String {
+    study_header(0, 10, -5, 5)
+}
+
+#[test]
+fn bad_study_files() {
+    let good = base() + &output("n", "count", None, &["ta.ca"], 10);
+    assert!(Study::from_toml_str(&good).is_ok());
+
+    let cases: Vec<(String, &str)> = vec![
+        (
+            good.replace("[study]\n", "[study]\ncolour = \"red\"\n"),
+            "colour",
+        ),
+        (good.replace("role = \"helper\"\n", ""), "helper"),
+        (
+            good.replace(
+                "[parties.beta]\naddress = \"127.0.0.1:2\"\n",
+                "[parties.beta]\naddress = \"127.0.0.1:2\"\nrole = \"helper\"\n",
+            ),
+            "helper",
+        ),
+        (
+            good.replace("party = \"beta\"", "party = \"alpha\""),
+            "alpha",
+        ),
+        (
+            good.replace("party = \"beta\"", "party = \"helper\""),
+            "helper",
+        ),
+        (
+            good.replace("party = \"beta\"", "party = \"gamma\""),
+            "gamma",
+        ),
+        (
+            good.replace("levels = [\"c0\", \"c1\"]", "levels = [\"c0\", \"c0\"]"),
+            "twice",
+        ),
+        (
+            good.replace("min = -5, max = 5", "min = 5, max = -5"),
+            "min",
+        ),
+        (good.replace("kind = \"text\"", "kind = \"email\""), "email"),
+        (
+            good.replace("statistic = \"count\"", "statistic = \"median\""),
+            "median",
+        ),
+        (
+            base() + &output("n", "count", None, &["ta.nope"], 10),
+            "ta.nope",
+        ),
+        (
+            base() + &output("n", "count", None, &["ta.va"], 10),
+            "integer",
+        ),
+        (
+            base() + &output("n", "count", None, &["ta.ca", "ta.cb", "tb.cc"], 10),
+            "at most 2",
+        ),
+        (base() + &output("n", "mean", None, &[], 10), "of"),
+        (
+            base() + &output("n", "mean", Some("ta.ca"), &[], 10),
+            "integer",
+        ),
+        (base() + &output("n", "count", Some("ta.va"), &[], 10), "of"),
+        (
+            base() + &output("n", "sum", Some("tc.va"), &[], 10),
+            "tc.va",
+        ),
+        (base() + &output("../etc", "count", None, &[], 10), "../etc"),
+        (base() + &output("a/b", "count", None, &[], 10), "a/b"),
+        (
+            base() + &output("x", "count", None, &[], 1) + &output("x", "count", None, &[], 1),
+            "same name",
+        ),
+        (base(), "no outputs"),
+        (good.replace("address = \"127.0.0.1:1\"\n", ""), "address"),
+        ("not toml at all [".to_string(), "valid"),
+    ];
+    for (text, needle) in cases {
+        let msg = spec_err(&text);
+        assert!(msg.contains(needle), "expected '{needle}' in: {msg}");
+    }
+}
+
+#[test]
+fn study_hash_is_sha256_of_the_bytes() {
+    use sha2::Digest;
+    let text = base() + &output("n", "count", None, &[], 10);
+    let s = Study::from_toml_str(&text).unwrap();
+    let expected: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+    assert_eq!(s.hash(), expected);
+    let s2 = Study::from_toml_str(&(text.clone() + "\n")).unwrap();
+    assert_ne!(s.hash(), s2.hash());
+    assert!(matches!(
+        Study::load(std::path::Path::new("/nonexistent/study.toml")),
+        Err(SpecError::Read { .. })
+    ));
+}
