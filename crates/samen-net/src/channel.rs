@@ -164,10 +164,26 @@ impl TlsChannel {
         let header = frame::encode_header(kind, payload.len())
             .map_err(|e| frame_to_channel(&self.peer, e))?;
         let result = self.write_frame(&header, payload);
-        if result.is_err() {
+        if let Err(e) = result {
             self.broken = true;
+            return Err(self.explain_send_failure(e));
         }
-        result
+        Ok(())
+    }
+
+    /// A send failed (typically because the peer went away): if the peer's abort already
+    /// arrived, report that instead, since it names the real cause. The channel is unusable
+    /// after a failed send, so queued frames may be discarded.
+    fn explain_send_failure(&mut self, e: ChannelError) -> ChannelError {
+        while let Ok(item) = self.rx.try_recv() {
+            if let Incoming::Abort(reason) = item {
+                return ChannelError::PeerAborted {
+                    peer: self.peer.clone(),
+                    reason,
+                };
+            }
+        }
+        e
     }
 
     fn write_frame(&mut self, header: &[u8], payload: &[u8]) -> Result<(), ChannelError> {

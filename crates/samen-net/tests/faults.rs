@@ -139,3 +139,29 @@ fn abort_reaches_the_peer_with_its_reason() {
     assert!(a.send_u64(1).is_err());
     assert!(b.recv(8).is_err());
 }
+
+#[test]
+fn abort_while_the_other_side_sends_bulk() {
+    let dir = tempfile::tempdir().unwrap();
+    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
+    let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
+    let mut all: Vec<_> = common::connect_threads(cfgs)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut a = all[0].remove("beta").unwrap();
+    let mut b = all[1].remove("alpha").unwrap();
+    b.abort("helper lost its seed");
+    drop(b);
+    let start = Instant::now();
+    let sent = a.send_u64s(&vec![3u64; 4 << 20]);
+    let err = match sent {
+        Ok(()) => a.recv_u64s(1).unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(err, ChannelError::PeerAborted { ref reason, .. } if reason == "helper lost its seed"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}

@@ -9,6 +9,38 @@ use std::time::{Duration, Instant};
 use samen_net::frame::{encode_frame, FrameKind};
 use samen_net::{NetError, Refusal};
 
+/// Captures log output of every thread (global subscriber, installed once per test binary).
+fn logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: &'static std::sync::Mutex<Vec<u8>> = Box::leak(Box::default());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(buf))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        buf
+    })
+}
+
+struct LogWriter(&'static std::sync::Mutex<Vec<u8>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged(needle: &str) -> bool {
+    String::from_utf8_lossy(&logs().lock().unwrap()).contains(needle)
+}
+
 fn certs(names: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
@@ -35,6 +67,7 @@ fn alpha_listening(
 
 #[test]
 fn no_client_certificate() {
+    logs();
     let dir = certs(&["alpha", "beta"]);
     let (addr, _, alpha) = alpha_listening(dir.path(), Duration::from_secs(3));
     let mut raw = common::raw_client(&addr, dir.path(), None, "alpha").unwrap();
@@ -61,10 +94,13 @@ fn no_client_certificate() {
         msg.contains("waiting for party 'beta'") && msg.contains("presented no client certificate"),
         "{msg}"
     );
+    // The refusing side logged it as a warning.
+    assert!(logged("WARN") && logged("presented no client certificate"));
 }
 
 #[test]
 fn certificate_from_another_ca() {
+    logs();
     let dir = certs(&["alpha", "beta"]);
     let other = certs(&["beta"]);
     let (_, cfgs, alpha) = alpha_listening(dir.path(), Duration::from_secs(3));
@@ -95,10 +131,12 @@ fn certificate_from_another_ca() {
         err.to_string().contains("not issued by this study's CA"),
         "{err}"
     );
+    assert!(logged("its certificate is not issued by this study's CA"));
 }
 
 #[test]
 fn right_ca_wrong_party_name_as_dialer() {
+    logs();
     let dir = certs(&["alpha", "beta", "mallory"]);
     let (_, cfgs, alpha) = alpha_listening(dir.path(), Duration::from_secs(3));
     let beta_dir = common::identity_dir(dir.path(), dir.path(), "mallory", "beta");
@@ -128,6 +166,7 @@ fn right_ca_wrong_party_name_as_dialer() {
         ),
         "{err}"
     );
+    assert!(logged("not to any party expected to connect here (beta)"));
 }
 
 #[test]
