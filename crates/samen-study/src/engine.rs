@@ -50,7 +50,7 @@ pub enum EngineError {
     Join(#[from] JoinError),
     /// The study cannot be run with these table sizes (overflow rule).
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(Box<SpecError>),
     /// The data parties reported inconsistent sizes to the helper.
     #[error("the data parties reported inconsistent table sizes ({detail}); they may run different studies")]
     Sizes {
@@ -78,6 +78,12 @@ pub enum EngineError {
     BadBit,
 }
 
+impl From<SpecError> for EngineError {
+    fn from(e: SpecError) -> Self {
+        EngineError::Spec(Box::new(e))
+    }
+}
+
 /// Sizes learned in the join: |A| (First's table), |B| (Second's table), N (union).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Sizes {
@@ -89,12 +95,15 @@ pub struct Sizes {
     pub union: u64,
 }
 
+/// A callback told the name of each phase as it starts.
+pub type PhaseCallback = Box<dyn FnMut(&str) + Send>;
+
 /// Phase timing, with an optional callback when a phase starts (progress display, transcript
 /// step labels).
 pub struct Phases {
     done: Vec<(String, Duration)>,
     current: Option<(String, Instant)>,
-    on_start: Option<Box<dyn FnMut(&str) + Send>>,
+    on_start: Option<PhaseCallback>,
 }
 
 impl std::fmt::Debug for Phases {

@@ -37,7 +37,7 @@ use crate::transcript::Transcript;
 pub enum RunError {
     /// The study file is invalid.
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(Box<SpecError>),
     /// This party's input is invalid.
     #[error(transparent)]
     Input(#[from] InputError),
@@ -49,7 +49,7 @@ pub enum RunError {
     Net(#[from] NetError),
     /// The joint computation failed or a peer aborted.
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(Box<EngineError>),
     /// Writing an output failed.
     #[error(transparent)]
     Output(#[from] OutputError),
@@ -62,6 +62,18 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<SpecError> for RunError {
+    fn from(e: SpecError) -> Self {
+        RunError::Spec(Box::new(e))
+    }
+}
+
+impl From<EngineError> for RunError {
+    fn from(e: EngineError) -> Self {
+        RunError::Engine(Box::new(e))
+    }
 }
 
 /// Options of one party's run.

@@ -528,17 +528,18 @@ impl Study {
                 continue;
             };
             // Largest m with n·m² < 2^63 (and hence n·m < 2^63 for m >= 1).
-            let allowed = if n == 0 {
-                u128::MAX
-            } else {
-                let mut a = ((LIMIT / n) as f64).sqrt() as u128;
-                while a > 0 && n.saturating_mul(a.saturating_mul(a)) >= LIMIT {
-                    a -= 1;
+            let allowed = match LIMIT.checked_div(n) {
+                None => u128::MAX,
+                Some(q) => {
+                    let mut a = (q as f64).sqrt() as u128;
+                    while a > 0 && n.saturating_mul(a.saturating_mul(a)) >= LIMIT {
+                        a -= 1;
+                    }
+                    while n.saturating_mul((a + 1).saturating_mul(a + 1)) < LIMIT {
+                        a += 1;
+                    }
+                    a
                 }
-                while n.saturating_mul((a + 1).saturating_mul(a + 1)) < LIMIT {
-                    a += 1;
-                }
-                a
             };
             return Err(SpecError::Overflow {
                 output: o.name.clone(),

@@ -217,7 +217,7 @@ fn overflow_is_refused_by_every_party() {
     let b = tb.validate(&study, "tb").unwrap();
     // Own sizes 1 pass the pre-check; |A| + |B| = 2 does not.
     match run_in_process(&study, [&a, &b], false) {
-        Err(EngineError::Spec(SpecError::Overflow { rows, .. })) => assert_eq!(rows, 2),
+        Err(EngineError::Spec(e)) => assert!(matches!(*e, SpecError::Overflow { rows: 2, .. })),
         other => panic!("expected an overflow error, got {other:?}"),
     }
     let msg = study.check_overflow(3).unwrap_err().to_string();
@@ -236,14 +236,7 @@ fn helper_view_does_not_depend_on_data() {
     let mut views = Vec::new();
     for seed in [11u64, 12] {
         let mut rng = Rng(seed);
-        let (ta, tb) = random_tables(
-            &mut rng,
-            40,
-            30,
-            20 + seed as usize % 2 * 0,
-            (-100, 100),
-            (0, 50),
-        );
+        let (ta, tb) = random_tables(&mut rng, 40, 30, 20, (-100, 100), (0, 50));
         let a = ta.validate(&study, "ta").unwrap();
         let b = tb.validate(&study, "tb").unwrap();
         let run = run_in_process(&study, [&a, &b], true).unwrap();
