@@ -45,8 +45,37 @@ fn parse_n_overlap(args: &[String]) -> Res<(usize, usize)> {
     Ok((n, overlap))
 }
 
+/// CPU seconds per operation of scalar multiplication, hash-to-group and decompression, on one
+/// thread of this process (measured before the parties start, under the same machine load).
+fn calibrate() -> (f64, f64, f64) {
+    use samen_pseudonym::joint::{decompress, hash_to_group, SecretScalar};
+    const REPS: u32 = 10_000;
+    let k = SecretScalar::from_wide_bytes(&[7; 64]).unwrap_or_else(|| unreachable!());
+    let mut p = hash_to_group(b"calibrate");
+    let c0 = cpu_seconds().unwrap_or(0.0);
+    for _ in 0..REPS {
+        p = k.blind(&p);
+    }
+    let c1 = cpu_seconds().unwrap_or(0.0);
+    let mut acc = 0u8;
+    for i in 0..REPS {
+        acc ^= hash_to_group(&i.to_le_bytes()).compress().as_bytes()[0];
+    }
+    let c2 = cpu_seconds().unwrap_or(0.0);
+    let e = p.compress().to_bytes();
+    for _ in 0..REPS {
+        acc ^= u8::from(decompress(std::hint::black_box(&e)).is_some());
+    }
+    let c3 = cpu_seconds().unwrap_or(0.0);
+    std::hint::black_box(acc);
+    let per = |a: f64, b: f64| (b - a) / f64::from(REPS);
+    (per(c0, c1), per(c1, c2), per(c2, c3))
+}
+
 fn parent(args: &[String]) -> Res<()> {
     let (n, overlap) = parse_n_overlap(args)?;
+    let (t_mul, t_hash, t_dec) = calibrate();
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let dir = std::env::temp_dir().join(format!("samen-join-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let names = vec!["first".to_string(), "second".to_string()];
@@ -91,6 +120,18 @@ fn parent(args: &[String]) -> Res<()> {
     println!(
         "per party: {n} hashes to the group and {mults} scalar multiplications ({:.2} per own row)",
         mults as f64 / n as f64
+    );
+    println!(
+        "calibration (one thread, CPU time): scalar mult {:.1} us, hash-to-group+compress {:.1} us, decompress {:.1} us",
+        t_mul * 1e6,
+        t_hash * 1e6,
+        t_dec * 1e6
+    );
+    let bound = 2.0 * mults as f64 * t_mul / cores as f64;
+    println!(
+        "bound: 2 parties x {mults} mults x {:.1} us / {cores} cores = {bound:.2} s; measured wall / bound = {:.2}",
+        t_mul * 1e6,
+        wall.as_secs_f64() / bound
     );
     Ok(())
 }
