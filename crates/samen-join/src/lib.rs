@@ -246,6 +246,17 @@ const STEP_ONLY: &str = "join/3-only";
 ///    `(B_only^β)^α`; Second's are `YL^β` and `(A_only^α)^β`: both hold the union in the space
 ///    `H^(a·α·b·β)`. Sorting it by encoding gives the common order.
 ///
+/// # What each party learns, and why
+/// Written for First (Second is symmetric). `Y` and every value in the space `H^(ab)` are
+/// pseudo-random without `b` (DDH); `XL` is labelled by First's own rows but carries the unknown
+/// exponent `bβ`, so it cannot be linked to the comparison set `XS` (that needs `β`); `XS` is
+/// sorted, so only the number of matches with `Y^a` is visible — the intersection size; the
+/// round-3 values `B_only^β` share `XL`'s space but never contain First's identifiers. Hence
+/// First learns `|A|`, `|B|`, `N` and a union order that is uniformly random to it.
+/// Enforced by `tests/leakage.rs` (received frames for two inputs with equal sizes: valid,
+/// distinct, underivable from own data, uncorrelated with row order, identical frame shapes)
+/// and `tests/join.rs` (exact outer join against plaintext; malformed peers are errors).
+///
 /// Cost per party: `|own|` hashes to the group and `2|own| + 2|peer| + |A_only| + |B_only|`
 /// variable-base scalar multiplications; `32·(|own| + 2|peer| + |own_only|)` bytes sent
 /// (plus 10). See `docs/protocols/private-join.md` for the security argument and measurements.
