@@ -301,3 +301,20 @@ fn garbage_peer_never_panics() {
         assert!(r.is_err(), "round {round}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Arbitrary small sets of arbitrary byte strings (not only BSNs) join exactly.
+    #[test]
+    fn small_random_sets_join_exactly(
+        a in proptest::collection::hash_set(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12), 0..24),
+        b_extra in proptest::collection::hash_set(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12), 0..24),
+        take in 0usize..24,
+    ) {
+        let a: Vec<Vec<u8>> = a.into_iter().collect();
+        let mut b: Vec<Vec<u8>> = a.iter().take(take).cloned().collect();
+        b.extend(b_extra.into_iter().filter(|x| !a.contains(x)));
+        let (oa, ob) = join_pair(a.clone(), b.clone());
+        check_outer_join(&a, &b, &oa, &ob);
+    }
+}
