@@ -72,7 +72,7 @@ use zeroize::Zeroize;
 use crate::channel::{Channel, ChannelError, ChannelExt};
 pub use crate::dealer::Dealer;
 use crate::dealer::{
-    self, header, stream, CMP_ANDS, HELLO_LEN, HELLO_TAG, KIND_CMP, KIND_CROSS, KIND_MUL,
+    header, stream, CMP_ANDS, HELLO_LEN, HELLO_TAG, KIND_CMP, KIND_CROSS, KIND_MUL,
 };
 use crate::prg::Seed;
 use crate::ring::{self, RingError};
@@ -301,51 +301,129 @@ impl<'a> Computer<'a> {
         check_len("mul: y", x.len(), y.len())?;
         let n = x.len();
         let op = self.next_op();
-        let a = stream(&self.seed, "mul", op, "a").u64s(n);
-        let b = stream(&self.seed, "mul", op, "b").u64s(n);
-        let mut z = if self.is_first() {
+        let first = self.is_first();
+        let sa = stream(&self.seed, "mul", op, "a");
+        let sb = stream(&self.seed, "mul", op, "b");
+        let mut z = if first {
             stream(&self.seed, "mul", op, "c").u64s(n)
         } else {
             self.dealer.set_step("dealer-mul");
             self.expect_header(header(KIND_MUL, op, n, 0, 0))?;
             self.dealer.recv_u64s(n)?
         };
-        // message: [x − a | y − b]
-        let mut msg = vec![0u64; 2 * n];
-        let (md, me) = msg.split_at_mut(n);
-        par_zip3(md, x, &a, |o, x, a| *o = x.wrapping_sub(a));
-        par_zip3(me, y, &b, |o, y, b| *o = y.wrapping_sub(b));
+        // Pipelined in blocks of one frame: [x_j − a_j, y_j − b_j] interleaved, 16 bytes per
+        // element. The pads of the blocks in flight are kept until the peer's block arrives.
+        let block = MUL_BLOCK;
+        let blocks = n.div_ceil(block);
+        let range = |i: usize| (i * block, ((i + 1) * block).min(n));
         self.peer.set_step("mul");
-        let theirs = self.exchange(&msg)?;
-        let (td, te) = theirs.split_at(n);
-        let first = self.is_first();
-        z.par_chunks_mut(dealer::BLOCK)
-            .enumerate()
-            .for_each(|(i, zc)| {
-                let s = i * dealer::BLOCK;
-                for (j, zj) in zc.iter_mut().enumerate() {
-                    let idx = s + j;
-                    let d = md_get(&msg, idx).wrapping_add(md_get(td, idx));
-                    let e = md_get(&msg, n + idx).wrapping_add(md_get(te, idx));
-                    let mut v = zj
-                        .wrapping_add(d.wrapping_mul(md_get(&b, idx)))
-                        .wrapping_add(e.wrapping_mul(md_get(&a, idx)));
-                    if first {
-                        v = v.wrapping_add(d.wrapping_mul(e));
-                    }
-                    *zj = v;
-                }
-            });
+        self.pipelined(
+            blocks,
+            |i| {
+                let (s, e) = range(i);
+                let (xs, ys) = (&x[s..e], &y[s..e]);
+                let mut a = vec![0u64; e - s];
+                let mut b = vec![0u64; e - s];
+                rayon::join(|| sa.fill_u64_at(s, &mut a), || sb.fill_u64_at(s, &mut b));
+                let mut frame = vec![0u8; 16 * (e - s)];
+                frame
+                    .par_chunks_mut(16 * SUB)
+                    .zip(xs.par_chunks(SUB).zip(ys.par_chunks(SUB)))
+                    .zip(a.par_chunks(SUB).zip(b.par_chunks(SUB)))
+                    .for_each(|((f, (xs, ys)), (a, b))| {
+                        for ((((f, x), y), a), b) in
+                            f.chunks_exact_mut(16).zip(xs).zip(ys).zip(a).zip(b)
+                        {
+                            let (fd, fe) = f.split_at_mut(8);
+                            fd.copy_from_slice(&x.wrapping_sub(*a).to_le_bytes());
+                            fe.copy_from_slice(&y.wrapping_sub(*b).to_le_bytes());
+                        }
+                    });
+                Ok((frame, (a, b)))
+            },
+            |i| {
+                let (s, e) = range(i);
+                16 * (e - s)
+            },
+            |i, (a, b), frame| {
+                let (s, e) = range(i);
+                let zs = &mut z[s..e];
+                let (xs, ys) = (&x[s..e], &y[s..e]);
+                zs.par_chunks_mut(SUB)
+                    .zip(frame.par_chunks(16 * SUB))
+                    .zip(xs.par_chunks(SUB).zip(ys.par_chunks(SUB)))
+                    .zip(a.par_chunks(SUB).zip(b.par_chunks(SUB)))
+                    .for_each(|(((zs, f), (xs, ys)), (a, b))| {
+                        for (((((zj, f), x), y), a), b) in zs
+                            .iter_mut()
+                            .zip(f.chunks_exact(16))
+                            .zip(xs)
+                            .zip(ys)
+                            .zip(a)
+                            .zip(b)
+                        {
+                            let (fd, fe) = f.split_at(8);
+                            let d = x.wrapping_sub(*a).wrapping_add(le_u64(fd));
+                            let e = y.wrapping_sub(*b).wrapping_add(le_u64(fe));
+                            let mut v = zj
+                                .wrapping_add(d.wrapping_mul(*b))
+                                .wrapping_add(e.wrapping_mul(*a));
+                            if first {
+                                v = v.wrapping_add(d.wrapping_mul(e));
+                            }
+                            *zj = v;
+                        }
+                    });
+                Ok(())
+            },
+        )?;
         Ok(z)
+    }
+
+    /// Exchange `blocks` frames with the peer, keeping up to [`WINDOW`] of this party's frames
+    /// in flight: `make(i)` builds block `i` and a state kept until the peer's block `i` (of
+    /// exactly `peer_len(i)` bytes) arrives and `consume(i, state, frame)` runs.
+    fn pipelined<S>(
+        &mut self,
+        blocks: usize,
+        mut make: impl FnMut(usize) -> Result<(Vec<u8>, S), MpcError>,
+        peer_len: impl Fn(usize) -> usize,
+        mut consume: impl FnMut(usize, S, &[u8]) -> Result<(), MpcError>,
+    ) -> Result<(), MpcError> {
+        let mut pending = std::collections::VecDeque::with_capacity(WINDOW);
+        let mut next = 0;
+        for i in 0..blocks {
+            while next < blocks && next < i + WINDOW {
+                let (frame, state) = make(next)?;
+                self.peer.send_owned(frame)?;
+                pending.push_back(state);
+                next += 1;
+            }
+            self.peer.flush()?;
+            let want = peer_len(i);
+            let frame = self.peer.recv(want)?;
+            if frame.len() != want {
+                return Err(ChannelError::Protocol {
+                    peer: self.peer.peer().to_string(),
+                    detail: format!("expected a block of {want} bytes, got {}", frame.len()),
+                }
+                .into());
+            }
+            // one state per block sent, and block i was sent before it is received
+            if let Some(state) = pending.pop_front() {
+                consume(i, state, &frame)?;
+            }
+        }
+        Ok(())
     }
 
     /// Cross-party matrix product. First passes its private row-major n×k matrix M_A, Second its
     /// private row-major n×l matrix M_B (both know n, k, l). Both get additive shares of
     /// M_Aᵀ · M_B (k×l, row-major).
     ///
-    /// First sends `E = M_A − U`, Second sends `F = M_B − V` (one round); with
-    /// `R_F + R_S = UᵀV` from the dealer, First's share is `UᵀF + R_F` and Second's is
-    /// `EᵀM_B + R_S`, because `M_Aᵀ M_B = (E + U)ᵀ M_B = EᵀM_B + UᵀF + UᵀV`.
+    /// First sends `E = M_A − U`, Second sends `F = M_B − V` (one round, pipelined in blocks of
+    /// rows); with `R_F + R_S = UᵀV` from the dealer, First's share is `UᵀF + R_F` and Second's
+    /// is `EᵀM_B + R_S`, because `M_Aᵀ M_B = (E + U)ᵀ M_B = EᵀM_B + UᵀF + UᵀV`.
     pub fn cross_product(
         &mut self,
         mine: &[u64],
@@ -355,41 +433,66 @@ impl<'a> Computer<'a> {
     ) -> Result<Vec<u64>, MpcError> {
         check_dims(n, k, l)?;
         let op = self.next_op();
-        let chunk_rows = |cols: usize| (crate::channel::BULK_FRAME / 8 / cols.max(1)).max(1);
-        self.peer.set_step("cross-product");
-        if self.is_first() {
-            check_len("cross_product: First's matrix (n·k)", n * k, mine.len())?;
-            let u = stream(&self.seed, "cross", op, "u").u64s(n * k);
-            let r = stream(&self.seed, "cross", op, "r").u64s(k * l);
-            let rows = chunk_rows(k);
-            for (mc, uc) in mine.chunks(rows * k).zip(u.chunks(rows * k)) {
-                let e = ring::sub(mc, uc)?;
-                self.peer.send_owned(u64s_to_bytes(&e))?;
-            }
-            self.peer.flush()?;
-            let f = self.peer.recv_u64s(n * l)?;
-            let mut share = ring::matmul_tn(&u, &f, n, k, l)?;
-            ring::add_assign(&mut share, &r)?;
-            Ok(share)
+        let first = self.is_first();
+        let (my_cols, peer_cols) = if first { (k, l) } else { (l, k) };
+        check_len(
+            if first {
+                "cross_product: First's matrix (n·k)"
+            } else {
+                "cross_product: Second's matrix (n·l)"
+            },
+            n * my_cols,
+            mine.len(),
+        )?;
+        let r = if first {
+            stream(&self.seed, "cross", op, "r").u64s(k * l)
         } else {
-            check_len("cross_product: Second's matrix (n·l)", n * l, mine.len())?;
             self.dealer.set_step("dealer-cross-product");
             self.expect_header(header(KIND_CROSS, op, n, k, l))?;
-            let r = self.dealer.recv_u64s(k * l)?;
-            let v = stream(&self.seed, "cross", op, "v");
-            let rows = chunk_rows(l);
-            for (i, mc) in mine.chunks(rows * l).enumerate() {
-                let mut pad = vec![0u64; mc.len()];
-                v.fill_u64_at(i * rows * l, &mut pad);
-                let f = ring::sub(mc, &pad)?;
-                self.peer.send_owned(u64s_to_bytes(&f))?;
-            }
-            self.peer.flush()?;
-            let e = self.peer.recv_u64s(n * k)?;
-            let mut share = ring::matmul_tn(&e, mine, n, k, l)?;
-            ring::add_assign(&mut share, &r)?;
-            Ok(share)
+            self.dealer.recv_u64s(k * l)?
+        };
+        if k == 0 || l == 0 {
+            return Ok(r);
         }
+        let pad = stream(&self.seed, "cross", op, if first { "u" } else { "v" });
+        let rows = (crate::channel::BULK_FRAME / 8 / k.max(l)).max(1);
+        let blocks = n.div_ceil(rows);
+        let range = |i: usize| (i * rows, ((i + 1) * rows).min(n));
+        let mut acc = r;
+        self.peer.set_step("cross-product");
+        self.pipelined(
+            blocks,
+            |i| {
+                let (s, e) = range(i);
+                let mut p = vec![0u64; (e - s) * my_cols];
+                pad.fill_u64_at(s * my_cols, &mut p);
+                let m = &mine[s * my_cols..e * my_cols];
+                let mut frame = vec![0u8; 8 * p.len()];
+                for ((f, m), p) in frame.chunks_exact_mut(8).zip(m).zip(&p) {
+                    f.copy_from_slice(&m.wrapping_sub(*p).to_le_bytes());
+                }
+                // First keeps U's block for UᵀF; Second needs nothing
+                Ok((frame, if first { p } else { Vec::new() }))
+            },
+            |i| {
+                let (s, e) = range(i);
+                8 * (e - s) * peer_cols
+            },
+            |i, u, frame| {
+                let (s, e) = range(i);
+                let theirs: Vec<u64> = frame.chunks_exact(8).map(le_u64).collect();
+                let part = if first {
+                    // UᵀF
+                    ring::matmul_tn(&u, &theirs, e - s, k, l)?
+                } else {
+                    // EᵀM_B
+                    ring::matmul_tn(&theirs, &mine[s * l..e * l], e - s, k, l)?
+                };
+                ring::add_assign(&mut acc, &part)?;
+                Ok(())
+            },
+        )?;
+        Ok(acc)
     }
 
     /// Shares of the bits `[x_i ≥ t]` (0 or 1 in Z_2^64), `x_i` read as two's complement
@@ -561,6 +664,21 @@ impl<'a> Computer<'a> {
     }
 }
 
+/// Elements per frame in Beaver multiplication (16 bytes each).
+const MUL_BLOCK: usize = crate::channel::BULK_FRAME / 16;
+
+/// Elements per rayon task inside one block.
+const SUB: usize = 1 << 14;
+
+/// Frames in flight per direction in pipelined exchanges.
+const WINDOW: usize = 4;
+
+/// Little-endian `u64` from an 8-byte slice (the callers pass `chunks_exact(8)` pieces).
+#[inline(always)]
+fn le_u64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+}
+
 /// Bounds-checked read that lengths established by the caller make infallible.
 #[inline(always)]
 fn md_get(v: &[u64], i: usize) -> u64 {
@@ -569,32 +687,6 @@ fn md_get(v: &[u64], i: usize) -> u64 {
 
 fn slice(v: &[u64], off: usize, len: usize) -> &[u64] {
     v.get(off..off + len).unwrap_or(&[])
-}
-
-fn u64s_to_bytes(v: &[u64]) -> Vec<u8> {
-    let mut bytes = vec![0u8; v.len() * 8];
-    for (out, x) in bytes.chunks_exact_mut(8).zip(v) {
-        out.copy_from_slice(&x.to_le_bytes());
-    }
-    bytes
-}
-
-/// `out[i] = f(a[i], b[i])` in parallel above the ring threshold.
-fn par_zip3(out: &mut [u64], a: &[u64], b: &[u64], f: impl Fn(&mut u64, u64, u64) + Sync + Send) {
-    if out.len() >= ring::PAR_THRESHOLD {
-        out.par_chunks_mut(dealer::BLOCK)
-            .zip(a.par_chunks(dealer::BLOCK))
-            .zip(b.par_chunks(dealer::BLOCK))
-            .for_each(|((o, a), b)| {
-                for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
-                    f(o, *a, *b);
-                }
-            });
-    } else {
-        for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
-            f(o, *a, *b);
-        }
-    }
 }
 
 fn parse_hello(hello: &[u8]) -> Result<(Role, Seed), MpcError> {
