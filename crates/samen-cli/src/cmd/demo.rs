@@ -210,6 +210,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .arg(&certs)
             .arg("--out")
             .arg(&out)
+            .arg("--io-timeout")
+            .arg(args.timeout.to_string())
             .arg("--quiet");
         if let Some((table, file)) = input {
             let mut spec = std::ffi::OsString::from(format!("{table}="));
@@ -248,13 +250,22 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "stopped by the demo after another party failed".to_string()
         };
         let mut msg = String::new();
-        for p in parties.iter().filter(|p| failures.contains(&p.name)) {
+        // Parties that exited on their own first (they say what went wrong), then the ones the
+        // demo stopped.
+        let mut failed: Vec<&Party> = parties
+            .iter()
+            .filter(|p| failures.contains(&p.name))
+            .collect();
+        failed.sort_by_key(|p| p.status.is_none());
+        for p in failed {
             let err = std::fs::read_to_string(&p.stderr).unwrap_or_default();
+            let err = err.trim_end();
             let status = p
                 .status
                 .map_or_else(|| stopped.to_string(), |s| s.to_string());
-            let _ = writeln!(msg, "party {} failed ({status}):", p.name);
-            for l in err.trim_end().lines() {
+            let colon = if err.is_empty() { "" } else { ":" };
+            let _ = writeln!(msg, "party {} failed ({status}){colon}", p.name);
+            for l in err.lines() {
                 let _ = writeln!(msg, "  {l}");
             }
         }
