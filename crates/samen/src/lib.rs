@@ -1,6 +1,59 @@
-//! samen: privacy-preserving secure multiparty computation for official statistics.
+//! # samen
 //!
-//! This facade re-exports the samen crates for library users.
+//! Privacy-preserving secure multiparty computation (MPC) for official statistics. Two data
+//! parties — say a statistics bureau with a population register and a portal operator with
+//! usage logs — hold tables keyed by a national identifier. samen joins them privately and
+//! computes count, sum, mean and variance tables over the joined rows with additive secret
+//! sharing; cells with fewer than `min_cell` rows are suppressed **inside** the computation, and
+//! only the final tables are revealed. A third party, the helper, only produces correlated
+//! randomness and never sees data. Security model: semi-honest parties, no two of which
+//! collude.
+//!
+//! This facade re-exports the samen crates ([`core`], [`pseudonym`], [`net`], [`join`],
+//! [`study`]) and the types a researcher needs to run a study from Rust: build a [`Study`] in
+//! code (or load the TOML file the parties share), give in-memory tables, run all three parties
+//! inside this process, and get the tables back as values.
+//!
+//! ```
+//! use samen::{run_in_process, IdKind, InputTable, Statistic, StudyBuilder};
+//!
+//! let study = StudyBuilder::new("portal-usage")
+//!     .data_party("bureau", "127.0.0.1:7101")
+//!     .data_party("portal", "127.0.0.1:7102")
+//!     .helper("trustee", "127.0.0.1:7103")
+//!     .table("register", "bureau", "bsn", IdKind::Bsn)
+//!     .category("register", "region", &["Groningen", "Friesland"])
+//!     .table("usage", "portal", "bsn", IdKind::Bsn)
+//!     .category("usage", "channel", &["app", "web"])
+//!     .integer("usage", "logins", 0, 10_000)
+//!     .output("users", Statistic::Count, None, &["register.region", "usage.channel"], 0)
+//!     .output("logins", Statistic::Variance, Some("usage.logins"), &["register.region"], 2)
+//!     .build()?;
+//!
+//! let register = InputTable::new(&["bsn", "region"])
+//!     .row(&["111222333", "Groningen"])
+//!     .row(&["123456782", "Groningen"])
+//!     .row(&["12345672", "Friesland"]); // BSN with a dropped leading zero
+//! let usage = InputTable::new(&["bsn", "channel", "logins"])
+//!     .row(&["111222333", "app", "4"])
+//!     .row(&["123456782", "web", "8"])
+//!     .row(&["012345672", "web", "1"]);
+//!
+//! let tables = run_in_process(&study, &[("register", &register), ("usage", &usage)])?;
+//! assert_eq!(
+//!     tables[0].to_csv(),
+//!     "register.region,usage.channel,count,suppressed\n\
+//!      Groningen,app,1,false\nGroningen,web,1,false\n\
+//!      Friesland,app,0,false\nFriesland,web,1,false\n"
+//! );
+//! let groningen = &tables[1].cells[0];
+//! assert_eq!((groningen.count, groningen.mean, groningen.variance), (Some(2), Some(6.0), Some(4.0)));
+//! assert!(tables[1].cells[1].suppressed); // Friesland: 1 joined row < min_cell = 2
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For deployment each party runs `samen run` (see `docs/protocols/study-runner.md`); the
+//! same engine runs there over mutual TLS ([`study::runner`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -9,3 +62,8 @@ pub use samen_join as join;
 pub use samen_net as net;
 pub use samen_pseudonym as pseudonym;
 pub use samen_study as study;
+
+pub use samen_study::input::{InputTable, PartyTable};
+pub use samen_study::output::{Cell, OutputTable};
+pub use samen_study::spec::{IdKind, Statistic, Study, StudyBuilder};
+pub use samen_study::{run_in_process, StudyError};
