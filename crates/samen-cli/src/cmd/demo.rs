@@ -198,6 +198,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
     for (name, input) in PARTIES.iter().zip(inputs) {
         let out = dir.join("out").join(name);
         std::fs::create_dir_all(&out).map_err(io(format!("cannot create {}", out.display())))?;
+        // With --keep on a directory used before: never show a previous run's tables.
+        for stale in OUTPUTS
+            .iter()
+            .map(|o| format!("{}.csv", o.name))
+            .chain([format!("{name}-summary.json")])
+        {
+            let _ = std::fs::remove_file(out.join(stale));
+        }
         let stderr = logs.join(format!("{name}.stderr"));
         let stdout = logs.join(format!("{name}.stdout"));
         let mut cmd = Command::new(&exe);
@@ -517,6 +525,23 @@ fn print_costs(parties: &[Party]) {
             .collect();
         row.push(detail.join(", "));
         rows.push(row);
+    }
+    let sizes = summaries
+        .iter()
+        .filter_map(|(_, j)| j.as_ref()?.get("sizes"))
+        .find_map(|s| {
+            Some((
+                s.get("first")?.as_u64()?,
+                s.get("second")?.as_u64()?,
+                s.get("union")?.as_u64()?,
+            ))
+        });
+    if let Some((a, b, n)) = sizes {
+        println!(
+            "sizes every party learns: |A| = {a} (bureau), |B| = {b} (portal), union N = {n}, so {} in both",
+            (a + b).saturating_sub(n)
+        );
+        println!("  (and nothing about which records are in both)\n");
     }
     println!("time per phase and bytes sent, per party (from each party's run summary)");
     let widths: Vec<usize> = (0..header.len())
