@@ -309,13 +309,22 @@ impl Setup<'_> {
         addr: &str,
         remaining: Duration,
     ) -> Result<TlsChannel, Attempt> {
-        let target = addr
+        let targets: Vec<SocketAddr> = addr
             .to_socket_addrs()
             .map_err(|e| Attempt::Retry(format!("cannot resolve {addr}: {e}")))?
-            .next()
-            .ok_or_else(|| Attempt::Retry(format!("{addr} resolves to no address")))?;
-        let sock = TcpStream::connect_timeout(&target, remaining.min(HANDSHAKE_TIMEOUT))
-            .map_err(|e| Attempt::Retry(format!("cannot connect to {addr}: {e}")))?;
+            .collect();
+        let mut last = Attempt::Retry(format!("{addr} resolves to no address"));
+        let mut sock = None;
+        for target in targets {
+            match TcpStream::connect_timeout(&target, remaining.min(HANDSHAKE_TIMEOUT)) {
+                Ok(s) => {
+                    sock = Some(s);
+                    break;
+                }
+                Err(e) => last = Attempt::Retry(format!("cannot connect to {addr}: {e}")),
+            }
+        }
+        let sock = sock.ok_or(last)?;
         self.prepare(&sock)
             .map_err(|e| Attempt::Retry(format!("socket set-up for {addr} failed: {e}")))?;
         let name = ServerName::try_from(peer.to_string()).map_err(|_| {

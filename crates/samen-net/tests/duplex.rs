@@ -51,3 +51,35 @@ fn both_parties_send_large_vectors_at_the_same_time() {
     drop(b);
     assert!(matches!(a.recv(8), Err(ChannelError::Closed { .. })));
 }
+
+#[test]
+fn parties_can_start_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
+    for listener_late in [true, false] {
+        let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
+        let (first, second) = if listener_late {
+            (cfgs[1].clone(), cfgs[0].clone())
+        } else {
+            (cfgs[0].clone(), cfgs[1].clone())
+        };
+        let early = std::thread::spawn(move || samen_net::connect_all(&first).unwrap());
+        std::thread::sleep(Duration::from_millis(700));
+        let mut late = samen_net::connect_all(&second).unwrap();
+        let mut early = early.join().unwrap();
+        let (a, b) = if listener_late {
+            (
+                late.get_mut("beta").unwrap(),
+                early.get_mut("alpha").unwrap(),
+            )
+        } else {
+            (
+                early.get_mut("beta").unwrap(),
+                late.get_mut("alpha").unwrap(),
+            )
+        };
+        a.send_u64(11).unwrap();
+        assert_eq!(b.recv_u64().unwrap(), 11);
+        assert_eq!((a.peer(), b.peer()), ("beta", "alpha"));
+    }
+}
