@@ -186,7 +186,7 @@ fn drop_with_rejects() {
          7,empty,identifier is empty\n"
     );
     assert!(
-        stderr(&o).contains("3 invalid rows dropped"),
+        stderr(&o).contains("3 dropped as invalid"),
         "{}",
         stderr(&o)
     );

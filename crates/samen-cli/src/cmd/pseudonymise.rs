@@ -133,7 +133,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         summary.rows
     );
     if summary.rejected > 0 {
-        msg.push_str(&format!(", {} invalid rows dropped", summary.rejected));
+        msg.push_str(&format!(", {} dropped as invalid", summary.rejected));
         if let Some(r) = &args.rejects {
             msg.push_str(&format!(" and listed in {}", r.display()));
         }
