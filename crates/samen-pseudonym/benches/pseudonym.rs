@@ -54,7 +54,7 @@ fn sha256_bound(c: &mut Criterion) {
 fn pseudonyms(c: &mut Criterion) {
     let p = Pseudonymiser::new(&key());
     let mut g = c.benchmark_group("pseudonyms");
-    for n in [100_000usize] {
+    for n in [1_000usize, 100_000] {
         let ids: Vec<[u8; 9]> = (0..n as u64)
             .map(|i| bsn_digits_from_index(i).expect("bsn"))
             .collect();
