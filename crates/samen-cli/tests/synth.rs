@@ -195,6 +195,12 @@ fn study_file_declares_parties_tables_and_outputs() {
     for o in outputs {
         assert_eq!(o["min_cell"].as_integer(), Some(10));
     }
+
+    // The study engine accepts it, and the default sizes cannot overflow.
+    let parsed = samen_study::spec::Study::from_toml_str(&text).unwrap();
+    assert_eq!(parsed.outputs().len(), outputs.len());
+    assert_eq!(parsed.tables().len(), 2);
+    parsed.check_overflow(1_000_000 + 400_000).unwrap();
 }
 
 #[test]
