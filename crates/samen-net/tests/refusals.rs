@@ -287,3 +287,41 @@ fn bad_configs_are_refused_before_connecting() {
     let err = samen_net::connect_all(&c).unwrap_err();
     assert!(err.to_string().contains("ca.pem"), "{err}");
 }
+
+#[test]
+fn second_connection_from_a_connected_party_is_refused() {
+    logs();
+    let dir = certs(&["alpha", "beta", "gamma"]);
+    let cfgs = common::configs(
+        &["alpha", "beta", "gamma"],
+        dir.path(),
+        Duration::from_secs(3),
+    );
+    let addr = cfgs[0].parties[0].1.clone();
+    let alpha_cfg = cfgs[0].clone();
+    let alpha = std::thread::spawn(move || samen_net::connect_all(&alpha_cfg));
+    let hello = encode_frame(
+        FrameKind::Hello,
+        &common::hello("beta", "alpha").encode().unwrap(),
+    )
+    .unwrap();
+    let mut first =
+        common::raw_client(&addr, dir.path(), Some((dir.path(), "beta")), "alpha").unwrap();
+    first.write_all(&hello).unwrap();
+    assert_eq!(
+        common::read_frame(&mut first).unwrap().kind,
+        FrameKind::Hello
+    );
+    let mut second =
+        common::raw_client(&addr, dir.path(), Some((dir.path(), "beta")), "alpha").unwrap();
+    second.write_all(&hello).unwrap();
+    let answer = common::read_frame(&mut second).unwrap();
+    assert_eq!(answer.kind, FrameKind::Abort);
+    assert!(String::from_utf8_lossy(&answer.payload).contains("party 'beta' is already connected"));
+    let err = alpha.join().unwrap().unwrap_err();
+    assert!(
+        matches!(err, NetError::Refused { refusal: Refusal::Duplicate { .. }, ref peer, .. } if peer == "gamma"),
+        "{err}"
+    );
+    assert!(logged("party 'beta' is already connected"));
+}
