@@ -562,6 +562,14 @@ fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
     let mut parties = Vec::new();
     for (name, p) in &raw.parties {
         check_name("party", name, false)?;
+        if samen_net::certs::validate_party_name(name).is_err() {
+            return Err(SpecError::BadName {
+                what: "party",
+                name: name.clone(),
+                why: "it must also be a certificate name: at most 63 characters, not only digits, \
+                      not ending with '-'",
+            });
+        }
         if p.address.trim().is_empty() {
             return Err(SpecError::Parties(format!(
                 "party '{name}' has an empty address (use host:port)"
