@@ -411,12 +411,16 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
 
     let current = Pseudonymiser::new(key);
     let prev = previous.map(Pseudonymiser::new);
+    // Output buffers go round from the workers to the writer and back, so that no large buffer is
+    // allocated (and page-faulted) per sub-chunk.
+    let pool = BufferPool::default();
     let job = Job {
         col,
         kind: opts.id_kind,
         on_invalid: opts.on_invalid,
         current: &current,
         previous: prev.as_ref(),
+        pool: &pool,
     };
     let chunk_records = opts.chunk_records.max(1);
 
@@ -431,7 +435,8 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
 
     std::thread::scope(|s| -> Result<(), BulkError> {
         s.spawn(move || read_chunks(rdr, chunk_records, full_tx, recycle_rx));
-        let writer = s.spawn(move || write_chunks(out, out_path, rejects, head, out_rx));
+        let pool = &pool;
+        let writer = s.spawn(move || write_chunks(out, out_path, rejects, head, out_rx, pool));
 
         let mut outcome = Ok(());
         for msg in full_rx.iter() {
@@ -563,6 +568,7 @@ fn write_chunks<W: Write, X: Write>(
     mut rejects: Option<(X, PathBuf)>,
     head: Vec<u8>,
     out_rx: Receiver<OutChunk>,
+    pool: &BufferPool,
 ) -> Result<(), BulkError> {
     let oerr = |source| BulkError::Write {
         path: out_path.to_owned(),
@@ -577,8 +583,9 @@ fn write_chunks<W: Write, X: Write>(
             })?;
     }
     for chunk in out_rx.iter() {
-        for piece in &chunk.pieces {
-            out.write_all(piece).map_err(oerr)?;
+        for piece in chunk.pieces {
+            out.write_all(&piece).map_err(oerr)?;
+            pool.put(piece);
         }
         if let Some((r, p)) = rejects.as_mut() {
             r.write_all(&chunk.rejects)
@@ -605,12 +612,41 @@ struct Job<'a> {
     on_invalid: OnInvalid,
     current: &'a Pseudonymiser,
     previous: Option<&'a Pseudonymiser>,
+    pool: &'a BufferPool,
+}
+
+/// Recycled output buffers (at most [`BufferPool::MAX`] kept).
+#[derive(Default)]
+struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    const MAX: usize = 256;
+
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let reused = self.0.lock().ok().and_then(|mut v| v.pop());
+        match reused {
+            Some(mut b) => {
+                b.clear();
+                b.reserve(capacity);
+                b
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    fn put(&self, buf: Vec<u8>) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < Self::MAX {
+                v.push(buf);
+            }
+        }
+    }
 }
 
 impl Job<'_> {
     fn process(&self, records: &[ByteRecord]) -> SubOut {
         let mut out = SubOut {
-            data: Vec::with_capacity(records.len() * 128),
+            data: self.pool.take(records.len() * 128),
             ..SubOut::default()
         };
         let mut hex = [0u8; PSEUDONYM_HEX_LEN];

@@ -427,6 +427,13 @@ impl PseudonymKey {
     }
 }
 
+/// The next version of `old`: same domain, version + 1, fresh random bytes, created now.
+///
+/// Same as [`PseudonymKey::rotate`].
+pub fn rotate(old: &PseudonymKey) -> Result<PseudonymKey, KeyError> {
+    old.rotate()
+}
+
 impl ConstantTimeEq for PseudonymKey {
     fn ct_eq(&self, other: &Self) -> Choice {
         self.bytes.ct_eq(&other.bytes)
