@@ -693,7 +693,13 @@ impl SetupIo {
             }
             other => return Err(SetupError::Unexpected(other)),
         }
-        let theirs = Hello::decode(peer, &frame.payload).map_err(SetupError::Hello)?;
-        ours.check(&theirs).map_err(SetupError::Hello)
+        let checked = Hello::decode(peer, &frame.payload).and_then(|theirs| ours.check(&theirs));
+        if let Err(e) = checked {
+            // The peer usually detects the same mismatch itself; the abort makes sure it stops
+            // with a reason even when it does not.
+            self.send_abort(&format!("party '{}' refused the hello: {e}", ours.sender));
+            return Err(SetupError::Hello(e));
+        }
+        Ok(())
     }
 }

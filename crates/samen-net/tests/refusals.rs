@@ -206,6 +206,10 @@ fn protocol_version_mismatch() {
     assert_eq!(theirs.kind, FrameKind::Hello);
     let theirs = samen_net::hello::Hello::decode("alpha", &theirs.payload).unwrap();
     assert_eq!(theirs.version, samen_net::hello::PROTOCOL_VERSION);
+    // ... followed by an abort that tells the (old or new) peer why.
+    let abort = common::read_frame(&mut raw).unwrap();
+    assert_eq!(abort.kind, FrameKind::Abort);
+    assert!(String::from_utf8_lossy(&abort.payload).contains("party 'alpha' refused the hello"));
     let err = alpha.join().unwrap().unwrap_err();
     assert_eq!(
         err.to_string(),
