@@ -46,6 +46,29 @@ fn demo_tables_match_the_plaintext_computation() {
     }
     // At this size the rare channel is suppressed somewhere, and the table shows it.
     assert!(stdout.contains('·'), "no suppressed cell shown:\n{stdout}");
+
+    // The kept directory can be used again (certificates and tables are replaced).
+    let again = Command::new(env!("CARGO_BIN_EXE_samen"))
+        .args([
+            "demo",
+            "--residents",
+            "400",
+            "--users",
+            "200",
+            "--seed",
+            "9",
+        ])
+        .arg("--keep")
+        .arg(keep.path())
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "second run in the same directory failed: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let matched = std::fs::read_to_string(keep.path().join("out/bureau/matched.csv")).unwrap();
+    assert_eq!(matched, "count,suppressed\n180,false\n");
 }
 
 #[test]

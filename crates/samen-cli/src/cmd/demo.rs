@@ -158,6 +158,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     // 3. Certificates.
     let t = Instant::now();
     let certs = dir.join("certs");
+    // With --keep on a directory used before: `samen certs` refuses to overwrite, so remove the
+    // previous demo's certificates (only those files).
+    for party in ["ca"].iter().chain(PARTIES.iter()) {
+        for ext in ["pem", "key"] {
+            let _ = std::fs::remove_file(certs.join(format!("{party}.{ext}")));
+        }
+    }
     let out = Command::new(&exe)
         .arg("certs")
         .arg("--study")
