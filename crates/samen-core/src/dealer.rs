@@ -5,8 +5,8 @@
 //! for an operation is then expanded from its own seed under a label that names the operation
 //! kind, its sequence number and the part (`"samen-mpc-v1/mul/7/a"`). The dealer, who knows
 //! both seeds, computes the few values that cannot be expanded from one seed (the second party's
-//! part of a product) and sends only those to [`Role::Second`](crate::mpc::Role::Second).
-//! [`Role::First`](crate::mpc::Role::First) receives nothing after its seed.
+//! part of a product) and sends only those to [`Role::Second`].
+//! [`Role::First`] receives nothing after its seed.
 //!
 //! The dealer receives nothing from the computing parties, so it learns only the shapes of the
 //! operations it is asked to support (see [`crate::mpc`] for the full leakage statement).
@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | `mul(n)` | a, b, c (n each) | a, b (n each) | c_S = (a_F+a_S)(b_F+b_S) − c_F (n) |
 //! | `cross_product(n,k,l)` | U (n×k), R_F (k×l) | V (n×l) | R_S = UᵀV − R_F (k×l) |
-//! | `ge_public(n)` | r (n), ⟨r⟩ (n), AND triples (11n ×3), ⟨β⟩ (n/64), [β] (n) | r (n), AND triples (11n ×2), ⟨β⟩ (n/64) | ⟨r⟩_S (n), c_S (11n), [β]_S (n) |
+//! | `ge_public(n)` | r (n), ⟨r⟩ (n), AND triples (11n ×3), ⟨β⟩ (n/64), \[β\] (n) | r (n), AND triples (11n ×2), ⟨β⟩ (n/64) | ⟨r⟩_S (n), c_S (11n), \[β\]_S (n) |
 //!
 //! Every message to Second starts with a 5-word header (operation kind, sequence number and
 //! shape) so that a dealer and a party that disagree about the sequence of operations stop

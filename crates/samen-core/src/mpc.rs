@@ -324,21 +324,19 @@ impl<'a> Computer<'a> {
                 let (xs, ys) = (&x[s..e], &y[s..e]);
                 let mut a = vec![0u64; e - s];
                 let mut b = vec![0u64; e - s];
-                rayon::join(|| sa.fill_u64_at(s, &mut a), || sb.fill_u64_at(s, &mut b));
                 let mut frame = vec![0u8; 16 * (e - s)];
-                frame
-                    .par_chunks_mut(16 * SUB)
-                    .zip(xs.par_chunks(SUB).zip(ys.par_chunks(SUB)))
-                    .zip(a.par_chunks(SUB).zip(b.par_chunks(SUB)))
-                    .for_each(|((f, (xs, ys)), (a, b))| {
-                        for ((((f, x), y), a), b) in
-                            f.chunks_exact_mut(16).zip(xs).zip(ys).zip(a).zip(b)
-                        {
-                            let (fd, fe) = f.split_at_mut(8);
-                            fd.copy_from_slice(&x.wrapping_sub(*a).to_le_bytes());
-                            fe.copy_from_slice(&y.wrapping_sub(*b).to_le_bytes());
-                        }
-                    });
+                if e - s >= SUB {
+                    rayon::join(|| sa.fill_u64_at(s, &mut a), || sb.fill_u64_at(s, &mut b));
+                    frame
+                        .par_chunks_mut(16 * SUB)
+                        .zip(xs.par_chunks(SUB).zip(ys.par_chunks(SUB)))
+                        .zip(a.par_chunks(SUB).zip(b.par_chunks(SUB)))
+                        .for_each(|((f, (xs, ys)), (a, b))| mul_encode(f, xs, ys, a, b));
+                } else {
+                    sa.fill_u64_at(s, &mut a);
+                    sb.fill_u64_at(s, &mut b);
+                    mul_encode(&mut frame, xs, ys, &a, &b);
+                }
                 Ok((frame, (a, b)))
             },
             |i| {
@@ -349,31 +347,17 @@ impl<'a> Computer<'a> {
                 let (s, e) = range(i);
                 let zs = &mut z[s..e];
                 let (xs, ys) = (&x[s..e], &y[s..e]);
-                zs.par_chunks_mut(SUB)
-                    .zip(frame.par_chunks(16 * SUB))
-                    .zip(xs.par_chunks(SUB).zip(ys.par_chunks(SUB)))
-                    .zip(a.par_chunks(SUB).zip(b.par_chunks(SUB)))
-                    .for_each(|(((zs, f), (xs, ys)), (a, b))| {
-                        for (((((zj, f), x), y), a), b) in zs
-                            .iter_mut()
-                            .zip(f.chunks_exact(16))
-                            .zip(xs)
-                            .zip(ys)
-                            .zip(a)
-                            .zip(b)
-                        {
-                            let (fd, fe) = f.split_at(8);
-                            let d = x.wrapping_sub(*a).wrapping_add(le_u64(fd));
-                            let e = y.wrapping_sub(*b).wrapping_add(le_u64(fe));
-                            let mut v = zj
-                                .wrapping_add(d.wrapping_mul(*b))
-                                .wrapping_add(e.wrapping_mul(*a));
-                            if first {
-                                v = v.wrapping_add(d.wrapping_mul(e));
-                            }
-                            *zj = v;
-                        }
-                    });
+                if e - s >= SUB {
+                    zs.par_chunks_mut(SUB)
+                        .zip(frame.par_chunks(16 * SUB))
+                        .zip(xs.par_chunks(SUB).zip(ys.par_chunks(SUB)))
+                        .zip(a.par_chunks(SUB).zip(b.par_chunks(SUB)))
+                        .for_each(|(((zs, f), (xs, ys)), (a, b))| {
+                            mul_finish(zs, f, xs, ys, a, b, first)
+                        });
+                } else {
+                    mul_finish(zs, frame, xs, ys, &a, &b, first);
+                }
                 Ok(())
             },
         )?;
@@ -661,6 +645,47 @@ impl<'a> Computer<'a> {
                 z
             })
             .collect())
+    }
+}
+
+/// Beaver message encoding: `[x_j − a_j, y_j − b_j]` little-endian, 16 bytes per element.
+fn mul_encode(frame: &mut [u8], xs: &[u64], ys: &[u64], a: &[u64], b: &[u64]) {
+    for ((((f, x), y), a), b) in frame.chunks_exact_mut(16).zip(xs).zip(ys).zip(a).zip(b) {
+        let (fd, fe) = f.split_at_mut(8);
+        fd.copy_from_slice(&x.wrapping_sub(*a).to_le_bytes());
+        fe.copy_from_slice(&y.wrapping_sub(*b).to_le_bytes());
+    }
+}
+
+/// Beaver output: with `d = x − a` and `e = y − b` opened (own part recomputed, peer's part
+/// from `frame`), `z += d·b + e·a (+ d·e at First)`.
+fn mul_finish(
+    zs: &mut [u64],
+    frame: &[u8],
+    xs: &[u64],
+    ys: &[u64],
+    a: &[u64],
+    b: &[u64],
+    first: bool,
+) {
+    for (((((zj, f), x), y), a), b) in zs
+        .iter_mut()
+        .zip(frame.chunks_exact(16))
+        .zip(xs)
+        .zip(ys)
+        .zip(a)
+        .zip(b)
+    {
+        let (fd, fe) = f.split_at(8);
+        let d = x.wrapping_sub(*a).wrapping_add(le_u64(fd));
+        let e = y.wrapping_sub(*b).wrapping_add(le_u64(fe));
+        let mut v = zj
+            .wrapping_add(d.wrapping_mul(*b))
+            .wrapping_add(e.wrapping_mul(*a));
+        if first {
+            v = v.wrapping_add(d.wrapping_mul(e));
+        }
+        *zj = v;
     }
 }
 
