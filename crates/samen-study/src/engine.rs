@@ -12,8 +12,8 @@
 //!    checks that both agree. This is all the helper ever receives.
 //! 3. The overflow rule ([`Study::check_overflow`] with `|A| + |B|` rows) is checked by all
 //!    three parties; if it fails, all stop with the same error.
-//! 4. **shares**: each data party builds its local matrix ([`Plan::local_matrix`]) and starts
-//!    its MPC session (seed from the helper).
+//! 4. **shares**: each data party starts its MPC session (seed from the helper; the wait for
+//!    it is counted in the join phase) and builds its local matrix ([`Plan::local_matrix`]).
 //! 5. **products**: one cross-party product `M_A^T · M_B` (helper: a matrix triple); both data
 //!    parties hold additive shares of count, Σv and Σv² of every cell of the inner join.
 //! 6. **comparison**: for every cell of an output with `min_cell > 0`, shares of
@@ -219,16 +219,24 @@ pub fn run_data_party(
         union: joined.union_size as u64,
     };
     let n = joined.union_size;
+    if sizes.union > MAX_UNION || n.checked_mul(plan.k.max(plan.l)).is_none() {
+        return Err(EngineError::Sizes {
+            detail: format!("union size {n} is larger than the limit of {MAX_UNION}"),
+        });
+    }
     helper.set_step("sizes");
     helper.send_u64s(&[sizes.first, sizes.second, sizes.union])?;
     helper.flush()?;
     study.check_overflow(sizes.first + sizes.second)?;
 
+    // The dealer's seed arrives once the helper has both size messages, i.e. once the slower
+    // party has finished the join; waiting for it counts as part of the join phase.
+    let role = if is_first { Role::First } else { Role::Second };
+    let mut mpc = Computer::new(role, peer, helper)?;
+
     phases.start("shares");
     let matrix = plan.local_matrix(is_first, table, &joined.positions, n);
     drop(joined);
-    let role = if is_first { Role::First } else { Role::Second };
-    let mut mpc = Computer::new(role, peer, helper)?;
 
     phases.start("products");
     let shares = if n == 0 {
