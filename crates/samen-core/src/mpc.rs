@@ -22,7 +22,8 @@
 //! First's seed, which Second does not know. The dealer learns the number and shapes of
 //! operations (vector lengths, matrix shapes) and nothing else. The statistical test
 //! `messages_are_uniform_for_any_secret` in `tests/mpc.rs` checks the uniformity of shares and
-//! of the messages received in a Beaver multiplication for two very different secrets.
+//! of the messages received in a Beaver multiplication for two very different secrets;
+//! `comparison_messages_are_uniform_for_any_secret` does the same for [`Computer::ge_public`].
 //!
 //! # Message flow
 //! Both computing parties send before they receive in every round, so one round costs one

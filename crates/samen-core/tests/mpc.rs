@@ -428,3 +428,61 @@ fn messages_are_uniform_for_any_secret() {
     let bytes: Vec<u8> = secrets[0].0.iter().flat_map(|v| v.to_le_bytes()).collect();
     assert!(chi_square(&bytes) > CHI2_LIMIT);
 }
+
+/// Like [`beaver_views`] for a secure comparison with threshold `t`.
+fn comparison_views(x: &[u64], t: u64) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let n = x.len();
+    let (x0, x1) = split(x, 23);
+    let (mut f, mut s, mut h) = mesh();
+    std::thread::scope(|sc| {
+        sc.spawn(move || {
+            let mut to_f = h.remove("first").unwrap();
+            let mut to_s = h.remove("second").unwrap();
+            let mut d = Dealer::new(&mut to_f, &mut to_s).unwrap();
+            d.ge_public(n).unwrap();
+        });
+        let second = sc.spawn(move || {
+            let mut peer = Recording {
+                inner: s.remove("first").unwrap(),
+                log: vec![],
+            };
+            let mut dl = Recording {
+                inner: s.remove("helper").unwrap(),
+                log: vec![],
+            };
+            let mut c = Computer::new(Role::Second, &mut peer, &mut dl).unwrap();
+            c.ge_public(&x1, t).unwrap();
+            (peer.log.concat(), dl.log[2..].concat())
+        });
+        let mut peer = Recording {
+            inner: f.remove("second").unwrap(),
+            log: vec![],
+        };
+        let mut dl = f.remove("helper").unwrap();
+        let mut c = Computer::new(Role::First, &mut peer, &mut dl).unwrap();
+        c.ge_public(&x0, t).unwrap();
+        let (a, b) = second.join().unwrap();
+        (a, b, peer.log.concat())
+    })
+}
+
+#[test]
+fn comparison_messages_are_uniform_for_any_secret() {
+    let n = 4_096;
+    let secrets: [Vec<u64>; 2] = [vec![0; n], (0..n as u64).map(|i| (i << 40) | 7).collect()];
+    for x in &secrets {
+        let (from_first, from_dealer, from_second) = comparison_views(x, 1000);
+        // m (n words), 11 AND gates (2 words each), the packed daBit opening (n/64 words)
+        assert_eq!(from_first.len(), 8 * (23 * n + n / 64));
+        assert_eq!(from_dealer.len(), 8 * 13 * n);
+        assert_eq!(from_second.len(), from_first.len());
+        for (what, bytes) in [
+            ("First→Second", from_first),
+            ("dealer→Second", from_dealer),
+            ("Second→First", from_second),
+        ] {
+            let chi = chi_square(&bytes);
+            assert!(chi < CHI2_LIMIT, "{what} not uniform: chi2 = {chi}");
+        }
+    }
+}
