@@ -242,6 +242,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         load_inputs(&study, opts)?;
     }
     let local = load_inputs(&study, opts);
+    let input_time = started.elapsed();
     let local = local.and_then(|t| {
         if let Some(t) = &t {
             study.check_overflow(t.len() as u64)?;
@@ -362,7 +363,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         party: opts.party.clone(),
         role,
         sizes: result.sizes(),
-        phases: phases.durations().to_vec(),
+        phases: std::iter::once(("input".to_string(), input_time))
+            .chain(phases.durations().iter().cloned())
+            .collect(),
         total: started.elapsed(),
         bytes_sent: channels
             .iter()
