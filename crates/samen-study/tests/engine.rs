@@ -302,3 +302,49 @@ fn transcripts_never_contain_payloads_and_label_steps() {
         "{steps:?}"
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use samen_study::output::finish_cell;
+    use samen_study::spec::Statistic;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// The exact integer finishing agrees with a direct floating-point computation.
+        #[test]
+        fn finishing_matches_a_direct_computation(v in proptest::collection::vec(-1_000_000i64..1_000_000, 1..200)) {
+            let n = v.len() as u64;
+            let s: i128 = v.iter().map(|&x| i128::from(x)).sum();
+            let s2: i128 = v.iter().map(|&x| i128::from(x) * i128::from(x)).sum();
+            let c = finish_cell(Statistic::Variance, vec![], false, n, s, s2);
+            let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+            let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+            let (m, w) = (c.mean.unwrap(), c.variance.unwrap());
+            prop_assert!((m - mean).abs() <= 1e-9 * mean.abs().max(1.0));
+            prop_assert!((w - var).abs() <= 1e-6 * var.abs().max(1.0));
+            prop_assert!(w >= 0.0);
+        }
+
+        /// Random small studies: the joint computation equals the plaintext reference.
+        #[test]
+        fn random_small_studies_match_plaintext(
+            seed in any::<u64>(),
+            na in 0usize..25,
+            nb in 0usize..25,
+            min_cell in 0u64..4,
+            by in 0usize..4,
+        ) {
+            let groupings: [&[&str]; 4] = [&[], &["tb.cc"], &["ta.cb", "tb.cd"], &["ta.ca", "ta.cb"]];
+            let text = super::study_header(-20, 20, 0, 9)
+                + &super::output("n", "count", None, groupings[by], min_cell)
+                + &super::output("v", "variance", Some("ta.va"), groupings[by], min_cell)
+                + &super::output("s", "sum", Some("tb.vb"), groupings[by], min_cell);
+            let study = samen_study::spec::Study::from_toml_str(&text).unwrap();
+            let mut rng = super::Rng(seed | 1);
+            let common = na.min(nb) / 2;
+            let (ta, tb) = super::random_tables(&mut rng, na, nb, common, (-20, 20), (0, 9));
+            let (mpc, plain) = super::run_both(&study, &ta, &tb);
+            prop_assert_eq!(mpc, plain);
+        }
+    }
+}
