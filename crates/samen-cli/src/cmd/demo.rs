@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
     /// Stop the parties if they have not finished after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
     timeout: u64,
 }
 
