@@ -111,6 +111,38 @@ pub struct ChannelStats {
     pub rounds: u64,
 }
 
+/// Traffic accounting shared by every [`Channel`] implementation: payload bytes and frames in
+/// each direction, and rounds (a round starts with the first send after a receive).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrafficCounter {
+    stats: ChannelStats,
+    recv_since_send: bool,
+}
+
+impl TrafficCounter {
+    /// Account for one frame of `len` payload bytes sent.
+    pub fn on_send(&mut self, len: usize) {
+        if self.stats.messages_sent == 0 || self.recv_since_send {
+            self.stats.rounds += 1;
+        }
+        self.recv_since_send = false;
+        self.stats.bytes_sent += len as u64;
+        self.stats.messages_sent += 1;
+    }
+
+    /// Account for one frame of `len` payload bytes received.
+    pub fn on_recv(&mut self, len: usize) {
+        self.recv_since_send = true;
+        self.stats.bytes_received += len as u64;
+        self.stats.messages_received += 1;
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ChannelStats {
+        self.stats
+    }
+}
+
 /// A bidirectional, message-oriented link from this party to one peer.
 ///
 /// Implementations must bound every receive by `max_len`, fail (never panic) on malformed
@@ -312,8 +344,7 @@ pub struct LocalChannel {
     tx: mpsc::Sender<Frame>,
     rx: mpsc::Receiver<Frame>,
     timeout: Duration,
-    stats: ChannelStats,
-    recv_since_send: bool,
+    traffic: TrafficCounter,
 }
 
 enum Frame {
@@ -331,16 +362,14 @@ pub fn local_pair(a: &str, b: &str) -> (LocalChannel, LocalChannel) {
         tx: tx_ab,
         rx: rx_ba,
         timeout: DEFAULT_TIMEOUT,
-        stats: ChannelStats::default(),
-        recv_since_send: false,
+        traffic: TrafficCounter::default(),
     };
     let end_b = LocalChannel {
         peer: a.to_string(),
         tx: tx_ba,
         rx: rx_ab,
         timeout: DEFAULT_TIMEOUT,
-        stats: ChannelStats::default(),
-        recv_since_send: false,
+        traffic: TrafficCounter::default(),
     };
     (end_a, end_b)
 }
@@ -367,12 +396,7 @@ impl LocalChannel {
     }
 
     fn count_send(&mut self, len: usize) {
-        if self.stats.messages_sent == 0 || self.recv_since_send {
-            self.stats.rounds += 1;
-        }
-        self.recv_since_send = false;
-        self.stats.bytes_sent += len as u64;
-        self.stats.messages_sent += 1;
+        self.traffic.on_send(len);
     }
 }
 
@@ -411,9 +435,7 @@ impl Channel for LocalChannel {
                         max: max_len,
                     });
                 }
-                self.recv_since_send = true;
-                self.stats.bytes_received += bytes.len() as u64;
-                self.stats.messages_received += 1;
+                self.traffic.on_recv(bytes.len());
                 Ok(bytes)
             }
             Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
@@ -431,7 +453,7 @@ impl Channel for LocalChannel {
     }
 
     fn stats(&self) -> ChannelStats {
-        self.stats
+        self.traffic.stats()
     }
 
     fn abort(&mut self, reason: &str) {

@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use samen_core::channel::{Channel, ChannelError, ChannelStats, MAX_FRAME};
+use samen_core::channel::{Channel, ChannelError, ChannelStats, TrafficCounter, MAX_FRAME};
 
 use crate::frame::{self, FrameDecoder, FrameError, FrameKind};
 
@@ -47,8 +47,7 @@ pub struct TlsChannel {
     sock: TcpStream,
     rx: mpsc::Receiver<Incoming>,
     io_timeout: Duration,
-    stats: ChannelStats,
-    recv_since_send: bool,
+    traffic: TrafficCounter,
     out: Vec<u8>,
     broken: bool,
 }
@@ -57,7 +56,7 @@ impl std::fmt::Debug for TlsChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsChannel")
             .field("peer", &self.peer)
-            .field("stats", &self.stats)
+            .field("stats", &self.traffic.stats())
             .finish_non_exhaustive()
     }
 }
@@ -141,8 +140,7 @@ impl TlsChannel {
             sock,
             rx,
             io_timeout,
-            stats: ChannelStats::default(),
-            recv_since_send: false,
+            traffic: TrafficCounter::default(),
             out: Vec::with_capacity(SEND_CHUNK + 4096),
             broken: false,
         })
@@ -227,12 +225,7 @@ impl TlsChannel {
     }
 
     fn count_send(&mut self, len: usize) {
-        if self.stats.messages_sent == 0 || self.recv_since_send {
-            self.stats.rounds += 1;
-        }
-        self.recv_since_send = false;
-        self.stats.bytes_sent += len as u64;
-        self.stats.messages_sent += 1;
+        self.traffic.on_send(len);
     }
 }
 
@@ -264,9 +257,7 @@ impl Channel for TlsChannel {
                         max: max_len,
                     });
                 }
-                self.recv_since_send = true;
-                self.stats.bytes_received += bytes.len() as u64;
-                self.stats.messages_received += 1;
+                self.traffic.on_recv(bytes.len());
                 Ok(bytes)
             }
             Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
@@ -285,7 +276,7 @@ impl Channel for TlsChannel {
     }
 
     fn stats(&self) -> ChannelStats {
-        self.stats
+        self.traffic.stats()
     }
 
     fn abort(&mut self, reason: &str) {
