@@ -130,6 +130,26 @@ impl TrafficCounter {
         self.stats.messages_sent += 1;
     }
 
+    /// Accept one received frame from `peer`: a frame longer than the receiver's bound
+    /// `max_len` is [`ChannelError::FrameTooLarge`] (and not counted); otherwise it is counted
+    /// and returned.
+    pub fn accept(
+        &mut self,
+        peer: &str,
+        bytes: Vec<u8>,
+        max_len: usize,
+    ) -> Result<Vec<u8>, ChannelError> {
+        if bytes.len() > max_len {
+            return Err(ChannelError::FrameTooLarge {
+                peer: peer.to_string(),
+                len: bytes.len(),
+                max: max_len,
+            });
+        }
+        self.on_recv(bytes.len());
+        Ok(bytes)
+    }
+
     /// Account for one frame of `len` payload bytes received.
     pub fn on_recv(&mut self, len: usize) {
         self.recv_since_send = true;
@@ -427,17 +447,7 @@ impl Channel for LocalChannel {
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
         match self.rx.recv_timeout(self.timeout) {
-            Ok(Frame::Data(bytes)) => {
-                if bytes.len() > max_len {
-                    return Err(ChannelError::FrameTooLarge {
-                        peer: self.peer.clone(),
-                        len: bytes.len(),
-                        max: max_len,
-                    });
-                }
-                self.traffic.on_recv(bytes.len());
-                Ok(bytes)
-            }
+            Ok(Frame::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
             Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
                 peer: self.peer.clone(),
                 reason,

@@ -249,17 +249,7 @@ impl Channel for TlsChannel {
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
         match self.rx.recv_timeout(self.io_timeout) {
-            Ok(Incoming::Data(bytes)) => {
-                if bytes.len() > max_len {
-                    return Err(ChannelError::FrameTooLarge {
-                        peer: self.peer.clone(),
-                        len: bytes.len(),
-                        max: max_len,
-                    });
-                }
-                self.traffic.on_recv(bytes.len());
-                Ok(bytes)
-            }
+            Ok(Incoming::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
             Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
                 peer: self.peer.clone(),
                 reason,
