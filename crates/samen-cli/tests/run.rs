@@ -297,3 +297,21 @@ fn usage_errors_are_reported_before_connecting() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
+
+#[test]
+fn io_timeout_below_the_keepalive_margin_is_refused() {
+    let s = Setup::new(5, 5);
+    let out = samen()
+        .args(["run", "--party", "bureau", "--io-timeout", "1", "--study"])
+        .arg(&s.study)
+        .arg("--certs")
+        .arg(s.path("certs"))
+        .arg("--out")
+        .arg(s.path("o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--io-timeout") && e.contains('3'), "{e}");
+    assert!(!s.path("o").exists());
+}

@@ -8,7 +8,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, Channel, ChannelError, ChannelStats, LocalChannel};
-use samen_join::{private_join, JoinError, JoinOutput, JoinRole, CHUNK_POINTS};
+use samen_join::{
+    private_join, private_join_with_progress, JoinError, JoinOutput, JoinProgress, JoinRole,
+    CHUNK_POINTS,
+};
 use samen_pseudonym::normalise::{bsn_from_index, normalise, IdKind};
 
 type Ids = Vec<Vec<u8>>;
@@ -88,12 +91,53 @@ fn outer_join_with_0_1_50_100_percent_overlap() {
     }
 }
 
+/// Run one party with a progress callback that records every report.
+fn join_recording(
+    role: JoinRole,
+    ids: &[Vec<u8>],
+    ch: &mut LocalChannel,
+) -> (JoinOutput, Vec<JoinProgress>) {
+    let seen = std::sync::Mutex::new(Vec::new());
+    let out = private_join_with_progress(role, &refs(ids), ch, &|p| seen.lock().unwrap().push(p))
+        .unwrap();
+    (out, seen.into_inner().unwrap())
+}
+
+/// Reports come after every frame, `done` never falls, `total` never grows, and the last report
+/// is exactly `2|own| + 2|peer| + |A_only| + |B_only|` of `total`.
+fn check_progress(out: &JoinOutput, seen: &[JoinProgress]) {
+    let only = (out.union_size - out.peer_size) + (out.union_size - out.own_size);
+    let mults = (2 * out.own_size + 2 * out.peer_size + only) as u64;
+    assert_eq!(
+        seen.last(),
+        Some(&JoinProgress {
+            done: mults,
+            total: mults
+        })
+    );
+    assert!(seen
+        .windows(2)
+        .all(|w| w[0].done <= w[1].done && w[0].total >= w[1].total));
+    assert!(seen.iter().all(|p| p.done <= p.total));
+    assert!(
+        seen.len() >= out.own_size.div_ceil(CHUNK_POINTS) + 2,
+        "{}",
+        seen.len()
+    );
+}
+
 #[test]
 fn outer_join_unequal_sizes_over_several_frames() {
     // More than one frame of points in every stream; sizes not multiples of the frame.
     let (a, b) = random_sets(5, CHUNK_POINTS + 17, 3000, 1000);
-    let (oa, ob) = join_pair(a.clone(), b.clone());
+    let (mut ca, mut cb) = local_pair("first", "second");
+    let b2 = b.clone();
+    let t = thread::spawn(move || join_recording(JoinRole::Second, &b2, &mut cb));
+    let (oa, pa) = join_recording(JoinRole::First, &a, &mut ca);
+    let (ob, pb) = t.join().unwrap();
     check_outer_join(&a, &b, &oa, &ob);
+    check_progress(&oa, &pa);
+    check_progress(&ob, &pb);
 }
 
 #[test]

@@ -5,7 +5,18 @@
 //! parses frames and pushes them into an in-memory queue that [`Channel::recv`] pops with the
 //! I/O timeout. [`Channel::send`] encrypts on the caller's thread under the same lock and writes
 //! the ciphertext to the socket after releasing it. Neither side ever blocks on the socket
-//! while holding the lock, so both parties can send large vectors at the same time.
+//! while holding the TLS lock, so both parties can send large vectors at the same time.
+//!
+//! **Keep-alive.** A party may compute for a long time without sending (the helper, say, waits
+//! through the whole private join of the data parties). So that a waiting peer can tell "busy"
+//! from "gone", a keep-alive thread sends an empty [`FrameKind::KeepAlive`] frame whenever the
+//! channel has sent nothing for [`MAX_KEEPALIVE_INTERVAL`] (one second; a quarter of this side's
+//! I/O timeout if that is shorter). The interval does not depend on the peer's settings, so any
+//! peer whose I/O timeout is a few seconds or more never mistakes "busy" for "gone". The receiver drops keep-alives and restarts its wait, so the I/O
+//! timeout bounds how long a peer may stay *silent*: it fires when the peer process is hung,
+//! gone or unreachable, not while it is alive and computing. Keep-alives are not counted in
+//! [`Channel::stats`] and are not protocol messages (transcripts do not list them); they reveal
+//! only when a party was not sending, which the TCP traffic shows anyway.
 //!
 //! The queue is not bounded in frames (a bound would deadlock two parties that both send
 //! before they receive); each frame is at most [`MAX_FRAME`] bytes and the protocols bound how
@@ -15,7 +26,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, ChannelError, ChannelStats, TrafficCounter, MAX_FRAME};
 
@@ -29,9 +40,22 @@ const READ_BUF: usize = 256 << 10;
 const MAX_REASON: usize = 1024;
 /// How long `abort` and closing may block on a peer that does not read.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest pause between keep-alives of an idle channel (shorter for short I/O timeouts: a
+/// quarter of the timeout). A peer's I/O timeout must be longer than this, with a margin for
+/// scheduling delays on a loaded machine: a few seconds.
+pub const MAX_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest pause between keep-alives.
+const MIN_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The keep-alive interval for an I/O timeout: a quarter of it, within
+/// [20 ms, [`MAX_KEEPALIVE_INTERVAL`]].
+pub fn keepalive_interval(io_timeout: Duration) -> Duration {
+    (io_timeout / 4).clamp(MIN_KEEPALIVE_INTERVAL, MAX_KEEPALIVE_INTERVAL)
+}
 
 enum Incoming {
     Data(Vec<u8>),
+    KeepAlive,
     Abort(String),
     Failed(ChannelError),
 }
@@ -43,13 +67,26 @@ enum Incoming {
 /// sees [`ChannelError::Closed`] once it has read everything sent before.
 pub struct TlsChannel {
     peer: String,
-    conn: Arc<Mutex<rustls::Connection>>,
-    sock: TcpStream,
+    writer: Arc<Mutex<Writer>>,
     rx: mpsc::Receiver<Incoming>,
     io_timeout: Duration,
     traffic: TrafficCounter,
+    /// Dropping it stops the keep-alive thread at once.
+    _keepalive_stop: mpsc::Sender<()>,
+}
+
+/// The sending half, shared by the caller's thread and the keep-alive thread. It is locked for
+/// a whole frame, so frames never interleave and ciphertext reaches the socket in the order
+/// rustls produced it.
+struct Writer {
+    peer: String,
+    conn: Arc<Mutex<rustls::Connection>>,
+    sock: TcpStream,
     out: Vec<u8>,
-    broken: bool,
+    io_timeout: Duration,
+    last_send: Instant,
+    /// After a failed send, an abort or the close nothing more may be written.
+    closed: bool,
 }
 
 impl std::fmt::Debug for TlsChannel {
@@ -134,39 +171,49 @@ impl TlsChannel {
             .name(format!("samen-net-read-{peer}"))
             .spawn(move || reader.run())
             .map_err(io_err)?;
-        Ok(TlsChannel {
-            peer,
+        let writer = Arc::new(Mutex::new(Writer {
+            peer: peer.clone(),
             conn,
             sock,
+            out: Vec::with_capacity(SEND_CHUNK + 4096),
+            io_timeout,
+            last_send: Instant::now(),
+            closed: false,
+        }));
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let shared = Arc::clone(&writer);
+        thread::Builder::new()
+            .name(format!("samen-net-keepalive-{peer}"))
+            .spawn(move || keep_alive(&shared, &stop_rx))
+            .map_err(io_err)?;
+        Ok(TlsChannel {
+            peer,
+            writer,
             rx,
             io_timeout,
             traffic: TrafficCounter::default(),
-            out: Vec::with_capacity(SEND_CHUNK + 4096),
-            broken: false,
+            _keepalive_stop: stop_tx,
         })
     }
 
-    /// Set how long a receive (and a blocked send) waits before failing with
-    /// [`ChannelError::Timeout`].
+    /// Set how long a receive waits for a silent peer (one that sends not even keep-alives),
+    /// and how long a blocked send waits, before failing with [`ChannelError::Timeout`]. Also
+    /// sets this side's keep-alive interval to a quarter of it if that is under one second.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.io_timeout = timeout;
-        let _ = self.sock.set_write_timeout(Some(timeout));
+        if let Ok(mut w) = self.writer.lock() {
+            w.io_timeout = timeout;
+            let _ = w.sock.set_write_timeout(Some(timeout));
+        }
+    }
+
+    fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>, ChannelError> {
+        self.writer.lock().map_err(|_| lock_failed(&self.peer))
     }
 
     fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), ChannelError> {
-        if self.broken {
-            return Err(ChannelError::Closed {
-                peer: self.peer.clone(),
-            });
-        }
-        let header = frame::encode_header(kind, payload.len())
-            .map_err(|e| frame_to_channel(&self.peer, e))?;
-        let result = self.write_frame(&header, payload);
-        if let Err(e) = result {
-            self.broken = true;
-            return Err(self.explain_send_failure(e));
-        }
-        Ok(())
+        let result = self.lock_writer()?.send_frame(kind, payload);
+        result.map_err(|e| self.explain_send_failure(e))
     }
 
     /// A send failed (typically because the peer went away): if the peer's abort already
@@ -182,6 +229,24 @@ impl TlsChannel {
             }
         }
         e
+    }
+}
+
+impl Writer {
+    fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), ChannelError> {
+        if self.closed {
+            return Err(ChannelError::Closed {
+                peer: self.peer.clone(),
+            });
+        }
+        let header = frame::encode_header(kind, payload.len())
+            .map_err(|e| frame_to_channel(&self.peer, e))?;
+        if let Err(e) = self.write_frame(&header, payload) {
+            self.closed = true;
+            return Err(e);
+        }
+        self.last_send = Instant::now();
+        Ok(())
     }
 
     fn write_frame(&mut self, header: &[u8], payload: &[u8]) -> Result<(), ChannelError> {
@@ -224,8 +289,49 @@ impl TlsChannel {
         }
     }
 
-    fn count_send(&mut self, len: usize) {
-        self.traffic.on_send(len);
+    /// Send the TLS close and shut the sending direction (once).
+    fn close(&mut self) {
+        let _ = self.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
+        if !self.closed {
+            self.closed = true;
+            self.out.clear();
+            if let Ok(mut conn) = self.conn.lock() {
+                conn.send_close_notify();
+                while conn.wants_write() {
+                    if conn.write_tls(&mut self.out).is_err() {
+                        break;
+                    }
+                }
+            }
+            let _ = self.sock.write_all(&self.out);
+        }
+        // Only the sending direction: shutting down reading with unread data would reset the
+        // connection and could destroy data the peer has not read yet. The reader thread ends
+        // when the peer closes its side.
+        let _ = self.sock.shutdown(Shutdown::Write);
+    }
+}
+
+/// The keep-alive thread: while the channel lives, send an empty keep-alive frame whenever
+/// nothing was sent for one interval. Ends when `stop`'s sender is dropped, when the channel
+/// is closed, or after a failed write (which also marks the channel closed).
+fn keep_alive(writer: &Mutex<Writer>, stop: &mpsc::Receiver<()>) {
+    loop {
+        let interval = match writer.lock() {
+            Ok(w) if !w.closed => keepalive_interval(w.io_timeout),
+            _ => return,
+        };
+        match stop.recv_timeout(interval) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let Ok(mut w) = writer.lock() else { return };
+        if w.closed {
+            return;
+        }
+        if w.last_send.elapsed() >= interval && w.send_frame(FrameKind::KeepAlive, &[]).is_err() {
+            return;
+        }
     }
 }
 
@@ -243,25 +349,29 @@ impl Channel for TlsChannel {
             });
         }
         self.send_frame(FrameKind::Data, payload)?;
-        self.count_send(payload.len());
+        self.traffic.on_send(payload.len());
         Ok(())
     }
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        match self.rx.recv_timeout(self.io_timeout) {
-            Ok(Incoming::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
-            Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
-                peer: self.peer.clone(),
-                reason,
-            }),
-            Ok(Incoming::Failed(e)) => Err(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
-                peer: self.peer.clone(),
-                secs: self.io_timeout.as_secs(),
-            }),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(ChannelError::Closed {
-                peer: self.peer.clone(),
-            }),
+        loop {
+            return match self.rx.recv_timeout(self.io_timeout) {
+                Ok(Incoming::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
+                // The peer is alive: wait a full timeout again.
+                Ok(Incoming::KeepAlive) => continue,
+                Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
+                    peer: self.peer.clone(),
+                    reason,
+                }),
+                Ok(Incoming::Failed(e)) => Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
+                    peer: self.peer.clone(),
+                    secs: self.io_timeout.as_secs(),
+                }),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(ChannelError::Closed {
+                    peer: self.peer.clone(),
+                }),
+            };
         }
     }
 
@@ -274,31 +384,19 @@ impl Channel for TlsChannel {
         while !reason.is_char_boundary(end) {
             end -= 1;
         }
-        let _ = self.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
-        let _ = self.send_frame(FrameKind::Abort, &reason.as_bytes()[..end]);
-        self.broken = true;
+        if let Ok(mut w) = self.writer.lock() {
+            let _ = w.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
+            let _ = w.send_frame(FrameKind::Abort, &reason.as_bytes()[..end]);
+            w.closed = true;
+        }
     }
 }
 
 impl Drop for TlsChannel {
     fn drop(&mut self) {
-        let _ = self.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
-        if !self.broken {
-            self.out.clear();
-            if let Ok(mut conn) = self.conn.lock() {
-                conn.send_close_notify();
-                while conn.wants_write() {
-                    if conn.write_tls(&mut self.out).is_err() {
-                        break;
-                    }
-                }
-            }
-            let _ = self.sock.write_all(&self.out);
+        if let Ok(mut w) = self.writer.lock() {
+            w.close();
         }
-        // Only the sending direction: shutting down reading with unread data would reset the
-        // connection and could destroy data the peer has not read yet. The reader thread ends
-        // when the peer closes its side.
-        let _ = self.sock.shutdown(Shutdown::Write);
     }
 }
 
@@ -408,6 +506,7 @@ impl Reader {
             let Some(frame) = frame else { continue };
             let item = match frame.kind {
                 FrameKind::Data => Incoming::Data(frame.payload),
+                FrameKind::KeepAlive => Incoming::KeepAlive,
                 FrameKind::Abort => {
                     let reason = String::from_utf8_lossy(&frame.payload).into_owned();
                     let _ = self.tx.send(Incoming::Abort(reason));

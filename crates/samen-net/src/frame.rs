@@ -4,12 +4,13 @@
 //!
 //! | bytes | meaning |
 //! |---|---|
-//! | 1 | kind: [`FrameKind::Hello`] = 1, [`FrameKind::Data`] = 2, [`FrameKind::Abort`] = 3 |
+//! | 1 | kind: [`FrameKind::Hello`] = 1, [`FrameKind::Data`] = 2, [`FrameKind::Abort`] = 3, [`FrameKind::KeepAlive`] = 4 |
 //! | 4 | payload length, `u32` little endian |
 //! | n | payload |
 //!
 //! Each kind has a hard maximum payload length ([`FrameKind::max_len`]): data frames at most
-//! [`MAX_FRAME`], hellos and aborts at most [`MAX_CONTROL_MESSAGE`]. A longer announced length
+//! [`MAX_FRAME`], hellos and aborts at most [`MAX_CONTROL_MESSAGE`], keep-alives nothing. A
+//! longer announced length
 //! is rejected as soon as the header is complete, before anything is allocated, so a decoder
 //! never holds more than one frame of at most [`MAX_FRAME`] bytes.
 //!
@@ -40,6 +41,9 @@ pub enum FrameKind {
     Data,
     /// The sender stops; the payload is a UTF-8 reason.
     Abort,
+    /// "Still here": sent by an idle sender so that a peer waiting for its next message does
+    /// not time out while it computes. Always empty; never delivered to the channel's user.
+    KeepAlive,
 }
 
 impl FrameKind {
@@ -49,6 +53,7 @@ impl FrameKind {
             FrameKind::Hello => 1,
             FrameKind::Data => 2,
             FrameKind::Abort => 3,
+            FrameKind::KeepAlive => 4,
         }
     }
 
@@ -58,6 +63,7 @@ impl FrameKind {
             1 => Some(FrameKind::Hello),
             2 => Some(FrameKind::Data),
             3 => Some(FrameKind::Abort),
+            4 => Some(FrameKind::KeepAlive),
             _ => None,
         }
     }
@@ -67,6 +73,7 @@ impl FrameKind {
         match self {
             FrameKind::Data => MAX_FRAME,
             FrameKind::Hello | FrameKind::Abort => MAX_CONTROL_MESSAGE,
+            FrameKind::KeepAlive => 0,
         }
     }
 }
@@ -286,6 +293,15 @@ mod tests {
         ));
         assert!(encode_header(FrameKind::Abort, MAX_CONTROL_MESSAGE + 1).is_err());
         assert!(encode_header(FrameKind::Data, MAX_FRAME).is_ok());
+        assert!(encode_header(FrameKind::KeepAlive, 0).is_ok());
+        assert_eq!(
+            decode_all(&[4, 1, 0, 0, 0, 0]),
+            Err(FrameError::TooLarge {
+                kind: FrameKind::KeepAlive,
+                len: 1,
+                max: 0
+            })
+        );
     }
 
     #[test]
@@ -327,12 +343,15 @@ mod tests {
         }
 
         #[test]
-        fn encode_decode_round_trip(frames in proptest::collection::vec((0u8..3, proptest::collection::vec(any::<u8>(), 0..300)), 0..8)) {
-            let kinds = [FrameKind::Hello, FrameKind::Data, FrameKind::Abort];
+        fn encode_decode_round_trip(frames in proptest::collection::vec((0u8..4, proptest::collection::vec(any::<u8>(), 0..300)), 0..8)) {
+            let kinds = [FrameKind::Hello, FrameKind::Data, FrameKind::Abort, FrameKind::KeepAlive];
             let mut wire = Vec::new();
             let mut expected = Vec::new();
-            for (k, payload) in frames {
+            for (k, mut payload) in frames {
                 let kind = kinds[k as usize];
+                if kind == FrameKind::KeepAlive {
+                    payload.clear();
+                }
                 wire.extend(encode_frame(kind, &payload).unwrap());
                 expected.push(Frame { kind, payload });
             }

@@ -16,6 +16,9 @@
 //!   sans-IO, fuzzed).
 //! - **Full duplex.** A reader thread per connection, so both parties may send 100+ MB at the
 //!   same time before either receives.
+//! - **Keep-alive.** An idle sender sends an empty keep-alive frame every second, so the I/O
+//!   timeout measures how long a peer has been *silent* (hung, gone, unreachable), not how
+//!   long it has been computing.
 //!
 //! See `docs/protocols/transport.md` for the wire format, the identity rules, what an
 //! eavesdropper learns and the failure behaviour.
@@ -30,6 +33,6 @@ pub mod frame;
 pub mod hello;
 
 pub use certs::generate_certs;
-pub use channel::TlsChannel;
+pub use channel::{keepalive_interval, TlsChannel, MAX_KEEPALIVE_INTERVAL};
 pub use connect::{connect_all, NetConfig};
 pub use error::{NetError, Refusal};

@@ -165,3 +165,81 @@ fn abort_while_the_other_side_sends_bulk() {
     );
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn busy_peer_keeps_the_channel_alive_past_the_io_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
+    // alpha gives up after 2 s of silence; beta keeps its long default timeout: the keep-alive
+    // interval (1 s) does not depend on the peer's setting.
+    let mut cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
+    cfgs[0].io_timeout = Duration::from_secs(2);
+    let mut all: Vec<_> = common::connect_threads(cfgs)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut a = all[0].remove("beta").unwrap();
+    let mut b = all[1].remove("alpha").unwrap();
+    let tb = std::thread::spawn(move || {
+        // "Computing" for more than two of alpha's I/O timeouts without sending anything.
+        std::thread::sleep(Duration::from_millis(4500));
+        b.send_u64s(&[1, 2, 3]).unwrap();
+        b
+    });
+    let start = Instant::now();
+    assert_eq!(a.recv_u64s(3).unwrap(), vec![1, 2, 3]);
+    assert!(start.elapsed() >= Duration::from_millis(4400));
+    let b = tb.join().unwrap();
+    // Keep-alives are transport overhead: neither side counts them as traffic.
+    assert_eq!(a.stats().bytes_received, 24);
+    assert_eq!(a.stats().bytes_sent, 0);
+    assert_eq!(b.stats().bytes_sent, 24);
+    assert_eq!(b.stats().bytes_received, 0);
+    // Once the peer is gone, the waiting side still fails promptly.
+    drop(b);
+    assert!(matches!(a.recv(8), Err(ChannelError::Closed { .. })));
+}
+
+#[test]
+fn idle_channel_sends_empty_keepalives_and_they_are_never_delivered() {
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_millis(400));
+    // alpha sends nothing: within 1 s the raw peer sees several empty keep-alive frames
+    // (one per quarter of alpha's I/O timeout).
+    raw.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let start = Instant::now();
+    let mut keepalives = 0;
+    while start.elapsed() < Duration::from_secs(1) {
+        match common::read_frame(&mut raw) {
+            Ok(f) => {
+                assert_eq!((f.kind, f.payload.len()), (FrameKind::KeepAlive, 0));
+                keepalives += 1;
+            }
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{e}"
+            ),
+        }
+    }
+    assert!((3..=12).contains(&keepalives), "{keepalives} keep-alives");
+    // The raw peer sends keep-alives for three of alpha's timeouts, then data: alpha's receive
+    // waits through them and returns the data only.
+    let t = std::thread::spawn(move || {
+        for _ in 0..12 {
+            std::thread::sleep(Duration::from_millis(100));
+            raw.write_all(&encode_frame(FrameKind::KeepAlive, &[]).unwrap())
+                .unwrap();
+        }
+        raw.write_all(&encode_frame(FrameKind::Data, b"payload").unwrap())
+            .unwrap();
+        raw.flush().unwrap();
+        raw
+    });
+    assert_eq!(alpha.recv(100).unwrap(), b"payload");
+    let _raw = t.join().unwrap();
+    assert_eq!(alpha.stats().bytes_received, 7);
+}

@@ -22,11 +22,12 @@
 //! 7. **open**: the products, the bits `s` and the quantities of unsuppressed outputs are opened;
 //!    the statistics are finished in the clear from integers.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, ChannelError, ChannelExt};
 use samen_core::mpc::{Computer, Dealer, MpcError, Role};
-use samen_join::{private_join, JoinError, JoinRole};
+use samen_join::{private_join_with_progress, JoinError, JoinProgress, JoinRole};
 use thiserror::Error;
 
 use crate::input::{PartyTable, MAX_ROWS};
@@ -98,12 +99,17 @@ pub struct Sizes {
 /// A callback told the name of each phase as it starts.
 pub type PhaseCallback = Box<dyn FnMut(&str) + Send>;
 
+/// A callback told `(phase, done, total)` work units of a phase while it runs (so far only the
+/// join reports, in scalar multiplications; see `samen_join::JoinProgress`).
+pub type ProgressCallback = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
+
 /// Phase timing, with an optional callback when a phase starts (progress display, transcript
 /// step labels).
 pub struct Phases {
     done: Vec<(String, Duration)>,
     current: Option<(String, Instant)>,
     on_start: Option<PhaseCallback>,
+    on_progress: Option<ProgressCallback>,
 }
 
 impl std::fmt::Debug for Phases {
@@ -125,6 +131,30 @@ impl Phases {
             done: Vec::new(),
             current: None,
             on_start: None,
+            on_progress: None,
+        }
+    }
+
+    /// Also call `f(phase, done, total)` while a long phase makes progress.
+    pub fn with_progress(mut self, f: impl Fn(&str, u64, u64) + Send + Sync + 'static) -> Phases {
+        self.on_progress = Some(Arc::new(f));
+        self
+    }
+
+    /// A callback `(done, total)` for the current phase (a no-op if no progress callback was
+    /// given), to hand to a long computation.
+    pub fn progress(&self) -> Box<dyn Fn(u64, u64) + Send + Sync> {
+        let phase = self
+            .current
+            .as_ref()
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default();
+        match &self.on_progress {
+            Some(f) => {
+                let f = Arc::clone(f);
+                Box::new(move |done, total| f(&phase, done, total))
+            }
+            None => Box::new(|_, _| {}),
         }
     }
 
@@ -206,7 +236,10 @@ pub fn run_data_party(
     } else {
         JoinRole::Second
     };
-    let joined = private_join(join_role, &ids, peer)?;
+    let progress = phases.progress();
+    let joined = private_join_with_progress(join_role, &ids, peer, &|p: JoinProgress| {
+        progress(p.done, p.total)
+    })?;
     drop(ids);
     let (a, b) = if is_first {
         (joined.own_size, joined.peer_size)

@@ -306,6 +306,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     });
     let party_name = opts.party.clone();
     let (bar_cb, tr_cb) = (bar.clone(), transcript.clone());
+    let spinner_style = indicatif::ProgressStyle::default_spinner();
     let mut phases = Phases::with_callback(move |name| {
         if let Some(t) = &tr_cb {
             if !name.is_empty() {
@@ -316,13 +317,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             if name.is_empty() {
                 b.finish_and_clear();
             } else {
+                b.set_style(spinner_style.clone());
+                b.unset_length();
                 b.set_message(format!("{party_name}: {name}"));
             }
         }
         if !name.is_empty() {
             tracing::info!(phase = name, "phase started");
         }
-    });
+    })
+    .with_progress(progress_reporter(bar.clone()));
     let result = run_party(
         &study,
         &opts.party,
@@ -391,4 +395,36 @@ pub fn generate_study_certs(study_path: &Path, out: &Path) -> Result<Vec<String>
     let names: Vec<String> = study.parties().iter().map(|p| p.name.clone()).collect();
     samen_net::generate_certs(&names, out)?;
     Ok(names)
+}
+
+/// The progress callback of a run: turns the spinner into a bar with percentage and estimated
+/// time left while a phase reports progress, and logs every tenth of the way at `info` (for
+/// runs without a terminal).
+fn progress_reporter(bar: Option<indicatif::ProgressBar>) -> impl Fn(&str, u64, u64) + Send + Sync {
+    let bar_style = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} [{wide_bar}] {percent:>3}% ({elapsed} elapsed, about {eta} left)",
+    )
+    .ok();
+    let last_tenth = std::sync::atomic::AtomicU64::new(u64::MAX);
+    move |phase, done, total| {
+        if total == 0 {
+            return;
+        }
+        if let Some(b) = &bar {
+            if b.length() != Some(total) {
+                if b.length().is_none() {
+                    if let Some(st) = &bar_style {
+                        b.set_style(st.clone());
+                    }
+                    b.reset_eta();
+                }
+                b.set_length(total);
+            }
+            b.set_position(done);
+        }
+        let tenth = done.saturating_mul(10) / total;
+        if last_tenth.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
+            tracing::info!(phase, percent = tenth * 10, "progress");
+        }
+    }
 }

@@ -42,8 +42,11 @@ pub struct Args {
     /// Seconds to wait for all other parties to connect.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     connect_timeout: u64,
-    /// Seconds a single receive may wait.
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    /// Seconds a peer may stay silent before this party gives up (at least 3). Parties send a
+    /// keep-alive every second while they compute, so this bounds how long a hung, crashed or
+    /// unreachable peer goes unnoticed, not how long a phase may take.
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(3..))]
     io_timeout: u64,
 }
 
