@@ -233,6 +233,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             spec.push(file);
             cmd.arg("--input").arg(spec);
         }
+        // The runner logs each phase and every tenth of the join at `info`; the demo reads that
+        // from the log to show progress (unless the user chose their own log filter).
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "warn,samen_study::runner=info");
+        }
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).map_err(io("cannot create a log file"))?)
             .stderr(std::fs::File::create(&stderr).map_err(io("cannot create a log file"))?);
@@ -422,7 +427,16 @@ fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'static str> {
         if running.is_empty() {
             break;
         }
-        bar.set_message(format!("running: {}", running.join(", ")));
+        let progress = parties
+            .first()
+            .and_then(|p| std::fs::read_to_string(&p.stderr).ok())
+            .and_then(|log| latest_progress(&log))
+            .map(|(phase, pct)| match pct {
+                Some(pct) => format!("bureau: {phase} {pct}% · "),
+                None => format!("bureau: {phase} · "),
+            })
+            .unwrap_or_default();
+        bar.set_message(format!("{progress}running: {}", running.join(", ")));
         let overdue = start.elapsed() > timeout;
         let given_up = first_failure.is_some_and(|t| t.elapsed() > GRACE);
         if overdue || given_up {
@@ -437,6 +451,31 @@ fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'static str> {
         .filter(|p| !p.status.is_some_and(|s| s.success()))
         .map(|p| p.name)
         .collect()
+}
+
+/// The current phase and, if it reports progress, its last logged percentage, from a runner's
+/// log (`phase started phase=…` and `progress phase=… percent=…` lines at `info`).
+fn latest_progress(log: &str) -> Option<(String, Option<u64>)> {
+    fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+        let rest = &line[line.find(key)? + key.len()..];
+        let value = rest.split_whitespace().next()?;
+        Some(value.trim_matches('"'))
+    }
+    let mut state: Option<(String, Option<u64>)> = None;
+    for line in log.lines() {
+        if line.contains("phase started") {
+            if let Some(phase) = field(line, "phase=") {
+                state = Some((phase.to_string(), None));
+            }
+        } else if line.contains(" progress ") {
+            if let (Some(phase), Some(pct)) = (field(line, "phase="), field(line, "percent=")) {
+                if let Ok(pct) = pct.parse() {
+                    state = Some((phase.to_string(), Some(pct)));
+                }
+            }
+        }
+    }
+    state
 }
 
 /// Stop every party that is still running (only the processes this demo started).
@@ -578,4 +617,26 @@ fn print_costs(parties: &[Party]) {
         line(r);
     }
     println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latest_progress;
+
+    #[test]
+    fn progress_is_read_from_the_runner_log() {
+        let log = "\
+2026-11-29T19:59:25.092735Z  INFO samen_study::runner: connecting to the other parties party=bureau
+2026-11-29T19:59:25.172030Z  INFO samen_study::runner: phase started phase=\"join\"
+2026-11-29T19:59:25.184419Z  INFO samen_study::runner: progress phase=\"join\" percent=0
+2026-11-29T19:59:26.753697Z  INFO samen_study::runner: progress phase=\"join\" percent=10
+";
+        assert_eq!(latest_progress(log), Some(("join".to_string(), Some(10))));
+        let later = format!(
+            "{log}2026-11-29T19:59:34.069669Z  INFO samen_study::runner: phase started phase=\"shares\"\n"
+        );
+        assert_eq!(latest_progress(&later), Some(("shares".to_string(), None)));
+        assert_eq!(latest_progress(""), None);
+        assert_eq!(latest_progress("WARN something else\n"), None);
+    }
 }
