@@ -120,6 +120,21 @@ impl Setup {
         Setup { dir, study }
     }
 
+    /// `samen run` for `party` with `study` and output directory `o`, without inputs, to
+    /// completion (for runs that must fail before connecting).
+    fn run_once(&self, party: &str, study: &Path, extra: &[&str]) -> Output {
+        samen()
+            .args(["run", "--party", party, "--study"])
+            .arg(study)
+            .arg("--certs")
+            .arg(self.path("certs"))
+            .arg("--out")
+            .arg(self.path("o"))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
@@ -272,28 +287,12 @@ fn usage_errors_are_reported_before_connecting() {
         study_text().replace("min_cell = 4", "min_cell = 4\ncolour = 1"),
     )
     .unwrap();
-    let out = samen()
-        .args(["run", "--party", "bureau", "--study"])
-        .arg(&bad)
-        .arg("--certs")
-        .arg(s.path("certs"))
-        .arg("--out")
-        .arg(s.path("o"))
-        .output()
-        .unwrap();
+    let out = s.run_once("bureau", &bad, &[]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("colour"), "{e}");
     // An unknown party.
-    let out = samen()
-        .args(["run", "--party", "nobody", "--study"])
-        .arg(&s.study)
-        .arg("--certs")
-        .arg(s.path("certs"))
-        .arg("--out")
-        .arg(s.path("o"))
-        .output()
-        .unwrap();
+    let out = s.run_once("nobody", &s.study, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
@@ -301,15 +300,7 @@ fn usage_errors_are_reported_before_connecting() {
 #[test]
 fn io_timeout_below_the_keepalive_margin_is_refused() {
     let s = Setup::new(5, 5);
-    let out = samen()
-        .args(["run", "--party", "bureau", "--io-timeout", "1", "--study"])
-        .arg(&s.study)
-        .arg("--certs")
-        .arg(s.path("certs"))
-        .arg("--out")
-        .arg(s.path("o"))
-        .output()
-        .unwrap();
+    let out = s.run_once("bureau", &s.study, &["--io-timeout", "1"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("--io-timeout") && e.contains('3'), "{e}");

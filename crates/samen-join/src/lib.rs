@@ -359,7 +359,14 @@ pub fn private_join_with_progress(
             detail: e.to_string(),
         });
     }
-    let out = join_and_abort_on_error(role, ids, peer, &keys, &seed, progress);
+    let session = Session {
+        role,
+        ids,
+        keys: &keys,
+        shuffle_seed: &seed,
+        progress,
+    };
+    let out = join_and_abort_on_error(&session, peer);
     seed.zeroize();
     out
 }
@@ -374,18 +381,30 @@ pub fn private_join_with_keys(
     keys: &JoinKeys,
     shuffle_seed: &[u8; 32],
 ) -> Result<JoinOutput, JoinError> {
-    join_and_abort_on_error(role, ids, peer, keys, shuffle_seed, &|_| {})
+    let session = Session {
+        role,
+        ids,
+        keys,
+        shuffle_seed,
+        progress: &|_| {},
+    };
+    join_and_abort_on_error(&session, peer)
+}
+
+/// One party's inputs to one join session.
+struct Session<'a> {
+    role: JoinRole,
+    ids: &'a [&'a [u8]],
+    keys: &'a JoinKeys,
+    shuffle_seed: &'a [u8; 32],
+    progress: &'a (dyn Fn(JoinProgress) + Sync),
 }
 
 fn join_and_abort_on_error(
-    role: JoinRole,
-    ids: &[&[u8]],
+    session: &Session<'_>,
     peer: &mut dyn Channel,
-    keys: &JoinKeys,
-    shuffle_seed: &[u8; 32],
-    progress: &(dyn Fn(JoinProgress) + Sync),
 ) -> Result<JoinOutput, JoinError> {
-    let result = run(role, ids, peer, keys, shuffle_seed, progress);
+    let result = run(session, peer);
     if let Err(e) = &result {
         let reason = match e {
             JoinError::Channel(
@@ -471,14 +490,14 @@ fn exchange(
     Ok(())
 }
 
-fn run(
-    role: JoinRole,
-    ids: &[&[u8]],
-    peer: &mut dyn Channel,
-    keys: &JoinKeys,
-    shuffle_seed: &[u8; 32],
-    progress: &(dyn Fn(JoinProgress) + Sync),
-) -> Result<JoinOutput, JoinError> {
+fn run(session: &Session<'_>, peer: &mut dyn Channel) -> Result<JoinOutput, JoinError> {
+    let Session {
+        role,
+        ids,
+        keys,
+        shuffle_seed,
+        progress,
+    } = *session;
     let t0 = Instant::now();
     let n_own = ids.len();
     if n_own as u64 > MAX_PARTY_SIZE {

@@ -36,6 +36,27 @@ fn alpha_and_raw_beta(
     (chans.remove("beta").unwrap(), raw, dir)
 }
 
+/// alpha and beta connected over TLS; alpha's I/O timeout is `alpha_timeout`, beta's 20 s.
+fn connected_pair(
+    alpha_timeout: Duration,
+) -> (
+    samen_net::TlsChannel,
+    samen_net::TlsChannel,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
+    let mut cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
+    cfgs[0].io_timeout = alpha_timeout;
+    let mut all: Vec<_> = common::connect_threads(cfgs)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let a = all[0].remove("beta").unwrap();
+    let b = all[1].remove("alpha").unwrap();
+    (a, b, dir)
+}
+
 #[test]
 fn oversized_frame_announcement_is_an_error() {
     let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(10));
@@ -116,15 +137,7 @@ fn silent_peer_times_out() {
 
 #[test]
 fn abort_reaches_the_peer_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
-    let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
-    let mut all: Vec<_> = common::connect_threads(cfgs)
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
-    let mut a = all[0].remove("beta").unwrap();
-    let mut b = all[1].remove("alpha").unwrap();
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
     a.send_u64(5).unwrap();
     a.abort("input file failed validation");
     assert_eq!(b.recv_u64().unwrap(), 5);
@@ -142,15 +155,7 @@ fn abort_reaches_the_peer_with_its_reason() {
 
 #[test]
 fn abort_while_the_other_side_sends_bulk() {
-    let dir = tempfile::tempdir().unwrap();
-    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
-    let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
-    let mut all: Vec<_> = common::connect_threads(cfgs)
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
-    let mut a = all[0].remove("beta").unwrap();
-    let mut b = all[1].remove("alpha").unwrap();
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
     b.abort("helper lost its seed");
     drop(b);
     let start = Instant::now();
@@ -168,18 +173,9 @@ fn abort_while_the_other_side_sends_bulk() {
 
 #[test]
 fn busy_peer_keeps_the_channel_alive_past_the_io_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
-    // alpha gives up after 2 s of silence; beta keeps its long default timeout: the keep-alive
-    // interval (1 s) does not depend on the peer's setting.
-    let mut cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(20));
-    cfgs[0].io_timeout = Duration::from_secs(2);
-    let mut all: Vec<_> = common::connect_threads(cfgs)
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
-    let mut a = all[0].remove("beta").unwrap();
-    let mut b = all[1].remove("alpha").unwrap();
+    // alpha gives up after 2 s of silence; beta keeps its long timeout: the keep-alive interval
+    // (1 s) does not depend on the peer's setting.
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(2));
     let tb = std::thread::spawn(move || {
         // "Computing" for more than two of alpha's I/O timeouts without sending anything.
         std::thread::sleep(Duration::from_millis(4500));
