@@ -119,6 +119,26 @@ fn pseudonymises_in_order_like_the_library() {
 }
 
 #[test]
+fn semicolon_files_keep_their_delimiter() {
+    let t = setup("bsn;gemeente;bedrag\n111222333;Den Haag;1,5\n12345672;\"A;B\";2\n");
+    let o = t.pseudonymise(&["--delimiter", ";", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = PseudonymKey::load(&t.key).unwrap();
+    let a = pseudonymise(&key, "111222333");
+    let b = pseudonymise(&key, "012345672");
+    let out = std::fs::read_to_string(t.p("out.csv")).unwrap();
+    assert_eq!(
+        out,
+        format!("bsn;gemeente;bedrag\n{a};Den Haag;1,5\n{b};\"A;B\";2\n")
+    );
+    for bad in ["\"", ";;", "é"] {
+        let o = t.pseudonymise(&["--delimiter", bad]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("--delimiter"), "{}", stderr(&o));
+    }
+}
+
+#[test]
 fn text_ids() {
     let t = setup("bsn,x\n user-1 ,1\nuser-2,2\n");
     let o = t.pseudonymise(&["--id-kind", "text"]);

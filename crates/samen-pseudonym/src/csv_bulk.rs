@@ -8,6 +8,8 @@
 //!
 //! * The header (line 1) is copied; the id column keeps its name and its values are replaced by
 //!   pseudonyms; with a previous key a column `<id-column>_previous` is inserted right after it.
+//! * Fields are separated by [`BulkOptions::delimiter`] (default `,`; `;` is common in Dutch
+//!   files, tab in exports); the output uses the same delimiter, quoting fields that contain it.
 //! * Line numbers are physical lines of the input (the header is line 1); a record with an
 //!   embedded newline is reported at the line where it starts.
 //! * [`OnInvalid::Fail`]: the first invalid identifier (in file order) stops the run with
@@ -100,6 +102,27 @@ pub struct BulkOptions {
     pub chunk_records: usize,
     /// Sync the output to disk before renaming it into place (default `true`).
     pub durable: bool,
+    /// Field delimiter of the input and the output (default `b','`): one ASCII byte other than
+    /// `"`, CR and LF ([`check_delimiter`]).
+    pub delimiter: u8,
+}
+
+/// Check that `d` can separate CSV fields: one printable ASCII byte or tab, not `"`.
+///
+/// ```
+/// use samen_pseudonym::csv_bulk::check_delimiter;
+/// assert!(check_delimiter(b';').is_ok() && check_delimiter(b'\t').is_ok());
+/// assert!(check_delimiter(b'"').is_err() && check_delimiter(b'\n').is_err());
+/// ```
+pub fn check_delimiter(d: u8) -> Result<(), String> {
+    if d == b'\t' || (d.is_ascii_graphic() && d != b'"') {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} cannot separate CSV fields: use one printable ASCII character other than '\"', or tab",
+            char::from(d)
+        ))
+    }
 }
 
 impl BulkOptions {
@@ -112,6 +135,7 @@ impl BulkOptions {
             rejects: None,
             chunk_records: DEFAULT_CHUNK_RECORDS,
             durable: true,
+            delimiter: b',',
         }
     }
 }
@@ -214,6 +238,9 @@ pub enum BulkError {
         /// Why the identifier was rejected.
         reason: InvalidId,
     },
+    /// The delimiter cannot separate CSV fields.
+    #[error("invalid delimiter: {0}")]
+    Delimiter(String),
     /// The output or rejects file could not be created, written or renamed into place.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -236,6 +263,7 @@ pub fn pseudonymise_csv(
     opts: &BulkOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BulkSummary, BulkError> {
+    check_delimiter(opts.delimiter).map_err(BulkError::Delimiter)?;
     let file = File::open(input).map_err(|source| BulkError::OpenInput {
         path: input.to_owned(),
         source,
@@ -349,7 +377,7 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
     total_bytes: Option<u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BulkSummary, BulkError> {
-    let mut rdr = LineReader::new(input, input_path);
+    let mut rdr = LineReader::new(input, input_path, opts.delimiter);
     let mut header = ByteRecord::new();
     if !rdr.read(&mut header)? {
         return Err(BulkError::NoHeader {
@@ -396,15 +424,16 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
         return Err(BulkError::ColumnExists { column: prev_name });
     }
 
+    let delim = opts.delimiter;
     let mut head = Vec::with_capacity(256);
     for (i, n) in names.iter().enumerate() {
         if i > 0 {
-            head.push(b',');
+            head.push(delim);
         }
-        write_field(&mut head, n);
+        write_field(&mut head, n, delim);
         if i == col && previous.is_some() {
-            head.push(b',');
-            write_field(&mut head, prev_name.as_bytes());
+            head.push(delim);
+            write_field(&mut head, prev_name.as_bytes(), delim);
         }
     }
     head.push(b'\n');
@@ -416,6 +445,7 @@ fn run_stream<R: Read + Send, W: Write + Send, X: Write + Send>(
     let pool = BufferPool::default();
     let job = Job {
         col,
+        delimiter: delim,
         kind: opts.id_kind,
         on_invalid: opts.on_invalid,
         current: &current,
@@ -608,6 +638,7 @@ fn write_chunks<W: Write, X: Write>(
 /// The per-record work shared by all workers.
 struct Job<'a> {
     col: usize,
+    delimiter: u8,
     kind: IdKind,
     on_invalid: OnInvalid,
     current: &'a Pseudonymiser,
@@ -661,16 +692,16 @@ impl Job<'_> {
                     }
                     for (i, field) in rec.iter().enumerate() {
                         if i > 0 {
-                            out.data.push(b',');
+                            out.data.push(self.delimiter);
                         }
                         if i == self.col {
                             out.data.extend_from_slice(&hex);
                             if self.previous.is_some() {
-                                out.data.push(b',');
+                                out.data.push(self.delimiter);
                                 out.data.extend_from_slice(&prev_hex);
                             }
                         } else {
-                            write_field(&mut out.data, field);
+                            write_field(&mut out.data, field, self.delimiter);
                         }
                     }
                     out.data.push(b'\n');
@@ -692,11 +723,11 @@ impl Job<'_> {
     }
 }
 
-/// Append one CSV field, quoting it when it contains a delimiter, quote or line break.
-fn write_field(out: &mut Vec<u8>, field: &[u8]) {
+/// Append one CSV field, quoting it when it contains the delimiter, a quote or a line break.
+fn write_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
     if field
         .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        .any(|&b| b == delimiter || matches!(b, b'"' | b'\n' | b'\r'))
     {
         out.push(b'"');
         for &b in field {
@@ -739,7 +770,7 @@ struct LineReader<'p, R> {
 }
 
 impl<'p, R: Read> LineReader<'p, R> {
-    fn new(input: R, path: &'p Path) -> Self {
+    fn new(input: R, path: &'p Path, delimiter: u8) -> Self {
         let tee = Tee {
             inner: input,
             base: 0,
@@ -747,6 +778,7 @@ impl<'p, R: Read> LineReader<'p, R> {
         };
         let rdr = csv::ReaderBuilder::new()
             .has_headers(false)
+            .delimiter(delimiter)
             .flexible(false)
             .buffer_capacity(1 << 17)
             .from_reader(tee);
@@ -859,6 +891,40 @@ mod tests {
             &mut |_| {},
         );
         (r, dir)
+    }
+
+    #[test]
+    fn semicolon_and_tab_delimiters_are_kept_in_the_output() {
+        let k = key(1, "d");
+        let (p1, p2) = (pseudonymise(&k, "111222333"), pseudonymise(&k, "012345672"));
+        for d in [b';', b'\t'] {
+            let c = char::from(d);
+            // A comma is an ordinary character here; a field holding the delimiter is quoted.
+            let text =
+                format!("naam{c}bsn{c}noot\nx{c}111222333{c}a,b\ny{c}12345672{c}\"p{c}q\"\n");
+            let mut opts = BulkOptions::new("bsn");
+            opts.delimiter = d;
+            let (r, dir) = run(&text, &opts, Some(&key(2, "d")));
+            assert_eq!(r.unwrap().written, 2);
+            let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+            let (q1, q2) = (
+                pseudonymise(&key(2, "d"), "111222333"),
+                pseudonymise(&key(2, "d"), "012345672"),
+            );
+            assert_eq!(
+                out,
+                format!(
+                    "naam{c}bsn{c}bsn_previous{c}noot\nx{c}{p1}{c}{q1}{c}a,b\ny{c}{p2}{c}{q2}{c}\"p{c}q\"\n"
+                )
+            );
+        }
+        // The same semicolon file read with the default delimiter has no column "bsn".
+        let (r, _dir) = run("naam;bsn\nx;111222333\n", &BulkOptions::new("bsn"), None);
+        assert!(matches!(r, Err(BulkError::MissingColumn { .. })));
+        let mut opts = BulkOptions::new("bsn");
+        opts.delimiter = b'"';
+        let (r, _dir) = run("bsn\n111222333\n", &opts, None);
+        assert!(matches!(r, Err(BulkError::Delimiter(_))));
     }
 
     #[test]

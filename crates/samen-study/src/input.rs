@@ -288,6 +288,7 @@ fn read_csv_from<R: std::io::Read>(
 ) -> Result<PartyTable, InputError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(spec.delimiter)
         .flexible(false)
         .from_reader(reader);
     let header: Vec<String> = rdr

@@ -213,6 +213,9 @@ pub struct TableSpec {
     pub id: IdSpec,
     /// Data columns by name.
     pub columns: BTreeMap<String, ColumnKind>,
+    /// Field delimiter of the party's CSV file (`delimiter = ";"` in the study file; default
+    /// `,`; `"tab"` for tab).
+    pub delimiter: u8,
 }
 
 /// A reference `table.column`.
@@ -348,6 +351,8 @@ enum RawRole {
 struct RawTable {
     party: String,
     id: IdSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delimiter: Option<String>,
     #[serde(default)]
     columns: BTreeMap<String, RawColumn>,
 }
@@ -690,11 +695,27 @@ fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
             };
             columns.insert(cname.clone(), kind);
         }
+        let delimiter = match t.delimiter.as_deref() {
+            None => b',',
+            Some("tab") | Some("\t") => b'\t',
+            Some(d) if d.len() == 1 => {
+                let b = d.as_bytes().first().copied().unwrap_or(b',');
+                samen_pseudonym::csv_bulk::check_delimiter(b)
+                    .map_err(|e| terr(format!("delimiter: {e}")))?;
+                b
+            }
+            Some(d) => {
+                return Err(terr(format!(
+                    "delimiter {d:?} must be one character (e.g. \";\") or \"tab\""
+                )))
+            }
+        };
         tables.push(TableSpec {
             name: tname.clone(),
             party: t.party.clone(),
             id: t.id.clone(),
             columns,
+            delimiter,
         });
     }
     if tables[0].party == tables[1].party {
@@ -885,6 +906,7 @@ impl StudyBuilder {
                     column: id_column.to_string(),
                     kind,
                 },
+                delimiter: None,
                 columns: BTreeMap::new(),
             },
         );

@@ -152,6 +152,52 @@ fn malformed_row_and_physical_lines() {
     assert!(matches!(e, InputError::NotInteger { line: 3, .. }), "{msg}");
 }
 
+#[test]
+fn semicolon_and_tab_files_with_a_declared_delimiter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.csv");
+    for (decl, d) in [("\";\"", ';'), ("\"tab\"", '\t')] {
+        let text = r#"[study]
+name = "v"
+[parties.alpha]
+address = "127.0.0.1:1"
+[parties.beta]
+address = "127.0.0.1:2"
+[parties.helper]
+address = "127.0.0.1:3"
+role = "helper"
+[tables.ta]
+party = "alpha"
+id = { column = "bsn", kind = "bsn" }
+delimiter = DELIM
+columns.ca = { kind = "category", levels = ["a,0", "a1"] }
+[tables.tb]
+party = "beta"
+id = { column = "key", kind = "text" }
+[[outputs]]
+name = "n"
+statistic = "count"
+by = ["ta.ca"]
+"#
+        .replace("DELIM", decl);
+        let study = Study::from_toml_str(&text).unwrap();
+        // A comma is an ordinary character in a semicolon or tab file.
+        std::fs::write(&path, format!("bsn{d}ca\n{GOOD1}{d}a,0\n{GOOD2}{d}a1\n")).unwrap();
+        let t = read_csv(&study, "ta", &path).unwrap();
+        assert_eq!(t.ids, vec![GOOD1.to_string(), GOOD2.to_string()]);
+        assert_eq!(
+            t.columns["ca"],
+            samen_study::input::ColumnData::Category(vec![0, 1])
+        );
+        // The other table keeps the default comma.
+        assert_eq!(study.table_of("beta").unwrap().delimiter, b',');
+    }
+    // Read with the default delimiter, the same semicolon file lacks the column "bsn".
+    std::fs::write(&path, format!("bsn;ca\n{GOOD1};a1\n")).unwrap();
+    let e = read_csv(&study(), "ta", &path).unwrap_err().to_string();
+    assert!(e.contains("bsn"), "{e}");
+}
+
 fn spec_err(text: &str) -> String {
     match Study::from_toml_str(text) {
         Ok(_) => panic!("accepted:\n{text}"),
@@ -172,6 +218,20 @@ fn bad_study_files() {
         (
             good.replace("[study]\n", "[study]\ncolour = \"red\"\n"),
             "colour",
+        ),
+        (
+            good.replace(
+                "party = \"alpha\"\n",
+                "party = \"alpha\"\ndelimiter = \";;\"\n",
+            ),
+            "delimiter",
+        ),
+        (
+            good.replace(
+                "party = \"alpha\"\n",
+                "party = \"alpha\"\ndelimiter = '\"'\n",
+            ),
+            "delimiter",
         ),
         (good.replace("role = \"helper\"\n", ""), "helper"),
         (

@@ -3,7 +3,7 @@
 //! ```text
 //! samen pseudonymise --key cbs-2026.key --input people.csv --output people.pseud.csv \
 //!     --id-column bsn [--id-kind bsn|text] [--on-invalid fail|drop] [--rejects rejects.csv] \
-//!     [--previous-key cbs-2025.key] [--quiet]
+//!     [--previous-key cbs-2025.key] [--delimiter ';'] [--quiet]
 //! ```
 //!
 //! The output is written atomically (temporary file, then rename). With `--on-invalid fail` (the
@@ -46,9 +46,23 @@ pub struct Args {
     /// Previous key file: adds a column <id-column>_previous with pseudonyms under that key.
     #[arg(long, value_name = "OLD")]
     pub previous_key: Option<PathBuf>,
+    /// Field delimiter of the input, kept in the output: one character (e.g. ';') or "tab".
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--delimiter`: one ASCII character, or `tab` / `\t`.
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    let d = match s {
+        "tab" | "\\t" | "\t" => b'\t',
+        _ if s.len() == 1 => s.as_bytes()[0],
+        _ => return Err(format!("expected one character or \"tab\", got {s:?}")),
+    };
+    samen_pseudonym::csv_bulk::check_delimiter(d)?;
+    Ok(d)
 }
 
 /// Run `samen pseudonymise`.
@@ -85,6 +99,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.id_kind = args.id_kind;
     opts.on_invalid = args.on_invalid;
     opts.rejects = args.rejects.clone();
+    opts.delimiter = args.delimiter;
 
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         None
