@@ -143,6 +143,9 @@ fn is_consequence(e: &EngineError) -> bool {
         )
 }
 
+/// How long an in-process party waits for a peer (30 days: no timeout in practice).
+pub const IN_PROCESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// Run all three parties of `study` inside this process over in-process channels (one thread
 /// per party) and return the revealed tables. `tables` are both data parties' validated tables
 /// (any order). With `transcripts`, every party's frames are recorded (see
@@ -153,7 +156,15 @@ pub fn run_in_process(
     transcripts: bool,
 ) -> Result<LocalRun, EngineError> {
     let names: Vec<&str> = study.parties().iter().map(|p| p.name.as_str()).collect();
-    let mesh = local_mesh(&names);
+    let mut mesh = local_mesh(&names);
+    // No timeout in practice: a party that fails aborts its channels and a party that panics
+    // drops them, which its peers see at once; a slow phase (the join of 10^7 rows takes the
+    // better part of an hour) must not be mistaken for a hung peer.
+    for chans in &mut mesh {
+        for c in chans.values_mut() {
+            c.set_timeout(IN_PROCESS_TIMEOUT);
+        }
+    }
     let table_for = |party: &str| -> Option<&PartyTable> {
         let t = study.table_of(party)?;
         tables.iter().copied().find(|x| x.table == t.name)
