@@ -78,6 +78,65 @@ fn repeat(iters: u64, f: impl Fn() -> Duration) -> Duration {
     (0..iters).map(|_| f()).sum()
 }
 
+/// `iters` multiplications of `n` elements in one long-lived session (the `Computer`s and the
+/// channels are set up once, as in a study), timing only the computing parties: the dealer's
+/// messages for each batch are produced (untimed) before the batch runs. Unlike `online`, which
+/// sets up a fresh session (threads, hellos) for every multiplication, this is the throughput
+/// of the multiplication alone.
+fn beaver_in_session(n: usize, iters: u64, [x0, y0, x1, y1]: [&[u64]; 4]) -> Duration {
+    use std::sync::mpsc;
+    let (f_peer, s_peer) = local_pair("first", "second");
+    let (mut h_f, f_dealer) = local_pair("helper", "first");
+    let (mut h_s, s_dealer) = local_pair("helper", "second");
+    // At most ~80 MB of dealer corrections buffered per batch.
+    let batch = (10_000_000 / n).max(1) as u64;
+    let party = |role: Role,
+                 mut peer: LocalChannel,
+                 mut dealer: LocalChannel,
+                 (x, y): (&[u64], &[u64]),
+                 go: mpsc::Receiver<u64>,
+                 done: mpsc::Sender<()>| {
+        let mut c = Computer::new(role, &mut peer, &mut dealer).unwrap();
+        while let Ok(k) = go.recv() {
+            for _ in 0..k {
+                criterion::black_box(c.mul(x, y).unwrap());
+            }
+            done.send(()).unwrap();
+        }
+    };
+    let mut total = Duration::ZERO;
+    std::thread::scope(|sc| {
+        let mut d = Dealer::with_seeds(
+            &mut h_f,
+            &mut h_s,
+            Seed::from_bytes([1; 32]),
+            Seed::from_bytes([2; 32]),
+        )
+        .unwrap();
+        let (go_f, go_f_rx) = mpsc::channel();
+        let (go_s, go_s_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        let done_s = done_tx.clone();
+        sc.spawn(move || party(Role::First, f_peer, f_dealer, (x0, y0), go_f_rx, done_tx));
+        sc.spawn(move || party(Role::Second, s_peer, s_dealer, (x1, y1), go_s_rx, done_s));
+        let mut left = iters;
+        while left > 0 {
+            let k = left.min(batch);
+            for _ in 0..k {
+                d.mul(n).unwrap();
+            }
+            let start = Instant::now();
+            go_f.send(k).unwrap();
+            go_s.send(k).unwrap();
+            done.recv().unwrap();
+            done.recv().unwrap();
+            total += start.elapsed();
+            left -= k;
+        }
+    });
+    total
+}
+
 fn beaver(c: &mut Criterion) {
     let mut g = c.benchmark_group("beaver_mul");
     g.sample_size(10);
@@ -95,6 +154,9 @@ fn beaver(c: &mut Criterion) {
                     )
                 })
             })
+        });
+        g.bench_with_input(BenchmarkId::new("online_in_session", n), &n, |b, _| {
+            b.iter_custom(|iters| beaver_in_session(n, iters, [&x0, &y0, &x1, &y1]))
         });
         g.bench_with_input(BenchmarkId::new("dealer_triples", n), &n, |b, _| {
             b.iter_custom(|iters| repeat(iters, || dealer_only(&|d| d.mul(n).unwrap())))

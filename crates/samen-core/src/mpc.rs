@@ -195,6 +195,9 @@ pub struct Computer<'a> {
     dealer: &'a mut dyn Channel,
     seed: Seed,
     op: u64,
+    /// Recycled block buffers of `mul` (the Beaver pads of the blocks in flight), so that
+    /// long runs of multiplications do not page-fault fresh memory for every block.
+    scratch: Vec<Vec<u64>>,
 }
 
 impl std::fmt::Debug for Computer<'_> {
@@ -244,6 +247,7 @@ impl<'a> Computer<'a> {
             dealer,
             seed,
             op: 0,
+            scratch: Vec::new(),
         })
     }
 
@@ -318,14 +322,26 @@ impl<'a> Computer<'a> {
         let blocks = n.div_ceil(block);
         let range = |i: usize| (i * block, ((i + 1) * block).min(n));
         self.peer.set_step("mul");
-        self.pipelined(
+        // Pads of the blocks in flight come from (and go back to) the recycled buffers.
+        let pool = std::cell::RefCell::new(std::mem::take(&mut self.scratch));
+        let take = |len: usize| -> Vec<u64> {
+            let mut v = pool.borrow_mut().pop().unwrap_or_default();
+            // Every element is overwritten by the PRG before it is read.
+            if v.len() < len {
+                v.resize(len, 0);
+            } else {
+                v.truncate(len);
+            }
+            v
+        };
+        let result = self.pipelined(
             blocks,
-            |i| {
+            |i, buf| {
                 let (s, e) = range(i);
                 let (xs, ys) = (&x[s..e], &y[s..e]);
-                let mut a = vec![0u64; e - s];
-                let mut b = vec![0u64; e - s];
-                let mut frame = vec![0u8; 16 * (e - s)];
+                let mut a = take(e - s);
+                let mut b = take(e - s);
+                let mut frame = sized(buf, 16 * (e - s));
                 if e - s >= SUB {
                     rayon::join(|| sa.fill_u64_at(s, &mut a), || sb.fill_u64_at(s, &mut b));
                     frame
@@ -359,27 +375,34 @@ impl<'a> Computer<'a> {
                 } else {
                     mul_finish(zs, frame, xs, ys, &a, &b, first);
                 }
+                pool.borrow_mut().extend([a, b]);
                 Ok(())
             },
-        )?;
+        );
+        self.scratch = pool.into_inner();
+        result?;
         Ok(z)
     }
 
     /// Exchange `blocks` frames with the peer, keeping up to [`WINDOW`] of this party's frames
-    /// in flight: `make(i)` builds block `i` and a state kept until the peer's block `i` (of
-    /// exactly `peer_len(i)` bytes) arrives and `consume(i, state, frame)` runs.
+    /// in flight: `make(i, buf)` builds block `i` and a state kept until the peer's block `i` (of
+    /// exactly `peer_len(i)` bytes) arrives and `consume(i, state, frame)` runs. `buf` is a
+    /// received frame already consumed (or empty at first), for `make` to reuse as its next
+    /// frame: over in-process channels the buffers then go back and forth between the parties
+    /// instead of being allocated (and page-faulted) anew for every block.
     fn pipelined<S>(
         &mut self,
         blocks: usize,
-        mut make: impl FnMut(usize) -> Result<(Vec<u8>, S), MpcError>,
+        mut make: impl FnMut(usize, Vec<u8>) -> Result<(Vec<u8>, S), MpcError>,
         peer_len: impl Fn(usize) -> usize,
         mut consume: impl FnMut(usize, S, &[u8]) -> Result<(), MpcError>,
     ) -> Result<(), MpcError> {
         let mut pending = std::collections::VecDeque::with_capacity(WINDOW);
+        let mut spare: Vec<Vec<u8>> = Vec::new();
         let mut next = 0;
         for i in 0..blocks {
             while next < blocks && next < i + WINDOW {
-                let (frame, state) = make(next)?;
+                let (frame, state) = make(next, spare.pop().unwrap_or_default())?;
                 self.peer.send_owned(frame)?;
                 pending.push_back(state);
                 next += 1;
@@ -398,6 +421,7 @@ impl<'a> Computer<'a> {
             if let Some(state) = pending.pop_front() {
                 consume(i, state, &frame)?;
             }
+            spare.push(frame);
         }
         Ok(())
     }
@@ -447,12 +471,12 @@ impl<'a> Computer<'a> {
         self.peer.set_step("cross-product");
         self.pipelined(
             blocks,
-            |i| {
+            |i, buf| {
                 let (s, e) = range(i);
                 let mut p = vec![0u64; (e - s) * my_cols];
                 pad.fill_u64_at(s * my_cols, &mut p);
                 let m = &mine[s * my_cols..e * my_cols];
-                let mut frame = vec![0u8; 8 * p.len()];
+                let mut frame = sized(buf, 8 * p.len());
                 for ((f, m), p) in frame.chunks_exact_mut(8).zip(m).zip(&p) {
                     f.copy_from_slice(&m.wrapping_sub(*p).to_le_bytes());
                 }
@@ -698,6 +722,17 @@ const SUB: usize = 1 << 14;
 
 /// Frames in flight per direction in pipelined exchanges.
 const WINDOW: usize = 4;
+
+/// `buf` with exactly `len` bytes, reusing its allocation; the caller overwrites every byte, so
+/// the old contents are not cleared.
+fn sized(mut buf: Vec<u8>, len: usize) -> Vec<u8> {
+    if buf.len() < len {
+        buf.resize(len, 0);
+    } else {
+        buf.truncate(len);
+    }
+    buf
+}
 
 /// Little-endian `u64` from an 8-byte slice (the callers pass `chunks_exact(8)` pieces).
 #[inline(always)]
