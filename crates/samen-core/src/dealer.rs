@@ -210,8 +210,19 @@ impl<'a> Dealer<'a> {
     }
 
     /// Correlated randomness for one secure comparison of `n` shared values with a public
-    /// threshold.
+    /// threshold: one operation per [`crate::mpc::CMP_BATCH`] values (none for `n = 0`), as
+    /// [`crate::mpc::Computer::ge_public`] consumes them.
     pub fn ge_public(&mut self, n: usize) -> Result<(), MpcError> {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(crate::mpc::CMP_BATCH);
+            self.ge_public_batch(k)?;
+            left -= k;
+        }
+        Ok(())
+    }
+
+    fn ge_public_batch(&mut self, n: usize) -> Result<(), MpcError> {
         let op = self.next_op();
         let sf = &self.seed_first;
         let ss = &self.seed_second;

@@ -515,8 +515,19 @@ impl<'a> Computer<'a> {
     /// 6 levels over 64-bit packed words, each AND a packed Beaver AND triple from the dealer.
     /// The XOR-shared MSB becomes an arithmetic share with a dealer daBit `β`:
     /// `c = msb ⊕ β` is opened and `[msb] = c + [β] − 2c[β]`. The result is `1 − [msb]`.
-    /// Eight rounds for any batch size.
+    /// Eight rounds per [`CMP_BATCH`] values: longer inputs are compared batch by batch (one
+    /// dealer operation each, matched by [`Dealer::ge_public`]), which bounds the memory for the
+    /// dealer's bits and triples to about 100 MB per party whatever the input size.
     pub fn ge_public(&mut self, x: &[u64], t: u64) -> Result<Vec<u64>, MpcError> {
+        let mut out = Vec::with_capacity(x.len());
+        for chunk in x.chunks(CMP_BATCH) {
+            out.extend(self.ge_public_batch(chunk, t)?);
+        }
+        Ok(out)
+    }
+
+    /// [`Computer::ge_public`] for at most [`CMP_BATCH`] values: one dealer operation.
+    fn ge_public_batch(&mut self, x: &[u64], t: u64) -> Result<Vec<u64>, MpcError> {
         let n = x.len();
         let op = self.next_op();
         let first = self.is_first();
@@ -716,6 +727,10 @@ fn mul_finish(
 
 /// Elements per frame in Beaver multiplication (16 bytes each).
 const MUL_BLOCK: usize = crate::channel::BULK_FRAME / 16;
+
+/// Values per secure-comparison batch (see [`Computer::ge_public`]): 2^18, about 100 MB of
+/// correlated randomness and intermediates per party.
+pub const CMP_BATCH: usize = 1 << 18;
 
 /// Elements per rayon task inside one block.
 const SUB: usize = 1 << 14;

@@ -144,6 +144,22 @@ fn beaver_large_batch_uses_parallel_paths() {
 }
 
 #[test]
+fn comparison_over_several_batches() {
+    // One full batch plus a few values: two dealer operations, results in input order, with
+    // the values around the threshold at both ends and across the batch boundary.
+    let n = samen_core::mpc::CMP_BATCH + 3;
+    let t = 7u64;
+    let mut p = Prg::new(&Seed::from_bytes([4; 32]), b"cmp-batches");
+    let mut x: Vec<u64> = p.u64s(n).iter().map(|v| (*v as i64 >> 2) as u64).collect();
+    for (i, v) in [6u64, 7, 8].into_iter().enumerate() {
+        x[i] = v;
+        x[n - 1 - i] = v;
+        x[samen_core::mpc::CMP_BATCH - 1 + i] = v;
+    }
+    check_ge(x, t);
+}
+
+#[test]
 fn cross_product_shapes() {
     let mut p = Prg::new(&Seed::from_bytes([8; 32]), b"shapes");
     for &(n, k, l) in &[
