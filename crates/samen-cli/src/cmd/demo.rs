@@ -401,6 +401,8 @@ fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'static str> {
     };
     const GRACE: Duration = Duration::from_secs(20);
     let start = Instant::now();
+    // The bureau's current phase and when the demo first saw it (for the time-left estimate).
+    let mut phase_start: Option<(String, Instant)> = None;
     let mut first_failure: Option<Instant> = None;
     loop {
         let mut running = Vec::new();
@@ -431,9 +433,21 @@ fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'static str> {
             .first()
             .and_then(|p| std::fs::read_to_string(&p.stderr).ok())
             .and_then(|log| latest_progress(&log))
-            .map(|(phase, pct)| match pct {
-                Some(pct) => format!("bureau: {phase} {pct}% · "),
-                None => format!("bureau: {phase} · "),
+            .map(|(phase, pct)| {
+                if phase_start.as_ref().is_none_or(|(p, _)| *p != phase) {
+                    phase_start = Some((phase.clone(), Instant::now()));
+                }
+                let since = phase_start
+                    .as_ref()
+                    .map_or(Duration::ZERO, |(_, t)| t.elapsed());
+                match pct {
+                    Some(pct) if (1..100).contains(&pct) => {
+                        let left = since.as_secs() * (100 - pct) / pct;
+                        format!("bureau: {phase} {pct}%, about {} left · ", minutes(left))
+                    }
+                    Some(pct) => format!("bureau: {phase} {pct}% · "),
+                    None => format!("bureau: {phase} · "),
+                }
             })
             .unwrap_or_default();
         bar.set_message(format!("{progress}running: {}", running.join(", ")));
@@ -451,6 +465,15 @@ fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'static str> {
         .filter(|p| !p.status.is_some_and(|s| s.success()))
         .map(|p| p.name)
         .collect()
+}
+
+/// `95` → `1m 35s`, `40` → `40s`.
+fn minutes(secs: u64) -> String {
+    if secs >= 60 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
 }
 
 /// The current phase and, if it reports progress, its last logged percentage, from a runner's
@@ -638,5 +661,12 @@ mod tests {
         assert_eq!(latest_progress(&later), Some(("shares".to_string(), None)));
         assert_eq!(latest_progress(""), None);
         assert_eq!(latest_progress("WARN something else\n"), None);
+    }
+
+    #[test]
+    fn time_left_is_written_in_minutes_and_seconds() {
+        assert_eq!(super::minutes(95), "1m 35s");
+        assert_eq!(super::minutes(40), "40s");
+        assert_eq!(super::minutes(600), "10m 00s");
     }
 }
