@@ -49,6 +49,19 @@ impl Setup {
     fn p(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+    /// After a successful run: the key, the pseudonyms of 111222333 and 012345672 under it,
+    /// and the output file.
+    fn succeeded(&self, o: &Output) -> (PseudonymKey, [String; 2], String) {
+        assert!(o.status.success(), "{}", stderr(o));
+        let key = PseudonymKey::load(&self.key).unwrap();
+        let ids = [
+            pseudonymise(&key, "111222333"),
+            pseudonymise(&key, "012345672"),
+        ];
+        let out = std::fs::read_to_string(self.p("out.csv")).unwrap();
+        (key, ids, out)
+    }
+
     fn pseudonymise(&self, extra: &[&str]) -> Output {
         let (input, output) = (self.p("in.csv"), self.p("out.csv"));
         let mut args = vec![
@@ -100,11 +113,7 @@ fn keygen_writes_0600_refuses_overwrite_and_prints_no_key() {
 fn pseudonymises_in_order_like_the_library() {
     let t = setup("bsn,region,value\n111222333,north,1\n 12345672,south,2\n111222333,east,3\n");
     let o = t.pseudonymise(&["--quiet"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let key = PseudonymKey::load(&t.key).unwrap();
-    let a = pseudonymise(&key, "111222333");
-    let b = pseudonymise(&key, "012345672");
-    let out = std::fs::read_to_string(t.p("out.csv")).unwrap();
+    let (key, [a, b], out) = t.succeeded(&o);
     assert_eq!(
         out,
         format!("bsn,region,value\n{a},north,1\n{b},south,2\n{a},east,3\n")
@@ -122,11 +131,7 @@ fn pseudonymises_in_order_like_the_library() {
 fn semicolon_files_keep_their_delimiter() {
     let t = setup("bsn;gemeente;bedrag\n111222333;Den Haag;1,5\n12345672;\"A;B\";2\n");
     let o = t.pseudonymise(&["--delimiter", ";", "--quiet"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let key = PseudonymKey::load(&t.key).unwrap();
-    let a = pseudonymise(&key, "111222333");
-    let b = pseudonymise(&key, "012345672");
-    let out = std::fs::read_to_string(t.p("out.csv")).unwrap();
+    let (_, [a, b], out) = t.succeeded(&o);
     assert_eq!(
         out,
         format!("bsn;gemeente;bedrag\n{a};Den Haag;1,5\n{b};\"A;B\";2\n")

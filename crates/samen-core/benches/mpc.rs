@@ -18,6 +18,17 @@ struct Parties {
     s_dealer: LocalChannel,
 }
 
+/// The dealer of every benchmark, with fixed seeds.
+fn new_dealer<'a>(h_f: &'a mut LocalChannel, h_s: &'a mut LocalChannel) -> Dealer<'a> {
+    Dealer::with_seeds(
+        h_f,
+        h_s,
+        Seed::from_bytes([1; 32]),
+        Seed::from_bytes([2; 32]),
+    )
+    .unwrap()
+}
+
 /// Run the dealer's part (untimed), then time both computing parties.
 fn online<R: Send>(
     dealer: &(dyn Fn(&mut Dealer) + Sync),
@@ -28,13 +39,7 @@ fn online<R: Send>(
     let (mut h_f, f_dealer) = local_pair("helper", "first");
     let (mut h_s, s_dealer) = local_pair("helper", "second");
     {
-        let mut d = Dealer::with_seeds(
-            &mut h_f,
-            &mut h_s,
-            Seed::from_bytes([1; 32]),
-            Seed::from_bytes([2; 32]),
-        )
-        .unwrap();
+        let mut d = new_dealer(&mut h_f, &mut h_s);
         dealer(&mut d);
     }
     let mut p = Parties {
@@ -62,13 +67,7 @@ fn online<R: Send>(
 fn dealer_only(dealer: &(dyn Fn(&mut Dealer) + Sync)) -> Duration {
     let (mut h_f, _f) = local_pair("helper", "first");
     let (mut h_s, _s) = local_pair("helper", "second");
-    let mut d = Dealer::with_seeds(
-        &mut h_f,
-        &mut h_s,
-        Seed::from_bytes([1; 32]),
-        Seed::from_bytes([2; 32]),
-    )
-    .unwrap();
+    let mut d = new_dealer(&mut h_f, &mut h_s);
     let start = Instant::now();
     dealer(&mut d);
     start.elapsed()
@@ -106,13 +105,7 @@ fn beaver_in_session(n: usize, iters: u64, [x0, y0, x1, y1]: [&[u64]; 4]) -> Dur
     };
     let mut total = Duration::ZERO;
     std::thread::scope(|sc| {
-        let mut d = Dealer::with_seeds(
-            &mut h_f,
-            &mut h_s,
-            Seed::from_bytes([1; 32]),
-            Seed::from_bytes([2; 32]),
-        )
-        .unwrap();
+        let mut d = new_dealer(&mut h_f, &mut h_s);
         let (go_f, go_f_rx) = mpsc::channel();
         let (go_s, go_s_rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();

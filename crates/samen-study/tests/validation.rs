@@ -157,37 +157,22 @@ fn semicolon_and_tab_files_with_a_declared_delimiter() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ok.csv");
     for (decl, d) in [("\";\"", ';'), ("\"tab\"", '\t')] {
-        let text = r#"[study]
-name = "v"
-[parties.alpha]
-address = "127.0.0.1:1"
-[parties.beta]
-address = "127.0.0.1:2"
-[parties.helper]
-address = "127.0.0.1:3"
-role = "helper"
-[tables.ta]
-party = "alpha"
-id = { column = "bsn", kind = "bsn" }
-delimiter = DELIM
-columns.ca = { kind = "category", levels = ["a,0", "a1"] }
-[tables.tb]
-party = "beta"
-id = { column = "key", kind = "text" }
-[[outputs]]
-name = "n"
-statistic = "count"
-by = ["ta.ca"]
-"#
-        .replace("DELIM", decl);
+        let text = (base() + &output("n", "count", None, &["ta.ca"], 10)).replace(
+            "party = \"alpha\"\n",
+            &format!("party = \"alpha\"\ndelimiter = {decl}\n"),
+        );
         let study = Study::from_toml_str(&text).unwrap();
         // A comma is an ordinary character in a semicolon or tab file.
-        std::fs::write(&path, format!("bsn{d}ca\n{GOOD1}{d}a,0\n{GOOD2}{d}a1\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("id{d}ca{d}cb{d}va\nx,1{d}a2{d}b0{d}3\ny{d}a0{d}b1{d}5\n"),
+        )
+        .unwrap();
         let t = read_csv(&study, "ta", &path).unwrap();
-        assert_eq!(t.ids, vec![GOOD1.to_string(), GOOD2.to_string()]);
+        assert_eq!(t.ids, vec!["x,1".to_string(), "y".to_string()]);
         assert_eq!(
             t.columns["ca"],
-            samen_study::input::ColumnData::Category(vec![0, 1])
+            samen_study::input::ColumnData::Category(vec![2, 0])
         );
         // The other table keeps the default comma.
         assert_eq!(study.table_of("beta").unwrap().delimiter, b',');
