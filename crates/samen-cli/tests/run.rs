@@ -298,11 +298,14 @@ fn usage_errors_are_reported_before_connecting() {
 }
 
 #[test]
-fn io_timeout_below_the_keepalive_margin_is_refused() {
+fn zero_io_timeout_is_refused() {
     let s = Setup::new(5, 5);
-    let out = s.run_once("bureau", &s.study, &["--io-timeout", "1"]);
+    let out = s.run_once("bureau", &s.study, &["--io-timeout", "0"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("--io-timeout") && e.contains('3'), "{e}");
+    assert!(
+        e.contains("--io-timeout") && e.contains("at least 1 s"),
+        "{e}"
+    );
     assert!(!s.path("o").exists());
 }

@@ -10,9 +10,9 @@
 //! **Keep-alive.** A party may compute for a long time without sending (the helper, say, waits
 //! through the whole private join of the data parties). So that a waiting peer can tell "busy"
 //! from "gone", a keep-alive thread sends an empty [`FrameKind::KeepAlive`] frame whenever the
-//! channel has sent nothing for [`MAX_KEEPALIVE_INTERVAL`] (one second; a quarter of this side's
+//! channel has sent nothing for [`MAX_KEEPALIVE_INTERVAL`] (half a second; a quarter of this side's
 //! I/O timeout if that is shorter). The interval does not depend on the peer's settings, so any
-//! peer whose I/O timeout is a few seconds or more never mistakes "busy" for "gone". The receiver drops keep-alives and restarts its wait, so the I/O
+//! peer whose I/O timeout is a second or more does not mistake "busy" for "gone". The receiver drops keep-alives and restarts its wait, so the I/O
 //! timeout bounds how long a peer may stay *silent*: it fires when the peer process is hung,
 //! gone or unreachable, not while it is alive and computing. Keep-alives are not counted in
 //! [`Channel::stats`] and are not protocol messages (transcripts do not list them); they reveal
@@ -43,7 +43,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest pause between keep-alives of an idle channel (shorter for short I/O timeouts: a
 /// quarter of the timeout). A peer's I/O timeout must be longer than this, with a margin for
 /// scheduling delays on a loaded machine: a few seconds.
-pub const MAX_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+pub const MAX_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
 /// Shortest pause between keep-alives.
 const MIN_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -198,7 +198,7 @@ impl TlsChannel {
 
     /// Set how long a receive waits for a silent peer (one that sends not even keep-alives),
     /// and how long a blocked send waits, before failing with [`ChannelError::Timeout`]. Also
-    /// sets this side's keep-alive interval to a quarter of it if that is under one second.
+    /// sets this side's keep-alive interval to a quarter of it if that is under half a second.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.io_timeout = timeout;
         if let Ok(mut w) = self.writer.lock() {

@@ -16,7 +16,7 @@
 //!   sans-IO, fuzzed).
 //! - **Full duplex.** A reader thread per connection, so both parties may send 100+ MB at the
 //!   same time before either receives.
-//! - **Keep-alive.** An idle sender sends an empty keep-alive frame every second, so the I/O
+//! - **Keep-alive.** An idle sender sends an empty keep-alive frame every 0.5 s, so the I/O
 //!   timeout measures how long a peer has been *silent* (hung, gone, unreachable), not how
 //!   long it has been computing.
 //!

@@ -174,7 +174,7 @@ fn abort_while_the_other_side_sends_bulk() {
 #[test]
 fn busy_peer_keeps_the_channel_alive_past_the_io_timeout() {
     // alpha gives up after 2 s of silence; beta keeps its long timeout: the keep-alive interval
-    // (1 s) does not depend on the peer's setting.
+    // (0.5 s) does not depend on the peer's setting.
     let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(2));
     let tb = std::thread::spawn(move || {
         // "Computing" for more than two of alpha's I/O timeouts without sending anything.

@@ -95,7 +95,7 @@ pub struct RunOptions {
     pub progress: bool,
     /// Total time to wait for all peers to connect.
     pub connect_timeout: Duration,
-    /// How long a peer may stay silent (peers send a keep-alive every second while they
+    /// How long a peer may stay silent (peers send a keep-alive every half second while they
     /// compute, so this bounds how long a crashed or unreachable peer goes unnoticed).
     pub io_timeout: Duration,
 }

@@ -42,8 +42,8 @@ pub struct Args {
     /// Seconds to wait for all other parties to connect.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     connect_timeout: u64,
-    /// Seconds a peer may stay silent before this party gives up (at least 3). Parties send a
-    /// keep-alive every second while they compute, so this bounds how long a hung, crashed or
+    /// Seconds a peer may stay silent before this party gives up (at least 1). Parties send a
+    /// keep-alive every half second while they compute, so this bounds how long a hung, crashed or
     /// unreachable peer goes unnoticed, not how long a phase may take.
     #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = parse_io_timeout)]
     io_timeout: u64,
@@ -53,10 +53,8 @@ fn parse_io_timeout(s: &str) -> Result<u64, String> {
     let secs: u64 = s
         .parse()
         .map_err(|_| format!("expected a whole number of seconds, got '{s}'"))?;
-    if secs < 3 {
-        return Err(format!(
-            "{secs} s is too short: use at least 3 s (peers send a keep-alive every second)"
-        ));
+    if secs == 0 {
+        return Err("0 s would fail every wait at once: use at least 1 s (peers send a keep-alive every half second)".to_string());
     }
     Ok(secs)
 }
