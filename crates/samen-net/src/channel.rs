@@ -20,7 +20,10 @@
 //!
 //! The queue is not bounded in frames (a bound would deadlock two parties that both send
 //! before they receive); each frame is at most [`MAX_FRAME`] bytes and the protocols bound how
-//! much a peer may send before it must wait for an answer.
+//! much a peer may send before it must wait for an answer (a few frames). As a safety net the
+//! bytes received but not yet read are capped ([`DEFAULT_MAX_QUEUED`], 1 GiB, or
+//! [`TlsChannel::set_max_queued`]): a peer that sends more than that ahead is a protocol
+//! violation, reported as [`ChannelError::Protocol`] instead of exhausting this party's memory.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -44,6 +47,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// quarter of the timeout). A peer's I/O timeout must be longer than this, with a margin for
 /// scheduling delays on a loaded machine: a few seconds.
 pub const MAX_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// Default cap on bytes received from a peer but not yet read by this party (1 GiB).
+pub const DEFAULT_MAX_QUEUED: usize = 1 << 30;
+
 /// Shortest pause between keep-alives.
 const MIN_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -71,8 +77,17 @@ pub struct TlsChannel {
     rx: mpsc::Receiver<Incoming>,
     io_timeout: Duration,
     traffic: TrafficCounter,
+    /// Bytes queued by the reader and not yet read, and the cap on them.
+    queue: Arc<QueueBudget>,
     /// Dropping it stops the keep-alive thread at once.
     _keepalive_stop: mpsc::Sender<()>,
+}
+
+/// Shared between the reader thread (which adds) and [`Channel::recv`] (which subtracts).
+#[derive(Debug)]
+struct QueueBudget {
+    queued: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
 }
 
 /// The sending half, shared by the caller's thread and the keep-alive thread. It is locked for
@@ -160,12 +175,17 @@ impl TlsChannel {
         let reader_sock = sock.try_clone().map_err(io_err)?;
         let conn = Arc::new(Mutex::new(conn));
         let (tx, rx) = mpsc::channel();
+        let queue = Arc::new(QueueBudget {
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            max: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_QUEUED),
+        });
         let reader = Reader {
             peer: peer.clone(),
             conn: Arc::clone(&conn),
             sock: reader_sock,
             decoder,
             tx,
+            queue: Arc::clone(&queue),
         };
         thread::Builder::new()
             .name(format!("samen-net-read-{peer}"))
@@ -192,6 +212,7 @@ impl TlsChannel {
             rx,
             io_timeout,
             traffic: TrafficCounter::default(),
+            queue,
             _keepalive_stop: stop_tx,
         })
     }
@@ -205,6 +226,16 @@ impl TlsChannel {
             w.io_timeout = timeout;
             let _ = w.sock.set_write_timeout(Some(timeout));
         }
+    }
+
+    /// Cap the bytes this channel holds received but not yet read (default
+    /// [`DEFAULT_MAX_QUEUED`]); a peer that sends further ahead makes the next receives fail
+    /// with [`ChannelError::Protocol`]. Raise it only for own protocols that send more than
+    /// 1 GiB before waiting for an answer.
+    pub fn set_max_queued(&mut self, bytes: usize) {
+        self.queue
+            .max
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>, ChannelError> {
@@ -356,7 +387,12 @@ impl Channel for TlsChannel {
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
         loop {
             return match self.rx.recv_timeout(self.io_timeout) {
-                Ok(Incoming::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
+                Ok(Incoming::Data(bytes)) => {
+                    self.queue
+                        .queued
+                        .fetch_sub(bytes.len(), std::sync::atomic::Ordering::Relaxed);
+                    self.traffic.accept(&self.peer, bytes, max_len)
+                }
                 // The peer is alive: wait a full timeout again.
                 Ok(Incoming::KeepAlive) => continue,
                 Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
@@ -407,6 +443,7 @@ struct Reader {
     sock: TcpStream,
     decoder: FrameDecoder,
     tx: mpsc::Sender<Incoming>,
+    queue: Arc<QueueBudget>,
 }
 
 /// What ended the reader.
@@ -505,7 +542,23 @@ impl Reader {
             bytes = &bytes[used..];
             let Some(frame) = frame else { continue };
             let item = match frame.kind {
-                FrameKind::Data => Incoming::Data(frame.payload),
+                FrameKind::Data => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    let len = frame.payload.len();
+                    let queued = self.queue.queued.fetch_add(len, Relaxed) + len;
+                    let max = self.queue.max.load(Relaxed);
+                    if queued > max {
+                        return Err(Stop::Failed(ChannelError::Protocol {
+                            peer: self.peer.clone(),
+                            detail: format!(
+                                "it sent more than {} KiB that this party has not read yet \
+                                 (no samen protocol sends that far ahead)",
+                                max >> 10
+                            ),
+                        }));
+                    }
+                    Incoming::Data(frame.payload)
+                }
                 FrameKind::KeepAlive => Incoming::KeepAlive,
                 FrameKind::Abort => {
                     let reason = String::from_utf8_lossy(&frame.payload).into_owned();

@@ -239,3 +239,28 @@ fn idle_channel_sends_empty_keepalives_and_they_are_never_delivered() {
     let _raw = t.join().unwrap();
     assert_eq!(alpha.stats().bytes_received, 7);
 }
+
+#[test]
+fn a_peer_that_sends_too_far_ahead_is_stopped() {
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
+    a.set_max_queued(48 << 10);
+    // Five frames of 16 KiB before alpha reads anything (small enough for the socket buffers):
+    // the fourth exceeds alpha's 48 KiB cap, and alpha gets the first three, then the error.
+    for _ in 0..5 {
+        b.send(&vec![7u8; 16 << 10]).unwrap();
+    }
+    b.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut got = 0;
+    let err = loop {
+        match a.recv(16 << 10) {
+            Ok(frame) => got += frame.len(),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(got, 48 << 10);
+    assert!(
+        matches!(&err, ChannelError::Protocol { detail, .. } if detail.contains("not read yet")),
+        "{err}"
+    );
+}
