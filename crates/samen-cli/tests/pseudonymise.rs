@@ -49,6 +49,14 @@ impl Setup {
     fn p(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+    /// The run failed, its message contains every one of `needles`, and it left no file behind.
+    fn fails_without_output(&self, o: &Output, needles: &[&str]) {
+        assert!(!o.status.success());
+        let err = stderr(o);
+        assert!(needles.iter().all(|n| err.contains(n)), "{err}");
+        assert_eq!(files_in(self.dir.path()), ["in.csv", "k.key"]);
+    }
+
     /// After a successful run: the key, the pseudonyms of 111222333 and 012345672 under it,
     /// and the output file.
     fn succeeded(&self, o: &Output) -> (PseudonymKey, [String; 2], String) {
@@ -172,12 +180,8 @@ fn fail_path_names_line_and_reason_and_leaves_nothing() {
     }
     let t = setup(&csv);
     let o = t.pseudonymise(&[]);
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(err.contains("line 702"), "{err}");
-    assert!(err.contains("fails the 11-test"), "{err}");
-    assert!(!err.contains("111222334"), "{err}");
-    assert_eq!(files_in(t.dir.path()), ["in.csv", "k.key"]);
+    t.fails_without_output(&o, &["line 702", "fails the 11-test"]);
+    assert!(!stderr(&o).contains("111222334"), "{}", stderr(&o));
     // An existing output is left untouched on failure.
     std::fs::write(t.p("out.csv"), "old").unwrap();
     let o = t.pseudonymise(&[]);
@@ -263,27 +267,16 @@ fn rotation_adds_previous_column() {
 #[test]
 fn missing_id_column() {
     let t = setup("id,v\n111222333,1\n");
-    let o = t.pseudonymise(&[]);
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(
-        err.contains("\"bsn\" is not in the header") && err.contains("id, v"),
-        "{err}"
+    t.fails_without_output(
+        &t.pseudonymise(&[]),
+        &["\"bsn\" is not in the header", "id, v"],
     );
-    assert_eq!(files_in(t.dir.path()), ["in.csv", "k.key"]);
 }
 
 #[test]
 fn malformed_csv() {
     let t = setup("bsn,v\n111222333,1\n111222333,1,extra\n");
-    let o = t.pseudonymise(&[]);
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(
-        err.contains("malformed CSV") && err.contains("line 3"),
-        "{err}"
-    );
-    assert_eq!(files_in(t.dir.path()), ["in.csv", "k.key"]);
+    t.fails_without_output(&t.pseudonymise(&[]), &["malformed CSV", "line 3"]);
 }
 
 #[test]

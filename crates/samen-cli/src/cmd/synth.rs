@@ -121,30 +121,8 @@ pub const MIN_CELL: u64 = 10;
 /// Share of usage rows whose BSN is a resident of the register.
 const USERS_IN_REGISTER: f64 = 0.9;
 
-/// A statistic of an output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Statistic {
-    /// Number of joined rows per cell.
-    Count,
-    /// Sum of a value per cell.
-    Sum,
-    /// Mean of a value per cell.
-    Mean,
-    /// Mean and population variance of a value per cell.
-    Variance,
-}
-
-impl Statistic {
-    /// The name in the study file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Statistic::Count => "count",
-            Statistic::Sum => "sum",
-            Statistic::Mean => "mean",
-            Statistic::Variance => "variance",
-        }
-    }
-}
+/// The statistic of an output: the study file's own type.
+pub use samen_study::spec::Statistic;
 
 /// A column of the synthetic tables that outputs can refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
