@@ -365,20 +365,21 @@ fn chi_square(bytes: &[u8]) -> f64 {
 /// below 10^-9; a share equal to its secret (a constant) gives a statistic of ~2·10^7.
 const CHI2_LIMIT: f64 = 420.0;
 
-/// Run one Beaver multiplication of the secret vectors with Second's channels recording;
-/// return (bytes Second received from First, bytes Second received from the dealer, bytes
-/// First received from Second).
-fn beaver_views(x: &[u64], y: &[u64]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let n = x.len();
-    let (x0, x1) = split(x, 21);
-    let (y0, y1) = split(y, 22);
+/// Run one operation with both computing parties' received frames recorded: `dealer` plays the
+/// helper, `first`/`second` the computing parties. Returns (bytes Second received from First,
+/// bytes Second received from the dealer after its hello and the operation header, bytes First
+/// received from Second).
+fn views(
+    dealer: impl FnOnce(&mut Dealer) + Send,
+    first: impl FnOnce(&mut Computer),
+    second: impl FnOnce(&mut Computer) + Send,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let (mut f, mut s, mut h) = mesh();
     std::thread::scope(|sc| {
         sc.spawn(move || {
             let mut to_f = h.remove("first").unwrap();
             let mut to_s = h.remove("second").unwrap();
-            let mut d = Dealer::new(&mut to_f, &mut to_s).unwrap();
-            d.mul(n).unwrap();
+            dealer(&mut Dealer::new(&mut to_f, &mut to_s).unwrap());
         });
         let second = sc.spawn(move || {
             let mut peer = Recording {
@@ -389,22 +390,35 @@ fn beaver_views(x: &[u64], y: &[u64]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
                 inner: s.remove("helper").unwrap(),
                 log: vec![],
             };
-            let mut c = Computer::new(Role::Second, &mut peer, &mut dl).unwrap();
-            c.mul(&x1, &y1).unwrap();
+            second(&mut Computer::new(Role::Second, &mut peer, &mut dl).unwrap());
             // skip the hello (seed) and the operation header: not data-dependent
-            let from_dealer: Vec<u8> = dl.log[2..].concat();
-            (peer.log.concat(), from_dealer)
+            (peer.log.concat(), dl.log[2..].concat())
         });
         let mut peer = Recording {
             inner: f.remove("second").unwrap(),
             log: vec![],
         };
         let mut dl = f.remove("helper").unwrap();
-        let mut c = Computer::new(Role::First, &mut peer, &mut dl).unwrap();
-        c.mul(&x0, &y0).unwrap();
+        first(&mut Computer::new(Role::First, &mut peer, &mut dl).unwrap());
         let (a, b) = second.join().unwrap();
         (a, b, peer.log.concat())
     })
+}
+
+/// [`views`] of one Beaver multiplication of the secret vectors.
+fn beaver_views(x: &[u64], y: &[u64]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let n = x.len();
+    let (x0, x1) = split(x, 21);
+    let (y0, y1) = split(y, 22);
+    views(
+        |d| d.mul(n).unwrap(),
+        |c| {
+            c.mul(&x0, &y0).unwrap();
+        },
+        |c| {
+            c.mul(&x1, &y1).unwrap();
+        },
+    )
 }
 
 #[test]
@@ -445,41 +459,19 @@ fn messages_are_uniform_for_any_secret() {
     assert!(chi_square(&bytes) > CHI2_LIMIT);
 }
 
-/// Like [`beaver_views`] for a secure comparison with threshold `t`.
+/// [`views`] of one secure comparison with threshold `t`.
 fn comparison_views(x: &[u64], t: u64) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let n = x.len();
     let (x0, x1) = split(x, 23);
-    let (mut f, mut s, mut h) = mesh();
-    std::thread::scope(|sc| {
-        sc.spawn(move || {
-            let mut to_f = h.remove("first").unwrap();
-            let mut to_s = h.remove("second").unwrap();
-            let mut d = Dealer::new(&mut to_f, &mut to_s).unwrap();
-            d.ge_public(n).unwrap();
-        });
-        let second = sc.spawn(move || {
-            let mut peer = Recording {
-                inner: s.remove("first").unwrap(),
-                log: vec![],
-            };
-            let mut dl = Recording {
-                inner: s.remove("helper").unwrap(),
-                log: vec![],
-            };
-            let mut c = Computer::new(Role::Second, &mut peer, &mut dl).unwrap();
+    views(
+        |d| d.ge_public(n).unwrap(),
+        |c| {
+            c.ge_public(&x0, t).unwrap();
+        },
+        |c| {
             c.ge_public(&x1, t).unwrap();
-            (peer.log.concat(), dl.log[2..].concat())
-        });
-        let mut peer = Recording {
-            inner: f.remove("second").unwrap(),
-            log: vec![],
-        };
-        let mut dl = f.remove("helper").unwrap();
-        let mut c = Computer::new(Role::First, &mut peer, &mut dl).unwrap();
-        c.ge_public(&x0, t).unwrap();
-        let (a, b) = second.join().unwrap();
-        (a, b, peer.log.concat())
-    })
+        },
+    )
 }
 
 #[test]

@@ -107,6 +107,25 @@ pub struct BulkOptions {
     pub delimiter: u8,
 }
 
+/// A delimiter as users write it: one printable ASCII character (not `"`), or `tab` (also
+/// `\t`, written as a backslash and a `t`, or the tab character itself).
+///
+/// ```
+/// use samen_pseudonym::csv_bulk::parse_delimiter;
+/// assert_eq!(parse_delimiter(";"), Ok(b';'));
+/// assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+/// assert!(parse_delimiter(";;").is_err() && parse_delimiter("\"").is_err());
+/// ```
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    let d = match s.as_bytes() {
+        b"tab" | b"\\t" | b"\t" => b'\t',
+        [d] => *d,
+        _ => return Err(format!("expected one character or \"tab\", got {s:?}")),
+    };
+    check_delimiter(d)?;
+    Ok(d)
+}
+
 /// Check that `d` can separate CSV fields: one printable ASCII byte or tab, not `"`.
 ///
 /// ```

@@ -697,18 +697,8 @@ fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
         }
         let delimiter = match t.delimiter.as_deref() {
             None => b',',
-            Some("tab") | Some("\t") => b'\t',
-            Some(d) if d.len() == 1 => {
-                let b = d.as_bytes().first().copied().unwrap_or(b',');
-                samen_pseudonym::csv_bulk::check_delimiter(b)
-                    .map_err(|e| terr(format!("delimiter: {e}")))?;
-                b
-            }
-            Some(d) => {
-                return Err(terr(format!(
-                    "delimiter {d:?} must be one character (e.g. \";\") or \"tab\""
-                )))
-            }
+            Some(d) => samen_pseudonym::csv_bulk::parse_delimiter(d)
+                .map_err(|e| terr(format!("delimiter: {e}")))?,
         };
         tables.push(TableSpec {
             name: tname.clone(),

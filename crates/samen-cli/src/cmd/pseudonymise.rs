@@ -47,22 +47,11 @@ pub struct Args {
     #[arg(long, value_name = "OLD")]
     pub previous_key: Option<PathBuf>,
     /// Field delimiter of the input, kept in the output: one character (e.g. ';') or "tab".
-    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = samen_pseudonym::csv_bulk::parse_delimiter)]
     pub delimiter: u8,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-}
-
-/// `--delimiter`: one ASCII character, or `tab` / `\t`.
-pub fn parse_delimiter(s: &str) -> Result<u8, String> {
-    let d = match s {
-        "tab" | "\\t" | "\t" => b'\t',
-        _ if s.len() == 1 => s.as_bytes()[0],
-        _ => return Err(format!("expected one character or \"tab\", got {s:?}")),
-    };
-    samen_pseudonym::csv_bulk::check_delimiter(d)?;
-    Ok(d)
 }
 
 /// Run `samen pseudonymise`.
