@@ -324,16 +324,8 @@ impl<'a> Computer<'a> {
         self.peer.set_step("mul");
         // Pads of the blocks in flight come from (and go back to) the recycled buffers.
         let pool = std::cell::RefCell::new(std::mem::take(&mut self.scratch));
-        let take = |len: usize| -> Vec<u64> {
-            let mut v = pool.borrow_mut().pop().unwrap_or_default();
-            // Every element is overwritten by the PRG before it is read.
-            if v.len() < len {
-                v.resize(len, 0);
-            } else {
-                v.truncate(len);
-            }
-            v
-        };
+        // Every element is overwritten by the PRG before it is read.
+        let take = |len: usize| sized(pool.borrow_mut().pop().unwrap_or_default(), len);
         let result = self.pipelined(
             blocks,
             |i, buf| {
@@ -738,11 +730,11 @@ const SUB: usize = 1 << 14;
 /// Frames in flight per direction in pipelined exchanges.
 const WINDOW: usize = 4;
 
-/// `buf` with exactly `len` bytes, reusing its allocation; the caller overwrites every byte, so
-/// the old contents are not cleared.
-fn sized(mut buf: Vec<u8>, len: usize) -> Vec<u8> {
+/// `buf` with exactly `len` elements, reusing its allocation; the caller overwrites every
+/// element, so the old contents are not cleared.
+fn sized<T: Copy + Default>(mut buf: Vec<T>, len: usize) -> Vec<T> {
     if buf.len() < len {
-        buf.resize(len, 0);
+        buf.resize(len, T::default());
     } else {
         buf.truncate(len);
     }
