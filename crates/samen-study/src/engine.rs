@@ -6,35 +6,40 @@
 //! parties collude.
 //!
 //! # Steps
-//! 1. **join**: `samen_join::private_join` between the data parties (reveals |A|, |B| and the
-//!    union size N to both). Each party learns the union position of each of its rows.
+//! Every party derives the same [`Plan`] from the study, and after the join the same list of
+//! [`Op`]s ([`Plan::ops`]): the data parties compute each operation, the helper deals for it.
+//! 1. **join**: the study's [`samen_join::JoinMethod`] — its data-party half at the data
+//!    parties, its helper half at the helper (which does nothing for the two-party join).
+//!    Each data party learns |A|, |B|, N and the union position of each of its rows.
 //! 2. **sizes**: each data party sends `(|A|, |B|, N)` (three words) to the helper, which
-//!    checks that both agree. This is all the helper ever receives.
+//!    checks that both agree (and agree with what it saw in a helper-assisted join).
 //! 3. The overflow rule ([`Study::check_overflow`] with `|A| + |B|` rows) is checked by all
 //!    three parties; if it fails, all stop with the same error.
-//! 4. **shares**: each data party starts its MPC session (seed from the helper; the wait for
-//!    it is counted in the join phase) and builds its local matrix ([`Plan::local_matrix`]).
-//! 5. **products**: one cross-party product `M_A^T · M_B` (helper: a matrix triple); both data
-//!    parties hold additive shares of count, Σv and Σv² of every cell of the inner join.
-//! 6. **comparison**: for every cell of an output with `min_cell > 0`, shares of
-//!    `s = [count ≥ min_cell]` (secure comparison), then every revealed quantity of the cell is
+//! 4. **shares**/**products**: each data party starts its MPC session (seed from the helper)
+//!    and streams its matrix in blocks of rows ([`Plan::fill_rows`]) through cross-party
+//!    products (helper: a matrix triple per block); both data parties hold additive shares of
+//!    every quantity of every cell of the inner join.
+//! 5. **comparison**: for outputs with a privacy budget, the helper's noise shares are added
+//!    to the quantities; for every cell of an output with `min_cell > 0`, shares of
+//!    `s = [count ≥ min_cell]` (secure comparison), then every quantity of the cell is
 //!    multiplied by `s` (Beaver multiplication).
-//! 7. **open**: the products, the bits `s` and the quantities of unsuppressed outputs are opened;
-//!    the statistics are finished in the clear from integers.
+//! 6. **open**: the products, the bits `s` and the quantities of unsuppressed outputs are opened;
+//!    each statistic finishes its output from the integers ([`statistic::Definition::finish`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, ChannelError, ChannelExt};
 use samen_core::mpc::{Computer, Dealer, MpcError, Role};
-use samen_join::{private_join_with_progress, JoinError, JoinProgress, JoinRole};
+use samen_core::ring;
+use samen_join::{JoinError, JoinProgress, JoinRole};
 use thiserror::Error;
 
 use crate::input::{PartyTable, MAX_ROWS};
-use crate::output::{finish_cell, OutputTable};
-use crate::plan::Plan;
-use crate::reference::cell_levels;
-use crate::spec::{ColumnKind, SpecError, Study};
+use crate::output::OutputTable;
+use crate::plan::{Layout, MissingColumn, Op, Plan};
+use crate::spec::{SpecError, Study};
+use crate::statistic::{self, CellValues};
 
 /// An error of the joint computation.
 #[derive(Debug, Error)]
@@ -77,6 +82,23 @@ pub enum EngineError {
     /// A revealed suppression bit was neither 0 nor 1 (a peer misbehaved).
     #[error("a revealed suppression bit is not 0 or 1: the peer deviated from the protocol")]
     BadBit,
+    /// The input table lacks a column the study needs.
+    #[error(transparent)]
+    MissingColumn(#[from] MissingColumn),
+    /// The private join returned positions outside the union (a peer or helper misbehaved).
+    #[error("the private join placed a row at position {position}, outside the union of {union}")]
+    BadPosition {
+        /// The position.
+        position: usize,
+        /// The union size.
+        union: usize,
+    },
+    /// The opened values do not fit the plan's layout (an internal inconsistency).
+    #[error("internal error: the opened values do not match the plan's layout")]
+    Layout,
+    /// A protocol operation of the plan cannot be carried out by this build.
+    #[error("this build cannot run operation '{0}'")]
+    Unsupported(&'static str),
 }
 
 impl From<SpecError> for EngineError {
@@ -226,10 +248,11 @@ pub fn run_data_party(
     let is_first = check_table(study, me, table)?;
     // Pre-check with this party's own size (a lower bound of |A| + |B|) before sending.
     study.check_overflow(table.len() as u64)?;
-    let plan = Plan::new(study);
+    let plan = Plan::new(study)?;
 
     phases.start("join");
     peer.set_step("join");
+    helper.set_step("join");
     let ids: Vec<&[u8]> = table.ids.iter().map(|s| s.as_bytes()).collect();
     let join_role = if is_first {
         JoinRole::First
@@ -237,9 +260,11 @@ pub fn run_data_party(
         JoinRole::Second
     };
     let progress = phases.progress();
-    let joined = private_join_with_progress(join_role, &ids, peer, &|p: JoinProgress| {
-        progress(p.done, p.total)
-    })?;
+    let joined = plan
+        .join
+        .run_data_party(join_role, &ids, peer, helper, &|p: JoinProgress| {
+            progress(p.done, p.total)
+        })?;
     drop(ids);
     let (a, b) = if is_first {
         (joined.own_size, joined.peer_size)
@@ -268,79 +293,120 @@ pub fn run_data_party(
     let mut mpc = Computer::new(role, peer, helper)?;
 
     phases.start("shares");
-    let matrix = plan.local_matrix(is_first, table, &joined.positions, n);
+    let mut row_at = vec![u32::MAX; n];
+    for (i, &pos) in joined.positions.iter().enumerate() {
+        let slot = row_at.get_mut(pos).ok_or(EngineError::BadPosition {
+            position: pos,
+            union: n,
+        })?;
+        *slot = u32::try_from(i).map_err(|_| EngineError::Sizes {
+            detail: format!("{} rows exceed the limit of {}", joined.own_size, u32::MAX),
+        })?;
+    }
     drop(joined);
 
-    phases.start("products");
-    let shares = if n == 0 {
-        vec![0u64; plan.k * plan.l]
-    } else {
-        mpc.cross_product(&matrix, n, plan.k, plan.l)?
-    };
-    drop(matrix);
-
-    phases.start("comparison");
     let layout = Layout::new(study, &plan);
-    // Counts minus min_cell (First subtracts the public threshold), compared with 0.
-    let mut cmp_in = Vec::with_capacity(layout.n_cmp);
-    let mut mul_x = Vec::with_capacity(layout.n_mul);
-    let mut direct = Vec::with_capacity(layout.n_direct);
-    for slot in &layout.slots {
-        let count = shares.get(slot.entries[0]).copied().unwrap_or(0);
-        if slot.min_cell > 0 {
-            let t = if is_first { slot.min_cell } else { 0 };
-            cmp_in.push(count.wrapping_sub(t));
-            for &e in &slot.entries {
-                mul_x.push(shares.get(e).copied().unwrap_or(0));
+    let width = if is_first { plan.k } else { plan.l };
+    let mut shares = vec![0u64; plan.k * plan.l];
+    let mut values: Vec<u64> = Vec::new();
+    let mut bits: Vec<u64> = Vec::new();
+    let mut products: Vec<u64> = Vec::new();
+    let mut opened: Vec<u64> = Vec::new();
+    let mut block: Vec<u64> = Vec::new();
+    for op in plan.ops(study, n) {
+        match op {
+            Op::CrossProduct { start, rows } => {
+                if start == 0 {
+                    phases.start("products");
+                }
+                block.resize(rows * width, 0);
+                plan.fill_rows(is_first, table, &row_at, start, &mut block)?;
+                let part = mpc.cross_product(&block, rows, plan.k, plan.l)?;
+                ring::add_assign(&mut shares, &part).map_err(MpcError::from)?;
             }
-        } else {
-            for &e in &slot.entries {
-                direct.push(shares.get(e).copied().unwrap_or(0));
+            Op::Noise { .. } => return Err(EngineError::Unsupported("noise")),
+            Op::Compare { .. } => {
+                phases.start("comparison");
+                values = cell_values(&layout, &shares)?;
+                // Counts minus min_cell (First subtracts the public threshold), compared with 0.
+                let mut cmp_in = Vec::with_capacity(layout.n_cmp);
+                let mut at = 0;
+                for slot in &layout.slots {
+                    let count = values.get(at).copied().ok_or(EngineError::Layout)?;
+                    at += slot.entries.len();
+                    if slot.min_cell > 0 {
+                        let t = if is_first { slot.min_cell } else { 0 };
+                        cmp_in.push(count.wrapping_sub(t));
+                    }
+                }
+                bits = mpc.ge_public(&cmp_in, 0)?;
+            }
+            Op::Mul { .. } => {
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                let (mut at, mut bi) = (0, 0);
+                for slot in &layout.slots {
+                    let q = slot.entries.len();
+                    let cell = values.get(at..at + q).ok_or(EngineError::Layout)?;
+                    at += q;
+                    if slot.min_cell > 0 {
+                        let bit = bits.get(bi).copied().ok_or(EngineError::Layout)?;
+                        bi += 1;
+                        x.extend_from_slice(cell);
+                        y.extend(std::iter::repeat_n(bit, q));
+                    }
+                }
+                products = mpc.mul(&x, &y)?;
+            }
+            Op::Open { .. } => {
+                phases.start("open");
+                if values.is_empty() {
+                    values = cell_values(&layout, &shares)?;
+                }
+                let mut to_open = std::mem::take(&mut products);
+                to_open.extend_from_slice(&bits);
+                let mut at = 0;
+                for slot in &layout.slots {
+                    let q = slot.entries.len();
+                    if slot.min_cell == 0 {
+                        to_open
+                            .extend_from_slice(values.get(at..at + q).ok_or(EngineError::Layout)?);
+                    }
+                    at += q;
+                }
+                opened = mpc.open(&to_open)?;
             }
         }
     }
-    let bits = if cmp_in.is_empty() {
-        Vec::new()
-    } else {
-        mpc.ge_public(&cmp_in, 0)?
-    };
-    let mut mul_y = Vec::with_capacity(layout.n_mul);
-    let mut bi = 0;
-    for slot in &layout.slots {
-        if slot.min_cell > 0 {
-            let bit = bits.get(bi).copied().unwrap_or(0);
-            bi += 1;
-            mul_y.extend(std::iter::repeat_n(bit, slot.entries.len()));
-        }
-    }
-    let products = if mul_x.is_empty() {
-        Vec::new()
-    } else {
-        mpc.mul(&mul_x, &mul_y)?
-    };
-
-    phases.start("open");
-    let mut to_open = products;
-    to_open.extend_from_slice(&bits);
-    to_open.extend_from_slice(&direct);
-    let opened = mpc.open(&to_open)?;
     drop(mpc);
-    let tables = layout.finish(study, &opened)?;
+    let tables = finish(study, &layout, &opened)?;
     phases.finish();
     Ok((tables, sizes))
 }
 
-/// Run the helper: receive the sizes from both data parties, check them, and serve the
-/// correlated randomness for the product, the comparisons and the multiplications.
-/// `first` and `second` are the channels to First and Second.
+/// Each slot's quantities (shares), in slot order, from the product shares.
+fn cell_values(layout: &Layout, shares: &[u64]) -> Result<Vec<u64>, EngineError> {
+    layout
+        .slots
+        .iter()
+        .flat_map(|s| &s.entries)
+        .map(|&e| shares.get(e).copied().ok_or(EngineError::Layout))
+        .collect()
+}
+
+/// Run the helper: serve its half of the join, receive the sizes from both data parties, check
+/// them, and deal for every operation of the plan. `first` and `second` are the channels to
+/// First and Second.
 pub fn run_helper(
     study: &Study,
     first: &mut dyn Channel,
     second: &mut dyn Channel,
     phases: &mut Phases,
 ) -> Result<Sizes, EngineError> {
-    let plan = Plan::new(study);
+    let plan = Plan::new(study)?;
     phases.start("join");
+    first.set_step("join");
+    second.set_step("join");
+    let seen = plan.join.run_helper(first, second)?;
     first.set_step("sizes");
     second.set_step("sizes");
     let fs = first.recv_u64s(3)?;
@@ -363,6 +429,13 @@ pub fn run_helper(
             detail: format!("|A| = {a}, |B| = {b}, N = {n} are not consistent or too large"),
         });
     }
+    if let Some(s) = seen {
+        if (s.first, s.second, s.union) != (a, b, n) {
+            return Err(EngineError::Sizes {
+                detail: "the sizes reported after the join differ from those of the join".into(),
+            });
+        }
+    }
     let sizes = Sizes {
         first: a,
         second: b,
@@ -372,129 +445,76 @@ pub fn run_helper(
 
     phases.start("shares");
     let mut dealer = Dealer::new(first, second)?;
-    phases.start("products");
-    if n > 0 {
-        dealer.cross_product(n as usize, plan.k, plan.l)?;
-    }
-    phases.start("comparison");
-    let layout = Layout::new(study, &plan);
-    if layout.n_cmp > 0 {
-        dealer.ge_public(layout.n_cmp)?;
-    }
-    if layout.n_mul > 0 {
-        dealer.mul(layout.n_mul)?;
+    for op in plan.ops(study, n as usize) {
+        match op {
+            Op::CrossProduct { start, rows } => {
+                if start == 0 {
+                    phases.start("products");
+                }
+                dealer.cross_product(rows, plan.k, plan.l)?;
+            }
+            Op::Noise { .. } => return Err(EngineError::Unsupported("noise")),
+            Op::Compare { n } => {
+                phases.start("comparison");
+                dealer.ge_public(n)?;
+            }
+            Op::Mul { n } => dealer.mul(n)?,
+            Op::Open { .. } => phases.start("open"),
+        }
     }
     drop(dealer);
     phases.finish();
     Ok(sizes)
 }
 
-/// Which product entries each cell reveals, and where they land in the opened vector.
-struct Slot {
-    output: usize,
-    cell: usize,
-    min_cell: u64,
-    entries: Vec<usize>,
-}
-
-struct Layout {
-    slots: Vec<Slot>,
-    n_cmp: usize,
-    n_mul: usize,
-    n_direct: usize,
-}
-
-impl Layout {
-    fn new(study: &Study, plan: &Plan) -> Layout {
-        let mut slots = Vec::with_capacity(plan.total_cells());
-        let (mut n_cmp, mut n_mul, mut n_direct) = (0, 0, 0);
-        for (oi, (o, op)) in study.outputs().iter().zip(&plan.outputs).enumerate() {
-            for cell in 0..op.cells.len() {
-                let entries: Vec<usize> =
-                    (0..op.factors).map(|f| plan.entry(oi, cell, f)).collect();
-                if o.min_cell > 0 {
-                    n_cmp += 1;
-                    n_mul += entries.len();
-                } else {
-                    n_direct += entries.len();
-                }
-                slots.push(Slot {
-                    output: oi,
-                    cell,
-                    min_cell: o.min_cell,
-                    entries,
-                });
+/// Turn the opened vector (products ‖ bits ‖ direct) into each statistic's output.
+fn finish(study: &Study, layout: &Layout, opened: &[u64]) -> Result<Vec<OutputTable>, EngineError> {
+    let mut cells: Vec<Vec<CellValues>> = study.outputs().iter().map(|_| Vec::new()).collect();
+    let levels: Vec<Vec<Vec<String>>> = study
+        .outputs()
+        .iter()
+        .map(|o| statistic::cell_levels(o, study))
+        .collect();
+    let (mut p, mut bit, mut d) = (0usize, layout.n_mul, layout.n_mul + layout.n_cmp);
+    let get = |i: usize| opened.get(i).copied().ok_or(EngineError::Layout);
+    for slot in &layout.slots {
+        let q = slot.entries.len();
+        let (suppressed, start) = if slot.min_cell > 0 {
+            let s = get(bit)?;
+            bit += 1;
+            let start = p;
+            p += q;
+            match s {
+                0 => (true, start),
+                1 => (false, start),
+                _ => return Err(EngineError::BadBit),
             }
-        }
-        Layout {
-            slots,
-            n_cmp,
-            n_mul,
-            n_direct,
-        }
-    }
-
-    /// Turn the opened vector (products ‖ bits ‖ direct) into tables.
-    fn finish(&self, study: &Study, opened: &[u64]) -> Result<Vec<OutputTable>, EngineError> {
-        let mut tables: Vec<OutputTable> = study
-            .outputs()
-            .iter()
-            .map(|o| OutputTable {
-                name: o.name.clone(),
-                statistic: o.statistic,
-                by: o.by.clone(),
-                cells: Vec::new(),
-            })
-            .collect();
-        let levels: Vec<Vec<&[String]>> = study
-            .outputs()
-            .iter()
-            .map(|o| {
-                o.by.iter()
-                    .map(|r| match study.column(r) {
-                        Some(ColumnKind::Category { levels }) => levels.as_slice(),
-                        _ => &[][..],
-                    })
-                    .collect()
-            })
-            .collect();
-        let (mut p, mut bit, mut d) = (0usize, self.n_mul, self.n_mul + self.n_cmp);
-        let get = |i: usize| opened.get(i).copied().unwrap_or(0);
-        for slot in &self.slots {
-            let f = slot.entries.len();
-            let (suppressed, start) = if slot.min_cell > 0 {
-                let s = get(bit);
-                bit += 1;
-                let start = p;
-                p += f;
-                match s {
-                    0 => (true, start),
-                    1 => (false, start),
-                    _ => return Err(EngineError::BadBit),
-                }
-            } else {
-                let start = d;
-                d += f;
-                (false, start)
-            };
-            let count = get(start);
-            let sum = if f > 1 {
-                i128::from(get(start + 1) as i64)
-            } else {
-                0
-            };
-            let sum_sq = if f > 2 { i128::from(get(start + 2)) } else { 0 };
-            let o = &study.outputs()[slot.output];
-            let lv = cell_levels(&levels[slot.output], slot.cell);
-            tables[slot.output].cells.push(finish_cell(
-                o.statistic,
-                lv,
+        } else {
+            let start = d;
+            d += q;
+            (false, start)
+        };
+        let values = (start..start + q)
+            .map(|i| Ok(i128::from(get(i)? as i64)))
+            .collect::<Result<Vec<i128>, EngineError>>()?;
+        let lv = levels
+            .get(slot.output)
+            .and_then(|l| l.get(slot.cell))
+            .cloned()
+            .ok_or(EngineError::Layout)?;
+        cells
+            .get_mut(slot.output)
+            .ok_or(EngineError::Layout)?
+            .push(CellValues {
+                levels: lv,
                 suppressed,
-                count,
-                sum,
-                sum_sq,
-            ));
-        }
-        Ok(tables)
+                values,
+            });
     }
+    Ok(study
+        .outputs()
+        .iter()
+        .zip(&cells)
+        .map(|(o, c)| statistic::definition(o.statistic).finish(o, study, c))
+        .collect())
 }

@@ -40,8 +40,8 @@
 //! let tables = samen_study::run_in_process(&study, &[("register", &register), ("usage", &usage)])
 //!     .unwrap();
 //! let t = &tables[0];
-//! assert_eq!(t.cells[0].mean, Some(3.5));          // north: a, b
-//! assert!(t.cells[1].suppressed);                  // south: only c joins (1 < 2)
+//! assert_eq!(t.get(0, "mean"), Some("3.5"));       // north: a, b
+//! assert_eq!(t.get(1, "suppressed"), Some("true")); // south: only c joins (1 < 2)
 //! assert_eq!(t.to_csv(), "register.region,count,mean,suppressed\nnorth,2,3.5,false\nsouth,,,true\n");
 //! ```
 #![forbid(unsafe_code)]
@@ -55,11 +55,12 @@ pub mod reference;
 pub mod runner;
 pub mod session;
 pub mod spec;
+pub mod statistic;
 pub mod transcript;
 
 pub use engine::{EngineError, Sizes};
 pub use input::{InputError, InputTable, PartyTable};
-pub use output::{Cell, OutputTable};
+pub use output::{OutputFile, OutputTable};
 pub use session::{run_in_process as run_validated_in_process, LocalRun};
 pub use spec::{SpecError, Statistic, Study, StudyBuilder};
 

@@ -1,22 +1,25 @@
-//! Output tables: typed cells, the exact finishing of statistics from integers, and CSV files.
+//! Output tables: what each statistic's [`crate::statistic::Definition::finish`] produces, and
+//! their CSV files.
 //!
-//! CSV format of `DIR/<name>.csv`: header = the `by` columns named `table.column` (in the order
-//! given), `count`, then `sum` (statistic sum), `mean` (mean) or `mean,variance` (variance),
-//! then `suppressed` (`true`/`false`). One row per cell in declared level order, first `by`
-//! column outermost; without `by` columns one row. A suppressed cell has all statistic fields
-//! empty (count included). A cell with count 0 that is not suppressed (only possible with
-//! `min_cell = 0`) has count 0, sum 0 and empty mean/variance. Means and (population)
-//! variances are printed as the shortest decimal that round-trips the `f64` (up to 17
-//! significant digits).
+//! An output is one or more CSV files: `DIR/<name>.csv` and, for some statistics, companion
+//! files such as `DIR/<name>.glance.csv`. Each statistic documents its columns; the cell
+//! statistics (count, sum, mean, variance, covariance) write the `by` columns named
+//! `table.column`, then `count`, then the statistic's columns, then `suppressed`. A suppressed
+//! cell has all statistic fields empty. Floating-point values are printed as the shortest
+//! decimal that round-trips the `f64` (exponent notation below 10^-5 and from 10^15 in
+//! magnitude); no file ever contains NaN or infinity — an undefined value is an empty field.
 //!
 //! ```
-//! use samen_study::output::finish_cell;
+//! use samen_study::output::{OutputFile, OutputTable};
 //! use samen_study::spec::Statistic;
-//! // Three values 1, 2, 4: n = 3, Σv = 7, Σv² = 21.
-//! let c = finish_cell(Statistic::Variance, vec![], false, 3, 7, 21);
-//! assert_eq!(c.count, Some(3));
-//! assert_eq!(c.mean, Some(7.0 / 3.0));
-//! assert!((c.variance.unwrap() - 14.0 / 9.0).abs() < 1e-15);
+//! let t = OutputTable {
+//!     name: "n".into(),
+//!     statistic: Statistic::Count,
+//!     files: vec![OutputFile::new("", &["count", "suppressed"], vec![vec!["3".into(), "false".into()]])],
+//!     notes: vec![],
+//! };
+//! assert_eq!(t.to_csv(), "count,suppressed\n3,false\n");
+//! assert_eq!(t.get(0, "count"), Some("3"));
 //! ```
 
 use std::io::Write;
@@ -24,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::spec::{ColumnRef, Statistic};
+use crate::spec::Statistic;
 
 /// An error writing an output file.
 #[derive(Debug, Error)]
@@ -41,91 +44,111 @@ pub enum OutputError {
     },
 }
 
-/// One cell of an output table.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Cell {
-    /// The level of each `by` column (same order as [`OutputTable::by`]).
-    pub levels: Vec<String>,
-    /// Whether the cell was suppressed (count < min_cell); then every statistic is `None`.
-    pub suppressed: bool,
-    /// Number of joined rows in the cell.
-    pub count: Option<u64>,
-    /// Σv (statistic sum only).
-    pub sum: Option<i64>,
-    /// Mean of v (statistics mean and variance; `None` when the count is 0).
-    pub mean: Option<f64>,
-    /// Population variance of v (statistic variance; `None` when the count is 0).
-    pub variance: Option<f64>,
+/// One CSV file of an output: `<name><suffix>.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Appended to the output name before `.csv` (`""` for the main file, `".glance"`, …).
+    pub suffix: String,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows of fields (an empty field is an empty string), each as long as the header.
+    pub rows: Vec<Vec<String>>,
 }
 
-/// A revealed output table.
-#[derive(Clone, Debug, PartialEq)]
+impl OutputFile {
+    /// A file with this suffix, header and rows.
+    pub fn new(suffix: &str, header: &[&str], rows: Vec<Vec<String>>) -> OutputFile {
+        OutputFile {
+            suffix: suffix.to_string(),
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows,
+        }
+    }
+
+    /// The field of row `row` in column `column`; `None` if absent or empty.
+    pub fn get(&self, row: usize, column: &str) -> Option<&str> {
+        let c = self.header.iter().position(|h| h == column)?;
+        let f = self.rows.get(row)?.get(c)?;
+        (!f.is_empty()).then_some(f.as_str())
+    }
+
+    /// The file as CSV text (header line, one line per row, `\n` line ends).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        for line in std::iter::once(&self.header).chain(&self.rows) {
+            let fields: Vec<String> = line.iter().map(|s| csv_field(s)).collect();
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A revealed output: its files, and notes for the run's log (e.g. why a model has no
+/// estimates).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputTable {
     /// The output name.
     pub name: String,
     /// The statistic.
     pub statistic: Statistic,
-    /// The grouping columns.
-    pub by: Vec<ColumnRef>,
-    /// The cells in declared order (first `by` column outermost).
-    pub cells: Vec<Cell>,
+    /// The files; the first is `<name>.csv`.
+    pub files: Vec<OutputFile>,
+    /// Messages about this output for the party's log (never data beyond the output itself).
+    pub notes: Vec<String>,
 }
 
-/// Finish one cell exactly from its integer aggregates (count `n`, Σv, Σv²).
-///
-/// mean = Σv / n and population variance = (n·Σv² − (Σv)²) / n², computed in `i128` and
-/// converted to `f64` with one rounding of the integer quotient and remainder.
-pub fn finish_cell(
-    statistic: Statistic,
-    levels: Vec<String>,
-    suppressed: bool,
-    n: u64,
-    sum: i128,
-    sum_sq: i128,
-) -> Cell {
-    if suppressed {
-        return Cell {
-            levels,
-            suppressed,
-            count: None,
-            sum: None,
-            mean: None,
-            variance: None,
-        };
+impl OutputTable {
+    /// The main file `<name>.csv` (`None` only for a table built with no files).
+    pub fn main(&self) -> Option<&OutputFile> {
+        self.files.first()
     }
-    let n128 = i128::from(n);
-    let ratio = |num: i128, den: i128| -> f64 {
-        let q = num.div_euclid(den);
-        let r = num.rem_euclid(den);
-        q as f64 + (r as f64) / (den as f64)
-    };
-    let mean = (n > 0).then(|| ratio(sum, n128));
-    let variance = (n > 0).then(|| {
-        let num = n128
-            .saturating_mul(sum_sq)
-            .saturating_sub(sum.saturating_mul(sum));
-        ratio(num.max(0), n128.saturating_mul(n128))
-    });
-    Cell {
-        levels,
-        suppressed,
-        count: Some(n),
-        sum: (statistic == Statistic::Sum).then(|| i64::try_from(sum).unwrap_or(i64::MAX)),
-        mean: if matches!(statistic, Statistic::Mean | Statistic::Variance) {
-            mean
-        } else {
-            None
-        },
-        variance: if statistic == Statistic::Variance {
-            variance
-        } else {
-            None
-        },
+
+    /// The field of row `row`, column `column` of the main file; `None` if absent or empty.
+    pub fn get(&self, row: usize, column: &str) -> Option<&str> {
+        self.main()?.get(row, column)
+    }
+
+    /// The main file as CSV text.
+    pub fn to_csv(&self) -> String {
+        self.main().map(OutputFile::to_csv).unwrap_or_default()
+    }
+
+    /// The file names and CSV texts of every file of the output.
+    pub fn rendered(&self) -> Vec<(String, String)> {
+        self.files
+            .iter()
+            .map(|f| (format!("{}{}.csv", self.name, f.suffix), f.to_csv()))
+            .collect()
+    }
+
+    /// Write every file of the output to `dir`, each atomically; returns their paths.
+    pub fn write_to_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
+        let mut paths = Vec::new();
+        for (name, text) in self.rendered() {
+            let path = dir.join(name);
+            write_atomic(&path, text.as_bytes())?;
+            paths.push(path);
+        }
+        Ok(paths)
     }
 }
 
-fn fmt_f64(x: Option<f64>) -> String {
-    x.map(|v| format!("{v}")).unwrap_or_default()
+/// Format a floating-point value for a CSV field: the shortest decimal that round-trips, in
+/// exponent notation for very small or very large magnitudes; empty for `None`, NaN or
+/// infinity (which are never written).
+pub fn fmt_f64(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => {
+            let a = v.abs();
+            if a != 0.0 && !(1e-5..1e15).contains(&a) {
+                format!("{v:e}")
+            } else {
+                format!("{v}")
+            }
+        }
+        _ => String::new(),
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -133,57 +156,6 @@ fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
-    }
-}
-
-impl OutputTable {
-    /// The CSV header fields.
-    pub fn header(&self) -> Vec<String> {
-        let mut h: Vec<String> = self.by.iter().map(ToString::to_string).collect();
-        h.push("count".into());
-        match self.statistic {
-            Statistic::Count => {}
-            Statistic::Sum => h.push("sum".into()),
-            Statistic::Mean => h.push("mean".into()),
-            Statistic::Variance => {
-                h.push("mean".into());
-                h.push("variance".into());
-            }
-        }
-        h.push("suppressed".into());
-        h
-    }
-
-    /// The table as CSV text (header line, one line per cell, `\n` line ends).
-    pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        let h: Vec<String> = self.header().iter().map(|s| csv_field(s)).collect();
-        out.push_str(&h.join(","));
-        out.push('\n');
-        for c in &self.cells {
-            let mut f: Vec<String> = c.levels.iter().map(|s| csv_field(s)).collect();
-            f.push(c.count.map(|n| n.to_string()).unwrap_or_default());
-            match self.statistic {
-                Statistic::Count => {}
-                Statistic::Sum => f.push(c.sum.map(|s| s.to_string()).unwrap_or_default()),
-                Statistic::Mean => f.push(fmt_f64(c.mean)),
-                Statistic::Variance => {
-                    f.push(fmt_f64(c.mean));
-                    f.push(fmt_f64(c.variance));
-                }
-            }
-            f.push(if c.suppressed { "true" } else { "false" }.into());
-            out.push_str(&f.join(","));
-            out.push('\n');
-        }
-        out
-    }
-
-    /// Write `dir/<name>.csv` atomically (temporary file in `dir`, then rename).
-    pub fn write_to_dir(&self, dir: &Path) -> Result<PathBuf, OutputError> {
-        let path = dir.join(format!("{}.csv", self.name));
-        write_atomic(&path, self.to_csv().as_bytes())?;
-        Ok(path)
     }
 }
 

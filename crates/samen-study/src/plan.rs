@@ -1,19 +1,34 @@
-//! The layout of the joint computation, derived from the study alone (public).
+//! The layout of the joint computation, derived from the study alone (public), and the list
+//! of protocol operations every party walks.
 //!
-//! Every output is a block of one cross-party matrix product `M_A^T · M_B`. Each data party
-//! contributes, per output, a block of columns: the one-hot encoding of its own `by` columns
-//! (combined, first `by` column outermost), multiplied by its presence flag and, if it owns the
-//! value column, by the factors `(1, v)` (sum, mean) or `(1, v, v²)` (variance). Identical
-//! blocks of different outputs are shared, so each side's matrix has as few columns as possible.
-//! All blocks go into **one** cross product of shape `k × l` (`k`, `l` = total widths); an
-//! output reads its cells from its diagonal block. Communication is `N·(k + l)` words either
-//! way, so one call (fewer rounds, blocks shared) is never worse than one call per output.
+//! Every output is a block of one cross-party matrix product `M_Aᵀ · M_B`. Each statistic
+//! declares its per-cell [`Quantity`]s (sums of products of atoms); each quantity is split
+//! into the atoms First owns and those Second owns, which become **factors**: per-row columns
+//! of each side's matrix, multiplied by the side's presence flag and laid out per cell of the
+//! one-hot encoding of the side's own `by` columns (first `by` column outermost). Factor 0 of
+//! every block is the presence flag alone. A quantity is then the product entry (First's
+//! factor of cell a, Second's factor of cell b). Identical blocks of different outputs are
+//! shared. All blocks go into one cross product of shape `k × l`; communication is `N·(k + l)`
+//! words, streamed in blocks of rows so that a party's memory is its table plus
+//! `O(block · (k + l))`.
 //!
-//! The helper derives the same plan from the study file, so it knows the shapes without any
-//! data.
+//! The helper derives the same plan and the same [`Op`] list from the study file and the sizes,
+//! so it deals exactly the operations the data parties compute.
+
+use samen_join::JoinMethod;
 
 use crate::input::{ColumnData, PartyTable};
-use crate::spec::{ColumnKind, ColumnRef, Statistic, Study};
+use crate::spec::{ColumnRef, SpecError, Study};
+use crate::statistic::{self, levels_of, Atom, Quantity};
+
+/// Largest width of one side's matrix (columns); keeps a row of a block within a frame.
+pub const MAX_WIDTH: usize = 1 << 18;
+
+/// Target number of ring elements of one side's matrix per streamed block of rows.
+const BLOCK_WORDS: usize = 1 << 21;
+
+/// A per-row factor: the product of these atoms (all of one side), times the presence flag.
+pub type Factor = Vec<Atom>;
 
 /// A block of one side's matrix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,10 +37,8 @@ pub struct Block {
     pub by: Vec<ColumnRef>,
     /// Number of levels of each `by` column.
     pub levels: Vec<usize>,
-    /// The value column, if this side owns it (with `factors` > 1).
-    pub value: Option<ColumnRef>,
-    /// Factors per cell: 1 (presence only), 2 (1, v) or 3 (1, v, v²).
-    pub factors: usize,
+    /// Factors per cell; factor 0 is the presence flag alone.
+    pub factors: Vec<Factor>,
     /// First column of the block in the side's matrix.
     pub offset: usize,
 }
@@ -38,7 +51,7 @@ impl Block {
 
     /// Number of matrix columns.
     pub fn width(&self) -> usize {
-        self.cells() * self.factors
+        self.cells() * self.factors.len()
     }
 }
 
@@ -49,17 +62,53 @@ pub struct OutputPlan {
     pub first_block: usize,
     /// Block index on Second's side.
     pub second_block: usize,
-    /// Number of revealed quantities per cell (1 count, 2 count and Σv, 3 with Σv²).
-    pub factors: usize,
-    /// Whether First owns the value column (meaningless for count).
-    pub value_on_first: bool,
+    /// The statistic's quantities per cell (the count first).
+    pub quantities: Vec<Quantity>,
+    /// Per quantity: (factor index in First's block, factor index in Second's block).
+    pub factor_pairs: Vec<(usize, usize)>,
     /// Per output cell (declared order): (First's cell index, Second's cell index).
     pub cells: Vec<(usize, usize)>,
+}
+
+/// One protocol operation after the join, with its shape. Data parties compute it, the helper
+/// deals for it; both walk the same list ([`Plan::ops`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A cross-party product of the union rows `start..start + rows` (`k × l` result).
+    CrossProduct {
+        /// First union position of the block.
+        start: usize,
+        /// Rows in the block.
+        rows: usize,
+    },
+    /// Shares of differential-privacy noise, one value per noisy quantity (see
+    /// [`Plan::noise`]).
+    Noise {
+        /// Number of noise values.
+        n: usize,
+    },
+    /// Comparison of `n` shared counts with their `min_cell`.
+    Compare {
+        /// Number of comparisons.
+        n: usize,
+    },
+    /// Multiplication of `n` shared quantities by their cell's suppression bit.
+    Mul {
+        /// Number of products.
+        n: usize,
+    },
+    /// Opening of `n` shared values to both data parties (nothing from the helper).
+    Open {
+        /// Number of values.
+        n: usize,
+    },
 }
 
 /// The layout of the whole study.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The join method.
+    pub join: JoinMethod,
     /// First's blocks.
     pub first: Vec<Block>,
     /// Second's blocks.
@@ -72,17 +121,18 @@ pub struct Plan {
     pub outputs: Vec<OutputPlan>,
 }
 
-fn levels_of(study: &Study, r: &ColumnRef) -> usize {
-    match study.column(r) {
-        Some(ColumnKind::Category { levels }) => levels.len(),
-        _ => 1,
+fn add_factor(factors: &mut Vec<Factor>, f: Factor) -> usize {
+    if let Some(i) = factors.iter().position(|x| *x == f) {
+        return i;
     }
+    factors.push(f);
+    factors.len() - 1
 }
 
 fn add_block(blocks: &mut Vec<Block>, b: Block) -> usize {
     if let Some(i) = blocks
         .iter()
-        .position(|x| x.by == b.by && x.value == b.value && x.factors == b.factors)
+        .position(|x| x.by == b.by && x.factors == b.factors)
     {
         return i;
     }
@@ -91,53 +141,57 @@ fn add_block(blocks: &mut Vec<Block>, b: Block) -> usize {
 }
 
 impl Plan {
-    /// Derive the plan from a validated study.
-    pub fn new(study: &Study) -> Plan {
-        let first_table = study.tables()[0].name.clone();
+    /// Derive the plan from a study; refuses a side wider than [`MAX_WIDTH`].
+    pub fn new(study: &Study) -> Result<Plan, SpecError> {
+        let first_table = study.tables().first().map(|t| t.name.as_str());
+        let on_first = |r: &ColumnRef| Some(r.table.as_str()) == first_table;
         let mut first = Vec::new();
         let mut second = Vec::new();
         let mut outputs = Vec::new();
         for o in study.outputs() {
-            let factors = o.statistic.factors();
-            let value_on_first = o.of.as_ref().is_some_and(|r| r.table == first_table);
-            let side_block = |on_first: bool| {
+            let quantities = statistic::quantities(o, study);
+            let mut ff: Vec<Factor> = vec![Vec::new()];
+            let mut sf: Vec<Factor> = vec![Vec::new()];
+            let mut factor_pairs = Vec::with_capacity(quantities.len());
+            for q in &quantities {
+                let (mut a, mut b): (Factor, Factor) =
+                    q.0.iter()
+                        .cloned()
+                        .partition(|atom| on_first(atom.column()));
+                a.sort();
+                b.sort();
+                factor_pairs.push((add_factor(&mut ff, a), add_factor(&mut sf, b)));
+            }
+            let side_block = |want_first: bool, factors: Vec<Factor>| {
                 let by: Vec<ColumnRef> =
                     o.by.iter()
-                        .filter(|r| (r.table == first_table) == on_first)
+                        .filter(|r| on_first(r) == want_first)
                         .cloned()
                         .collect();
                 let levels = by.iter().map(|r| levels_of(study, r)).collect();
-                let owns_value = o.statistic != Statistic::Count && value_on_first == on_first;
                 Block {
                     by,
                     levels,
-                    value: if owns_value { o.of.clone() } else { None },
-                    factors: if owns_value { factors } else { 1 },
+                    factors,
                     offset: 0,
                 }
             };
-            let fb = side_block(true);
-            let sb = side_block(false);
-            let first_block = add_block(&mut first, fb);
-            let second_block = add_block(&mut second, sb);
+            let first_block = add_block(&mut first, side_block(true, ff));
+            let second_block = add_block(&mut second, side_block(false, sf));
             // Cells in declared order (first `by` column outermost) → (first cell, second cell).
             let all_levels: Vec<usize> = o.by.iter().map(|r| levels_of(study, r)).collect();
             let n_cells: usize = all_levels.iter().product();
             let mut cells = Vec::with_capacity(n_cells);
             for c in 0..n_cells {
-                // Decompose c into per-column level indices.
-                let mut idx = vec![0usize; all_levels.len()];
-                let mut rest = c;
-                for (j, &n) in all_levels.iter().enumerate().rev() {
-                    idx[j] = rest % n;
-                    rest /= n;
-                }
                 let (mut a, mut b) = (0usize, 0usize);
-                for (j, r) in o.by.iter().enumerate() {
-                    if r.table == first_table {
-                        a = a * all_levels[j] + idx[j];
+                let mut stride = n_cells;
+                for (r, &n) in o.by.iter().zip(&all_levels) {
+                    stride /= n;
+                    let idx = (c / stride) % n;
+                    if on_first(r) {
+                        a = a * n + idx;
                     } else {
-                        b = b * all_levels[j] + idx[j];
+                        b = b * n + idx;
                     }
                 }
                 cells.push((a, b));
@@ -145,40 +199,49 @@ impl Plan {
             outputs.push(OutputPlan {
                 first_block,
                 second_block,
-                factors,
-                value_on_first,
+                quantities,
+                factor_pairs,
                 cells,
             });
         }
-        let mut k = 0;
-        for b in &mut first {
-            b.offset = k;
-            k += b.width();
+        let mut widths = [0usize; 2];
+        for (blocks, width) in [&mut first, &mut second].into_iter().zip(&mut widths) {
+            for b in blocks.iter_mut() {
+                b.offset = *width;
+                *width = width.saturating_add(b.width());
+            }
         }
-        let mut l = 0;
-        for b in &mut second {
-            b.offset = l;
-            l += b.width();
+        let [k, l] = widths;
+        for (party, width) in study.data_parties().iter().zip([k, l]) {
+            if width > MAX_WIDTH {
+                return Err(SpecError::TooWide {
+                    party: party.name.clone(),
+                    width,
+                    max: MAX_WIDTH,
+                });
+            }
         }
-        Plan {
+        Ok(Plan {
+            join: study.join(),
             first,
             second,
             k,
             l,
             outputs,
-        }
+        })
     }
 
-    /// Index into the row-major `k × l` product of quantity `f` (0 count, 1 Σv, 2 Σv²) of
-    /// cell `cell` of output `output`.
-    pub fn entry(&self, output: usize, cell: usize, f: usize) -> usize {
-        let o = &self.outputs[output];
-        let (a, b) = o.cells[cell];
-        let fa = &self.first[o.first_block];
-        let sb = &self.second[o.second_block];
-        let row = fa.offset + a * fa.factors + if o.value_on_first { f } else { 0 };
-        let col = sb.offset + b * sb.factors + if o.value_on_first { 0 } else { f };
-        row * self.l + col
+    /// Index into the row-major `k × l` product of quantity `q` of cell `cell` of output
+    /// `output` (`None` if out of range).
+    pub fn entry(&self, output: usize, cell: usize, q: usize) -> Option<usize> {
+        let o = self.outputs.get(output)?;
+        let &(a, b) = o.cells.get(cell)?;
+        let &(fa, fb) = o.factor_pairs.get(q)?;
+        let ba = self.first.get(o.first_block)?;
+        let bb = self.second.get(o.second_block)?;
+        let row = ba.offset + a * ba.factors.len() + fa;
+        let col = bb.offset + b * bb.factors.len() + fb;
+        Some(row * self.l + col)
     }
 
     /// Total number of cells over all outputs.
@@ -186,71 +249,216 @@ impl Plan {
         self.outputs.iter().map(|o| o.cells.len()).sum()
     }
 
-    /// Build this side's `n × width` matrix (row-major): for own row `i` at union position
-    /// `positions[i]`, the block entries; every other position stays zero (presence 0).
-    pub fn local_matrix(
+    /// Rows per streamed block of the cross product.
+    pub fn block_rows(&self) -> usize {
+        (BLOCK_WORDS / self.k.max(self.l).max(1)).clamp(1024, 1 << 20)
+    }
+
+    /// The protocol operations after the join, for a union of `n` rows, in order. Every party
+    /// derives the same list.
+    pub fn ops(&self, study: &Study, n: usize) -> Vec<Op> {
+        let mut ops = Vec::new();
+        if self.k > 0 && self.l > 0 {
+            let step = self.block_rows();
+            let mut start = 0;
+            while start < n {
+                let rows = step.min(n - start);
+                ops.push(Op::CrossProduct { start, rows });
+                start += rows;
+            }
+        }
+        let layout = Layout::new(study, self);
+        if layout.n_noise > 0 {
+            ops.push(Op::Noise { n: layout.n_noise });
+        }
+        if layout.n_cmp > 0 {
+            ops.push(Op::Compare { n: layout.n_cmp });
+        }
+        if layout.n_mul > 0 {
+            ops.push(Op::Mul { n: layout.n_mul });
+        }
+        ops.push(Op::Open {
+            n: layout.n_mul + layout.n_cmp + layout.n_direct,
+        });
+        ops
+    }
+
+    /// Fill the rows of this side's matrix for union positions `start..start + rows` into
+    /// `out` (row-major, `rows × width`); `row_at[pos]` is the own row at a position or
+    /// `u32::MAX` for none (presence 0: the row stays zero).
+    pub fn fill_rows(
         &self,
         on_first: bool,
         table: &PartyTable,
-        positions: &[usize],
-        n: usize,
-    ) -> Vec<u64> {
+        row_at: &[u32],
+        start: usize,
+        out: &mut [u64],
+    ) -> Result<(), MissingColumn> {
         let blocks = if on_first { &self.first } else { &self.second };
         let width = if on_first { self.k } else { self.l };
-        let mut m = vec![0u64; n.saturating_mul(width)];
         if width == 0 {
-            return m;
+            return Ok(());
         }
-        // Per block: the category columns and value column as slices.
-        struct Prepared<'t> {
-            cats: Vec<(&'t [u32], usize)>,
-            value: Option<&'t [i64]>,
-            factors: usize,
-            offset: usize,
-        }
-        let prepared: Vec<Prepared<'_>> = blocks
-            .iter()
-            .map(|b| Prepared {
-                cats: b
-                    .by
-                    .iter()
-                    .zip(&b.levels)
-                    .map(|(r, &n)| match table.columns.get(&r.column) {
-                        Some(ColumnData::Category(v)) => (v.as_slice(), n),
-                        _ => (&[][..], n),
-                    })
-                    .collect(),
-                value: b
-                    .value
-                    .as_ref()
-                    .and_then(|r| match table.columns.get(&r.column) {
-                        Some(ColumnData::Integer(v)) => Some(v.as_slice()),
-                        _ => None,
-                    }),
-                factors: b.factors,
-                offset: b.offset,
-            })
-            .collect();
-        for (i, &pos) in positions.iter().enumerate() {
-            let Some(row) = m.get_mut(pos * width..(pos + 1) * width) else {
+        let prepared = prepare(blocks, table)?;
+        for (r, row) in out.chunks_exact_mut(width).enumerate() {
+            row.fill(0);
+            let Some(&i) = row_at.get(start + r) else {
                 continue;
             };
+            if i == u32::MAX {
+                continue;
+            }
+            let i = i as usize;
             for p in &prepared {
                 let mut cell = 0usize;
                 for (col, n) in &p.cats {
                     cell = cell * n + col.get(i).copied().unwrap_or(0) as usize;
                 }
-                let base = p.offset + cell * p.factors;
-                let v = p.value.and_then(|v| v.get(i)).copied().unwrap_or(0);
-                let v128 = i128::from(v);
-                let factors = [1u64, v as u64, (v128 * v128) as u64];
-                for (f, x) in factors.iter().take(p.factors).enumerate() {
+                let base = p.offset + cell * p.factors.len();
+                for (f, atoms) in p.factors.iter().enumerate() {
                     if let Some(slot) = row.get_mut(base + f) {
-                        *slot = *x;
+                        *slot = atoms.iter().fold(1u64, |acc, a| acc.wrapping_mul(a.at(i)));
                     }
                 }
             }
         }
-        m
+        Ok(())
+    }
+}
+
+/// A column the plan needs is not in this party's table (the table was not validated against
+/// this study).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the input table has no column '{0}' that the study needs; validate it against the study")]
+pub struct MissingColumn(pub String);
+
+enum PreparedAtom<'t> {
+    Value(&'t [i64]),
+    Level(&'t [u32], u32),
+}
+
+impl PreparedAtom<'_> {
+    fn at(&self, i: usize) -> u64 {
+        match self {
+            PreparedAtom::Value(v) => v.get(i).copied().unwrap_or(0) as u64,
+            PreparedAtom::Level(v, l) => u64::from(v.get(i) == Some(l)),
+        }
+    }
+}
+
+struct Prepared<'t> {
+    cats: Vec<(&'t [u32], usize)>,
+    factors: Vec<Vec<PreparedAtom<'t>>>,
+    offset: usize,
+}
+
+fn prepare<'t>(
+    blocks: &[Block],
+    table: &'t PartyTable,
+) -> Result<Vec<Prepared<'t>>, MissingColumn> {
+    let missing = |r: &ColumnRef| MissingColumn(r.to_string());
+    let category = |r: &ColumnRef| match table.columns.get(&r.column) {
+        Some(ColumnData::Category(v)) => Ok(v.as_slice()),
+        _ => Err(missing(r)),
+    };
+    blocks
+        .iter()
+        .map(|b| {
+            let cats =
+                b.by.iter()
+                    .zip(&b.levels)
+                    .map(|(r, &n)| Ok((category(r)?, n)))
+                    .collect::<Result<Vec<_>, MissingColumn>>()?;
+            let factors = b
+                .factors
+                .iter()
+                .map(|f| {
+                    f.iter()
+                        .map(|a| match a {
+                            Atom::Value(r) => match table.columns.get(&r.column) {
+                                Some(ColumnData::Integer(v)) => Ok(PreparedAtom::Value(v)),
+                                _ => Err(missing(r)),
+                            },
+                            Atom::Level(r, l) => Ok(PreparedAtom::Level(category(r)?, *l)),
+                        })
+                        .collect::<Result<Vec<_>, MissingColumn>>()
+                })
+                .collect::<Result<Vec<_>, MissingColumn>>()?;
+            Ok(Prepared {
+                cats,
+                factors,
+                offset: b.offset,
+            })
+        })
+        .collect()
+}
+
+/// Where each cell's quantities go after the product: noise, comparison, multiplication by
+/// the suppression bit, opening.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    /// Output index.
+    pub output: usize,
+    /// Cell index within the output.
+    pub cell: usize,
+    /// The output's `min_cell` (0: not compared).
+    pub min_cell: u64,
+    /// Product entries of the cell's quantities (count first).
+    pub entries: Vec<usize>,
+    /// Whether the output adds noise (one noise value per quantity).
+    pub noisy: bool,
+}
+
+/// The cells of the study in order, with the sizes of the operations that follow the product.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Every cell of every output, in study order.
+    pub slots: Vec<Slot>,
+    /// Noise values (quantities of noisy outputs).
+    pub n_noise: usize,
+    /// Comparisons (cells with `min_cell > 0`).
+    pub n_cmp: usize,
+    /// Multiplications by a suppression bit (quantities of compared cells).
+    pub n_mul: usize,
+    /// Quantities opened directly (cells with `min_cell = 0`).
+    pub n_direct: usize,
+}
+
+impl Layout {
+    /// The layout of `plan`.
+    pub fn new(study: &Study, plan: &Plan) -> Layout {
+        let mut slots = Vec::with_capacity(plan.total_cells());
+        let (mut n_noise, mut n_cmp, mut n_mul, mut n_direct) = (0, 0, 0, 0);
+        for (oi, (o, op)) in study.outputs().iter().zip(&plan.outputs).enumerate() {
+            for cell in 0..op.cells.len() {
+                let entries: Vec<usize> = (0..op.quantities.len())
+                    .filter_map(|q| plan.entry(oi, cell, q))
+                    .collect();
+                let noisy = o.privacy.is_some();
+                if noisy {
+                    n_noise += entries.len();
+                }
+                if o.min_cell > 0 {
+                    n_cmp += 1;
+                    n_mul += entries.len();
+                } else {
+                    n_direct += entries.len();
+                }
+                slots.push(Slot {
+                    output: oi,
+                    cell,
+                    min_cell: o.min_cell,
+                    entries,
+                    noisy,
+                });
+            }
+        }
+        Layout {
+            slots,
+            n_noise,
+            n_cmp,
+            n_mul,
+            n_direct,
+        }
     }
 }

@@ -344,7 +344,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let mut outputs = Vec::new();
     if let PartyResult::Data { tables, .. } = &result {
         for t in tables {
-            outputs.push(t.write_to_dir(&opts.out)?);
+            outputs.extend(t.write_to_dir(&opts.out)?);
         }
     }
     if let Some(t) = &transcript {

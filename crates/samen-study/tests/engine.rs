@@ -62,10 +62,10 @@ fn every_statistic_and_grouping_matches_plaintext() {
             assert_eq!(m, p, "output {} differs (seed {seed})", m.name);
         }
         // Sanity: some cells revealed, and with min_cell = 10 some suppressed.
-        let cells: Vec<_> = mpc.iter().flat_map(|t| &t.cells).collect();
-        assert!(cells.iter().any(|c| !c.suppressed));
+        let csv: String = mpc.iter().map(|t| t.to_csv()).collect();
+        assert!(csv.contains(",false\n"));
         if min_cell == 20 {
-            assert!(cells.iter().any(|c| c.suppressed));
+            assert!(csv.contains(",true\n"));
         }
     }
 }
@@ -90,18 +90,18 @@ fn reference_is_right_on_a_hand_computed_example() {
     assert_eq!(mpc, plain);
     // a0: values 1, -4 → mean -1.5, variance ((1+1.5)² + (-4+1.5)²)/2 = 6.25
     let v = &mpc[0];
-    assert_eq!(v.cells[0].count, Some(2));
-    assert_eq!(v.cells[0].mean, Some(-1.5));
-    assert_eq!(v.cells[0].variance, Some(6.25));
-    assert_eq!(v.cells[1].count, Some(0));
-    assert_eq!(v.cells[1].mean, None);
-    assert_eq!(v.cells[2].variance, Some(0.0));
+    assert_eq!(v.get(0, "count"), Some("2"));
+    assert_eq!(v.get(0, "mean"), Some("-1.5"));
+    assert_eq!(v.get(0, "variance"), Some("6.25"));
+    assert_eq!(v.get(1, "count"), Some("0"));
+    assert_eq!(v.get(1, "mean"), None);
+    assert_eq!(v.get(2, "variance"), Some("0"));
     assert_eq!(
         v.to_csv(),
         "ta.ca,count,mean,variance,suppressed\na0,2,-1.5,6.25,false\na1,0,,,false\na2,1,2,0,false\n"
     );
     // Sum of va over joined rows p, q, r: -3 + 5 + 7.
-    assert_eq!(mpc[1].cells[0].sum, Some(9));
+    assert_eq!(mpc[1].get(0, "sum"), Some("9"));
     assert_eq!(mpc[1].to_csv(), "count,sum,suppressed\n3,9,false\n");
 }
 
@@ -154,23 +154,26 @@ fn suppression_at_the_threshold() {
     assert_eq!(mpc, plain);
     let n = &mpc[0];
     assert_eq!(
-        n.cells
-            .iter()
-            .map(|c| (c.suppressed, c.count))
+        (0..3)
+            .map(|i| (n.get(i, "suppressed"), n.get(i, "count")))
             .collect::<Vec<_>>(),
-        vec![(true, None), (false, Some(5)), (false, Some(6))]
+        vec![
+            (Some("true"), None),
+            (Some("false"), Some("5")),
+            (Some("false"), Some("6"))
+        ]
     );
     assert_eq!(
         n.to_csv(),
         "ta.ca,count,suppressed\na0,,true\na1,5,false\na2,6,false\n"
     );
     let m = &mpc[1];
-    assert!(m.cells[0].suppressed && m.cells[0].mean.is_none());
-    assert_eq!(m.cells[1].mean, Some(-14.0)); // -(0+1+2+3+4)*7/5
-                                              // Two-column table with min_cell 4: (a0, c0) has 4 → shown, (a0, c1) 0 → suppressed.
+    assert!(m.get(0, "suppressed") == Some("true") && m.get(0, "mean").is_none());
+    assert_eq!(m.get(1, "mean"), Some("-14")); // -(0+1+2+3+4)*7/5
+                                               // Two-column table with min_cell 4: (a0, c0) has 4 → shown, (a0, c1) 0 → suppressed.
     let v = &mpc[2];
-    assert!(!v.cells[0].suppressed && v.cells[0].count == Some(4));
-    assert!(v.cells[1].suppressed);
+    assert!(v.get(0, "suppressed") == Some("false") && v.get(0, "count") == Some("4"));
+    assert_eq!(v.get(1, "suppressed"), Some("true"));
 }
 
 #[test]
@@ -183,10 +186,10 @@ fn negative_values_only() {
     let (ta, tb) = random_tables(&mut rng, 60, 70, 50, (-1_000_000, -1), (-9, -3));
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
-    assert!(mpc[0]
-        .cells
-        .iter()
-        .all(|c| c.sum.unwrap() < 0 || c.count == Some(0)));
+    assert!((0..3).all(
+        |i| mpc[0].get(i, "sum").unwrap().parse::<i64>().unwrap() < 0
+            || mpc[0].get(i, "count") == Some("0")
+    ));
 }
 
 #[test]
@@ -199,8 +202,8 @@ fn empty_intersection_and_empty_tables() {
     let (ta, tb) = random_tables(&mut rng, 10, 12, 0, (0, 10), (0, 10));
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
-    assert!(mpc[0].cells.iter().all(|c| c.count == Some(0)));
-    assert!(mpc[1].cells[0].suppressed);
+    assert!((0..6).all(|i| mpc[0].get(i, "count") == Some("0")));
+    assert_eq!(mpc[1].get(0, "suppressed"), Some("true"));
     let (ta, tb) = random_tables(&mut rng, 0, 0, 0, (0, 10), (0, 10));
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
@@ -305,8 +308,7 @@ fn transcripts_never_contain_payloads_and_label_steps() {
 
 mod properties {
     use proptest::prelude::*;
-    use samen_study::output::finish_cell;
-    use samen_study::spec::Statistic;
+    use samen_study::statistic::mean_and_variance;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
@@ -316,10 +318,10 @@ mod properties {
             let n = v.len() as u64;
             let s: i128 = v.iter().map(|&x| i128::from(x)).sum();
             let s2: i128 = v.iter().map(|&x| i128::from(x) * i128::from(x)).sum();
-            let c = finish_cell(Statistic::Variance, vec![], false, n, s, s2);
+            let (m, w) = mean_and_variance(i128::from(n), s, s2);
             let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
             let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
-            let (m, w) = (c.mean.unwrap(), c.variance.unwrap());
+            let (m, w) = (m.unwrap(), w.unwrap());
             prop_assert!((m - mean).abs() <= 1e-9 * mean.abs().max(1.0));
             prop_assert!((w - var).abs() <= 1e-6 * var.abs().max(1.0));
             prop_assert!(w >= 0.0);

@@ -64,6 +64,6 @@ pub use samen_pseudonym as pseudonym;
 pub use samen_study as study;
 
 pub use samen_study::input::{InputTable, PartyTable};
-pub use samen_study::output::{Cell, OutputTable};
+pub use samen_study::output::{OutputFile, OutputTable};
 pub use samen_study::spec::{IdKind, Statistic, Study, StudyBuilder};
 pub use samen_study::{run_in_process, StudyError};

@@ -244,6 +244,7 @@ pub fn header(spec: &OutputSpec) -> Vec<String> {
             h.push("mean".into());
             h.push("variance".into());
         }
+        _ => {}
     }
     h.push("suppressed".into());
     h
@@ -365,6 +366,7 @@ pub fn compare(spec: &OutputSpec, csv_text: &str, want: &[ExpectedCell]) -> Resu
                 stats.get(1).is_some_and(|m| close(m, w.mean()))
                     && stats.get(2).is_some_and(|v| close(v, w.variance()))
             }
+            _ => false,
         };
         if !ok {
             let want_vals = match spec.statistic {
@@ -372,6 +374,7 @@ pub fn compare(spec: &OutputSpec, csv_text: &str, want: &[ExpectedCell]) -> Resu
                 Statistic::Sum => w.sum.to_string(),
                 Statistic::Mean => w.mean().to_string(),
                 Statistic::Variance => format!("{},{}", w.mean(), w.variance()),
+                _ => String::new(),
             };
             return Err(format!(
                 "cell {cell}: {}, expected {want_vals}",

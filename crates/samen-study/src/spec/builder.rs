@@ -1,0 +1,218 @@
+//! Building a study in code.
+
+use std::collections::BTreeMap;
+
+use samen_join::JoinMethod;
+
+use super::raw::{
+    OneOrMany, RawColumn, RawKind, RawOutput, RawParty, RawRole, RawStudyFile, RawTable,
+};
+use super::{IdKind, IdSpec, SpecError, Statistic, Study};
+
+/// Build a study in code. [`StudyBuilder::build`] writes the canonical TOML text and validates
+/// it exactly like a file (the hash is that of the canonical text; distribute
+/// [`Study::toml_text`] to the parties).
+///
+/// ```
+/// use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+/// let study = StudyBuilder::new("demo")
+///     .data_party("bureau", "127.0.0.1:7101")
+///     .data_party("portal", "127.0.0.1:7102")
+///     .helper("trustee", "127.0.0.1:7103")
+///     .table("register", "bureau", "bsn", IdKind::Bsn)
+///     .category("register", "region", &["north", "south"])
+///     .table("usage", "portal", "bsn", IdKind::Bsn)
+///     .integer("usage", "logins", 0, 100)
+///     .output("logins", Statistic::Sum, Some("usage.logins"), &["register.region"], 5)
+///     .build()
+///     .unwrap();
+/// assert_eq!(study.outputs()[0].min_cell, 5);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StudyBuilder {
+    raw: RawStudyFile,
+}
+
+impl StudyBuilder {
+    /// Start a study with this name.
+    pub fn new(name: &str) -> StudyBuilder {
+        let mut raw = RawStudyFile::default();
+        raw.study.name = name.to_string();
+        StudyBuilder { raw }
+    }
+
+    /// Add a data party.
+    pub fn data_party(mut self, name: &str, address: &str) -> Self {
+        self.raw.parties.insert(
+            name.to_string(),
+            RawParty {
+                address: address.to_string(),
+                role: None,
+            },
+        );
+        self
+    }
+
+    /// Add the helper party.
+    pub fn helper(mut self, name: &str, address: &str) -> Self {
+        self.raw.parties.insert(
+            name.to_string(),
+            RawParty {
+                address: address.to_string(),
+                role: Some(RawRole::Helper),
+            },
+        );
+        self
+    }
+
+    /// Add a table held by `party` with its id column.
+    pub fn table(mut self, name: &str, party: &str, id_column: &str, kind: IdKind) -> Self {
+        self.raw.tables.insert(
+            name.to_string(),
+            RawTable {
+                party: party.to_string(),
+                id: IdSpec {
+                    column: id_column.to_string(),
+                    kind,
+                },
+                delimiter: None,
+                columns: BTreeMap::new(),
+            },
+        );
+        self
+    }
+
+    /// Add a category column to a table added before (ignored if the table is unknown; the
+    /// output that references it then fails validation).
+    pub fn category(mut self, table: &str, column: &str, levels: &[&str]) -> Self {
+        if let Some(t) = self.raw.tables.get_mut(table) {
+            t.columns.insert(
+                column.to_string(),
+                RawColumn {
+                    kind: RawKind::Category,
+                    levels: Some(levels.iter().map(|s| s.to_string()).collect()),
+                    min: None,
+                    max: None,
+                },
+            );
+        }
+        self
+    }
+
+    /// Add an integer column with inclusive bounds to a table added before.
+    pub fn integer(mut self, table: &str, column: &str, min: i64, max: i64) -> Self {
+        if let Some(t) = self.raw.tables.get_mut(table) {
+            t.columns.insert(
+                column.to_string(),
+                RawColumn {
+                    kind: RawKind::Integer,
+                    levels: None,
+                    min: Some(min),
+                    max: Some(max),
+                },
+            );
+        }
+        self
+    }
+
+    /// Add an output: statistic, value column (`"table.column"`, for sum/mean/variance),
+    /// grouping columns and `min_cell` (0 disables suppression).
+    pub fn output(
+        self,
+        name: &str,
+        statistic: Statistic,
+        of: Option<&str>,
+        by: &[&str],
+        min_cell: u64,
+    ) -> Self {
+        let of: Vec<&str> = of.into_iter().collect();
+        self.push_output(name, statistic, &of, &[], by, min_cell)
+    }
+
+    /// Add an output of any statistic with its value columns `of`, predictors `x` (regression
+    /// only) and grouping columns `by`.
+    ///
+    /// ```
+    /// use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+    /// let study = StudyBuilder::new("demo")
+    ///     .data_party("bureau", "127.0.0.1:7101")
+    ///     .data_party("portal", "127.0.0.1:7102")
+    ///     .helper("trustee", "127.0.0.1:7103")
+    ///     .table("register", "bureau", "bsn", IdKind::Bsn)
+    ///     .category("register", "region", &["north", "south"])
+    ///     .integer("register", "income", 0, 1_000_000)
+    ///     .table("usage", "portal", "bsn", IdKind::Bsn)
+    ///     .integer("usage", "logins", 0, 100)
+    ///     .statistic_output("v", Statistic::Variance, &["usage.logins"], &[],
+    ///         &["register.region"], 10)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(study.outputs()[0].of.len(), 1);
+    /// ```
+    pub fn statistic_output(
+        self,
+        name: &str,
+        statistic: Statistic,
+        of: &[&str],
+        x: &[&str],
+        by: &[&str],
+        min_cell: u64,
+    ) -> Self {
+        self.push_output(name, statistic, of, x, by, min_cell)
+    }
+
+    fn push_output(
+        mut self,
+        name: &str,
+        statistic: Statistic,
+        of: &[&str],
+        x: &[&str],
+        by: &[&str],
+        min_cell: u64,
+    ) -> Self {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        self.raw.outputs.push(RawOutput {
+            name: name.to_string(),
+            statistic,
+            of: match of {
+                [] => None,
+                [one] => Some(OneOrMany::One(one.to_string())),
+                many => Some(OneOrMany::Many(strings(many))),
+            },
+            x: (!x.is_empty()).then(|| strings(x)),
+            by: strings(by),
+            min_cell: Some(min_cell),
+            epsilon: None,
+            rho: None,
+        });
+        self
+    }
+
+    /// Release the output added last with ε-differential privacy (discrete Laplace noise).
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
+        if let Some(o) = self.raw.outputs.last_mut() {
+            o.epsilon = Some(epsilon);
+        }
+        self
+    }
+
+    /// Release the output added last with ρ-zCDP (discrete Gaussian noise).
+    pub fn rho(mut self, rho: f64) -> Self {
+        if let Some(o) = self.raw.outputs.last_mut() {
+            o.rho = Some(rho);
+        }
+        self
+    }
+
+    /// Choose the join method (`"helper"`, the default, or `"two-party"`).
+    pub fn join(mut self, method: JoinMethod) -> Self {
+        self.raw.study.join = Some(method.as_str().to_string());
+        self
+    }
+
+    /// Write the canonical TOML text and validate it.
+    pub fn build(self) -> Result<Study, SpecError> {
+        let text = toml::to_string(&self.raw).map_err(|e| SpecError::Syntax(e.to_string()))?;
+        Study::from_toml_str(&text)
+    }
+}

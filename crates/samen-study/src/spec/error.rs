@@ -1,0 +1,87 @@
+//! Errors of study files.
+
+use thiserror::Error;
+
+/// An error in a study file. Messages say what to fix in the file.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The study file could not be read.
+    #[error("cannot read study file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the study structure (unknown key, wrong
+    /// type, missing key).
+    #[error("study file is not valid: {0}")]
+    Syntax(String),
+    /// A name (party, table, column, output, level) is not acceptable.
+    #[error("study file: {what} name '{name}' is not allowed: {why}")]
+    BadName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// Why it is rejected.
+        why: &'static str,
+    },
+    /// The parties section is wrong (number of helpers, parties without a table, ...).
+    #[error("study file: {0}")]
+    Parties(String),
+    /// A table definition is wrong.
+    #[error("study file, table '{table}': {problem}")]
+    Table {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An output definition is wrong.
+    #[error("study file, output '{output}': {problem}")]
+    Output {
+        /// The output.
+        output: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A sum or sum of squares could overflow the ring for the given table sizes.
+    #[error(
+        "output '{output}': with up to {rows} joined rows and |{column}| <= {max_abs}, a {what} \
+         could reach {bound}, which is not below 2^63 = 9223372036854775808; narrow the \
+         declared bounds of {column} (at most {allowed} for {rows} rows) or use smaller tables"
+    )]
+    Overflow {
+        /// The output.
+        output: String,
+        /// The value column (`table.column`), or the product of columns (`a.x·b.y`) whose sum
+        /// is opened.
+        column: String,
+        /// The number of rows used in the bound (|A| + |B|).
+        rows: u64,
+        /// max(|min|, |max|) of the column (of the product, for a product of columns).
+        max_abs: u128,
+        /// "sum", "sum of squares" or "sum of products".
+        what: &'static str,
+        /// The bound N·max|v| or N·max|v|² (saturating).
+        bound: u128,
+        /// The largest max|v| that would pass for this number of rows.
+        allowed: u128,
+    },
+    /// One data party's matrix would be wider than the transport can carry in one row.
+    #[error(
+        "the outputs need {width} columns in the matrix of party '{party}', more than the limit \
+         of {max}; split the study or use fewer levels, grouping columns or predictors"
+    )]
+    TooWide {
+        /// The data party.
+        party: String,
+        /// The width its outputs need.
+        width: usize,
+        /// The limit.
+        max: usize,
+    },
+}

@@ -1,0 +1,386 @@
+//! The study file: parsing, validation and the study hash.
+//!
+//! A study file is TOML shared byte for byte by all parties (the transport hello compares its
+//! SHA-256, [`Study::hash`]). Unknown keys are rejected. See `docs/protocols/study-runner.md`
+//! for the format; a minimal example:
+//!
+//! ```
+//! use samen_study::spec::{Statistic, Study};
+//! let text = r#"
+//! [study]
+//! name = "demo"
+//!
+//! [parties.bureau]
+//! address = "127.0.0.1:7101"
+//! [parties.portal]
+//! address = "127.0.0.1:7102"
+//! [parties.trustee]
+//! address = "127.0.0.1:7103"
+//! role = "helper"
+//!
+//! [tables.register]
+//! party = "bureau"
+//! id = { column = "bsn", kind = "bsn" }
+//! columns.region = { kind = "category", levels = ["north", "south"] }
+//!
+//! [tables.usage]
+//! party = "portal"
+//! id = { column = "bsn", kind = "bsn" }
+//! columns.logins = { kind = "integer", min = 0, max = 100 }
+//!
+//! [[outputs]]
+//! name = "mean_logins_by_region"
+//! statistic = "mean"
+//! of = "usage.logins"
+//! by = ["register.region"]
+//! "#;
+//! let study = Study::from_toml_str(text).unwrap();
+//! assert_eq!(study.helper().name, "trustee");
+//! assert_eq!(study.outputs()[0].statistic, Statistic::Mean);
+//! assert_eq!(study.outputs()[0].min_cell, 10);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use samen_join::JoinMethod;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+mod builder;
+mod error;
+mod raw;
+mod validate;
+
+pub use builder::StudyBuilder;
+pub use error::SpecError;
+use raw::RawStudyFile;
+
+/// Default `min_cell` of an output: cells with fewer joined rows are suppressed.
+pub const DEFAULT_MIN_CELL: u64 = 10;
+
+/// Largest accepted `min_cell` (keeps the in-MPC comparison exact).
+pub const MAX_MIN_CELL: u64 = 1 << 40;
+
+/// Largest number of levels of one category column.
+pub const MAX_LEVELS: usize = 10_000;
+
+/// Largest number of cells of one output table.
+pub const MAX_CELLS: usize = 1_000_000;
+
+/// Largest length of a name (study, party, table, column, output, level).
+pub const MAX_NAME_LEN: usize = 200;
+
+/// The kind of identifier in a table's id column (normalisation as in pseudonymisation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdKind {
+    /// Dutch citizen service number (9 digits, 11-test).
+    Bsn,
+    /// Free text (trimmed, NFC-like normalisation of `samen-pseudonym`).
+    Text,
+}
+
+/// The role of a party.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyRole {
+    /// A data party: holds one table.
+    Data,
+    /// The helper (dealer): correlated randomness only, never sees data.
+    Helper,
+}
+
+/// A party of the study.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Party {
+    /// The party's name (also its certificate name).
+    pub name: String,
+    /// `host:port` it listens on.
+    pub address: String,
+    /// Data party or helper.
+    pub role: PartyRole,
+}
+
+/// The identifier column of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdSpec {
+    /// Column name in the CSV header.
+    pub column: String,
+    /// Identifier kind.
+    pub kind: IdKind,
+}
+
+/// The declared type of a data column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// A categorical column with a fixed, ordered list of distinct levels.
+    Category {
+        /// The levels in declared order (output order).
+        levels: Vec<String>,
+    },
+    /// An integer column with inclusive bounds.
+    Integer {
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+}
+
+impl ColumnKind {
+    /// max(|min|, |max|) of an integer column, 0 for a category.
+    pub fn max_abs(&self) -> u128 {
+        match self {
+            ColumnKind::Category { .. } => 0,
+            ColumnKind::Integer { min, max } => {
+                u128::from(min.unsigned_abs()).max(u128::from(max.unsigned_abs()))
+            }
+        }
+    }
+}
+
+/// A table of the study (held by one data party).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Table name.
+    pub name: String,
+    /// The data party holding it.
+    pub party: String,
+    /// Identifier column.
+    pub id: IdSpec,
+    /// Data columns by name.
+    pub columns: BTreeMap<String, ColumnKind>,
+    /// Field delimiter of the party's CSV file (`delimiter = ";"` in the study file; default
+    /// `,`; `"tab"` for tab).
+    pub delimiter: u8,
+}
+
+/// A reference `table.column`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ColumnRef {
+    /// Table name.
+    pub table: String,
+    /// Column name.
+    pub column: String,
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, self.column)
+    }
+}
+
+impl ColumnRef {
+    /// Parse `table.column` (split at the first dot).
+    pub fn parse(s: &str) -> Option<ColumnRef> {
+        let (table, column) = s.split_once('.')?;
+        if table.is_empty() || column.is_empty() {
+            return None;
+        }
+        Some(ColumnRef {
+            table: table.to_string(),
+            column: column.to_string(),
+        })
+    }
+}
+
+/// The statistic of an output. Each is implemented by one module of [`crate::statistic`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Statistic {
+    /// Number of joined rows per cell.
+    Count,
+    /// Count and sum of a value column per cell.
+    Sum,
+    /// Count and mean of a value column per cell.
+    Mean,
+    /// Count, mean and population variance of a value column per cell.
+    Variance,
+}
+
+impl Statistic {
+    /// The statistic's name as in the study file.
+    pub fn as_str(self) -> &'static str {
+        crate::statistic::definition(self).name()
+    }
+}
+
+/// A differential-privacy budget of one output (see `docs/protocols/differential-privacy.md`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Privacy {
+    /// ε-differential privacy with discrete Laplace noise (`epsilon = …`).
+    Epsilon(f64),
+    /// ρ-zero-concentrated differential privacy with discrete Gaussian noise (`rho = …`).
+    Rho(f64),
+}
+
+/// One requested output table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSpec {
+    /// Output name (also its file name `<name>.csv`).
+    pub name: String,
+    /// The statistic.
+    pub statistic: Statistic,
+    /// The value columns (integer): none for count, one for sum, mean and variance and the
+    /// response of a regression, two for covariance, two or more for correlation.
+    pub of: Vec<ColumnRef>,
+    /// The predictors of a regression (integer or category columns), in order.
+    pub x: Vec<ColumnRef>,
+    /// Zero, one or two category columns defining the cells (first outermost).
+    pub by: Vec<ColumnRef>,
+    /// Cells with fewer joined rows are suppressed inside MPC; 0 disables suppression.
+    pub min_cell: u64,
+    /// Differential privacy: noise added inside MPC to every integer the output opens.
+    pub privacy: Option<Privacy>,
+}
+
+/// A validated study.
+#[derive(Clone, Debug)]
+pub struct Study {
+    name: String,
+    join: JoinMethod,
+    parties: Vec<Party>,
+    tables: Vec<TableSpec>,
+    outputs: Vec<OutputSpec>,
+    hash: [u8; 32],
+    text: String,
+}
+
+impl Study {
+    /// Read and validate a study file; the hash is the SHA-256 of the file's bytes.
+    pub fn load(path: &Path) -> Result<Study, SpecError> {
+        let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| SpecError::Syntax(format!("{} is not UTF-8 text", path.display())))?;
+        Study::from_toml_str(&text)
+    }
+
+    /// Parse and validate a study from TOML text; the hash is the SHA-256 of its UTF-8 bytes.
+    pub fn from_toml_str(text: &str) -> Result<Study, SpecError> {
+        let raw: RawStudyFile = toml::from_str(text)
+            .map_err(|e| SpecError::Syntax(e.to_string().trim().to_string()))?;
+        let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let mut study = validate::validate(raw)?;
+        study.hash = hash;
+        study.text = text.to_string();
+        Ok(study)
+    }
+
+    /// The study name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// SHA-256 of the study file bytes (all parties must use byte-identical files).
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+
+    /// The TOML text the study was parsed from (for a built study: its canonical text).
+    pub fn toml_text(&self) -> &str {
+        &self.text
+    }
+
+    /// All parties, sorted by name.
+    pub fn parties(&self) -> &[Party] {
+        &self.parties
+    }
+
+    /// The party with this name.
+    pub fn party(&self, name: &str) -> Option<&Party> {
+        self.parties.iter().find(|p| p.name == name)
+    }
+
+    /// The helper party.
+    pub fn helper(&self) -> &Party {
+        // Validation guarantees exactly one helper among three parties.
+        let idx = self
+            .parties
+            .iter()
+            .position(|p| p.role == PartyRole::Helper)
+            .unwrap_or(0);
+        &self.parties[idx]
+    }
+
+    /// The two data parties, sorted by name: `[First, Second]`.
+    pub fn data_parties(&self) -> [&Party; 2] {
+        let mut it = self.parties.iter().filter(|p| p.role == PartyRole::Data);
+        let first = it.next().unwrap_or(&self.parties[0]);
+        let second = it.next().unwrap_or(first);
+        [first, second]
+    }
+
+    /// Both tables, `[table of First, table of Second]`.
+    pub fn tables(&self) -> &[TableSpec] {
+        &self.tables
+    }
+
+    /// The table with this name.
+    pub fn table(&self, name: &str) -> Option<&TableSpec> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The table held by this party, if any.
+    pub fn table_of(&self, party: &str) -> Option<&TableSpec> {
+        self.tables.iter().find(|t| t.party == party)
+    }
+
+    /// The declared kind of a referenced column.
+    pub fn column(&self, r: &ColumnRef) -> Option<&ColumnKind> {
+        self.table(&r.table)?.columns.get(&r.column)
+    }
+
+    /// The outputs in file order.
+    pub fn outputs(&self) -> &[OutputSpec] {
+        &self.outputs
+    }
+
+    /// Whether the table named `table` belongs to the First data party.
+    pub fn is_first_table(&self, table: &str) -> bool {
+        self.tables.first().is_some_and(|t| t.name == table)
+    }
+
+    /// The join method (`join = "helper"`, the default, or `"two-party"`).
+    pub fn join(&self) -> JoinMethod {
+        self.join
+    }
+
+    /// Refuse if any integer an output opens (a count, a sum, a sum of squares or products)
+    /// could reach 2^63 in magnitude with `rows` joined rows (use `rows = |A| + |B|`): for every
+    /// quantity, `rows · Π max|column|` must stay below 2^63.
+    pub fn check_overflow(&self, rows: u64) -> Result<(), SpecError> {
+        crate::statistic::check_overflow(self, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_bound_is_tight() {
+        let s = StudyBuilder::new("s")
+            .data_party("a", "x:1")
+            .data_party("b", "x:2")
+            .helper("h", "x:3")
+            .table("ta", "a", "id", IdKind::Text)
+            .integer("ta", "v", -(1 << 30), 1 << 30)
+            .table("tb", "b", "id", IdKind::Text)
+            .output("o", Statistic::Variance, Some("ta.v"), &[], 0)
+            .build()
+            .unwrap();
+        // 2^60 · 2^3 = 2^63: refused; 7 rows pass.
+        assert!(s.check_overflow(7).is_ok());
+        let e = s.check_overflow(8).unwrap_err();
+        match e {
+            SpecError::Overflow { allowed, .. } => assert_eq!(allowed, (1 << 30) - 1),
+            other => panic!("{other}"),
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Statistics as declarations: each statistic is one implementation of [`Definition`].
+//!
+//! A statistic declares, for one output, the **quantities** it needs per cell: sums over the
+//! cell's matched rows of a product of per-row atoms — an integer column's value or a category
+//! column's indicator of one level — from either table ([`Quantity`]; the empty product is
+//! the count). From that declaration alone the rest of samen derives everything else:
+//!
+//! - the layout of the cross-party product ([`crate::plan`]): each quantity is split into the
+//!   atoms First owns and those Second owns, which become per-row factors of each side's
+//!   matrix (times its presence flag and the one-hot encoding of its `by` columns);
+//! - the overflow rule ([`check_overflow`]): `rows · Π max|atom| < 2^63` for every quantity;
+//! - the differential-privacy noise ([`sensitivity`]): the bound of one person's contribution;
+//! - the plaintext reference ([`crate::reference`]), which evaluates the same quantities in
+//!   the clear;
+//! - and, after the opening, the output files, through [`Definition::finish`].
+//!
+//! Adding a statistic is one module with a [`Definition`] and its tests, plus its name in
+//! [`Statistic`] and [`definition`].
+
+use crate::output::OutputTable;
+use crate::spec::{ColumnKind, ColumnRef, OutputSpec, SpecError, Statistic, Study};
+
+mod cells;
+
+pub use cells::mean_and_variance;
+
+/// One per-row factor of a quantity.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Atom {
+    /// The value of an integer column.
+    Value(ColumnRef),
+    /// 1 if a category column has this level (index into its declared levels), else 0.
+    Level(ColumnRef, u32),
+}
+
+impl Atom {
+    /// The column the atom reads.
+    pub fn column(&self) -> &ColumnRef {
+        match self {
+            Atom::Value(c) | Atom::Level(c, _) => c,
+        }
+    }
+
+    /// Largest magnitude of the atom on any row.
+    pub fn max_abs(&self, study: &Study) -> u128 {
+        match self {
+            Atom::Value(c) => study.column(c).map(ColumnKind::max_abs).unwrap_or(0),
+            Atom::Level(..) => 1,
+        }
+    }
+}
+
+/// A sum over a cell's matched rows of the product of its atoms (no atoms: the count).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quantity(pub Vec<Atom>);
+
+impl Quantity {
+    /// The count of matched rows.
+    pub fn count() -> Quantity {
+        Quantity(Vec::new())
+    }
+
+    /// Σ of the product of these integer columns.
+    pub fn of_values(columns: &[&ColumnRef]) -> Quantity {
+        Quantity(columns.iter().map(|c| Atom::Value((*c).clone())).collect())
+    }
+
+    /// The product written as `a.x·b.y` (`1` for the count).
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return "1".into();
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|a| match a {
+                Atom::Value(c) => c.to_string(),
+                Atom::Level(c, l) => format!("[{c} = level {l}]"),
+            })
+            .collect();
+        parts.join("·")
+    }
+}
+
+/// One cell's opened quantities, as the statistic's [`Definition::finish`] receives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellValues {
+    /// The level of each `by` column.
+    pub levels: Vec<String>,
+    /// Whether the cell was suppressed (its count, possibly noisy, was below `min_cell`).
+    pub suppressed: bool,
+    /// The quantities in declared order (the count first); all zero when suppressed.
+    pub values: Vec<i128>,
+}
+
+/// What a statistic is: how it is checked, what it needs, how it is finished.
+pub trait Definition: Sync {
+    /// Its name in the study file.
+    fn name(&self) -> &'static str;
+
+    /// Check an output's columns (`of`, `x`, `by`; names and kinds) beyond the common checks
+    /// (every column declared, `by` columns are categories). Returns what to fix.
+    fn check<'a>(
+        &self,
+        output: &OutputSpec,
+        column: &dyn Fn(&ColumnRef) -> Option<&'a ColumnKind>,
+    ) -> Result<(), String>;
+
+    /// The quantities every cell needs, the count first.
+    fn quantities(&self, output: &OutputSpec, study: &Study) -> Vec<Quantity>;
+
+    /// Turn the opened cells (declared order, first `by` column outermost) into the output.
+    fn finish(&self, output: &OutputSpec, study: &Study, cells: &[CellValues]) -> OutputTable;
+}
+
+/// The definition of a statistic.
+pub fn definition(statistic: Statistic) -> &'static dyn Definition {
+    match statistic {
+        Statistic::Count => &cells::COUNT,
+        Statistic::Sum => &cells::SUM,
+        Statistic::Mean => &cells::MEAN,
+        Statistic::Variance => &cells::VARIANCE,
+    }
+}
+
+/// The quantities of an output (from its statistic's declaration).
+pub fn quantities(output: &OutputSpec, study: &Study) -> Vec<Quantity> {
+    definition(output.statistic).quantities(output, study)
+}
+
+/// The bound on one person's contribution to a quantity: `Π max|atom|` (1 for the count).
+pub fn sensitivity(quantity: &Quantity, study: &Study) -> u128 {
+    quantity
+        .0
+        .iter()
+        .fold(1u128, |acc, a| acc.saturating_mul(a.max_abs(study)))
+}
+
+/// Number of levels of a category column (1 for anything else).
+pub fn levels_of(study: &Study, column: &ColumnRef) -> usize {
+    match study.column(column) {
+        Some(ColumnKind::Category { levels }) => levels.len(),
+        _ => 1,
+    }
+}
+
+/// The level names of every cell of an output, in declared order (first `by` column
+/// outermost); one cell with no levels without `by` columns.
+pub fn cell_levels(output: &OutputSpec, study: &Study) -> Vec<Vec<String>> {
+    let levels: Vec<&[String]> = output
+        .by
+        .iter()
+        .map(|r| match study.column(r) {
+            Some(ColumnKind::Category { levels }) => levels.as_slice(),
+            _ => &[][..],
+        })
+        .collect();
+    let n: usize = levels.iter().map(|l| l.len().max(1)).product();
+    (0..n)
+        .map(|cell| {
+            let mut names = vec![String::new(); levels.len()];
+            let mut rest = cell;
+            for (name, lv) in names.iter_mut().zip(&levels).rev() {
+                let len = lv.len().max(1);
+                if let Some(l) = lv.get(rest % len) {
+                    name.clone_from(l);
+                }
+                rest /= len;
+            }
+            names
+        })
+        .collect()
+}
+
+const LIMIT: u128 = 1 << 63;
+
+/// Refuse if any quantity of any output could reach 2^63 in magnitude with `rows` joined rows:
+/// `rows · Π max|atom| < 2^63` must hold (see [`crate::spec::Study::check_overflow`]).
+pub fn check_overflow(study: &Study, rows: u64) -> Result<(), SpecError> {
+    let n = u128::from(rows);
+    for o in study.outputs() {
+        for q in quantities(o, study) {
+            let per_row = sensitivity(&q, study);
+            let bound = n.saturating_mul(per_row);
+            if bound < LIMIT {
+                continue;
+            }
+            let columns: Vec<&ColumnRef> = q.0.iter().map(Atom::column).collect();
+            let one_column = columns.windows(2).all(|w| w.first() == w.last());
+            let degree = q.0.len() as u32;
+            let (what, column, max_abs) = match (one_column, degree) {
+                (true, 1) => ("sum", q.describe(), per_row),
+                (true, 2) => (
+                    "sum of squares",
+                    columns.first().map(ToString::to_string).unwrap_or_default(),
+                    q.0.first().map(|a| a.max_abs(study)).unwrap_or(0),
+                ),
+                _ => ("sum of products", q.describe(), per_row),
+            };
+            let exponent = if what == "sum of squares" { 2 } else { 1 };
+            return Err(SpecError::Overflow {
+                output: o.name.clone(),
+                column,
+                rows,
+                max_abs,
+                what,
+                bound,
+                allowed: largest_allowed(n, exponent),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Largest `m` with `n · m^e < 2^63` (`e` = 1 or 2).
+fn largest_allowed(n: u128, e: u32) -> u128 {
+    let Some(q) = LIMIT.checked_div(n) else {
+        return u128::MAX;
+    };
+    if e == 1 {
+        return (LIMIT - 1) / n;
+    }
+    let mut a = (q as f64).sqrt() as u128;
+    while a > 0 && n.saturating_mul(a.saturating_mul(a)) >= LIMIT {
+        a -= 1;
+    }
+    while n.saturating_mul((a + 1).saturating_mul(a + 1)) < LIMIT {
+        a += 1;
+    }
+    a
+}
+
+/// Common checks: the output takes exactly `count` integer `of` columns (`None`: at least
+/// `min`), no `x`.
+pub(crate) fn check_of_integers<'a>(
+    output: &OutputSpec,
+    column: &dyn Fn(&ColumnRef) -> Option<&'a ColumnKind>,
+    count: Option<usize>,
+    min: usize,
+) -> Result<(), String> {
+    let name = output.statistic.as_str();
+    if !output.x.is_empty() {
+        return Err(format!(
+            "statistic \"{name}\" takes no 'x' (predictors are for \"regression\")"
+        ));
+    }
+    match (count, output.of.len()) {
+        (Some(0), 0) => {}
+        (Some(0), _) => return Err(format!("statistic \"{name}\" takes no 'of'")),
+        (Some(1), 0) => {
+            return Err(format!(
+                "statistic \"{name}\" needs 'of = \"table.column\"' naming an integer column"
+            ))
+        }
+        (Some(c), n) if c != n => {
+            return Err(format!(
+                "statistic \"{name}\" needs 'of' with exactly {c} integer columns, found {n}"
+            ))
+        }
+        (None, n) if n < min => {
+            return Err(format!(
+                "statistic \"{name}\" needs 'of' with at least {min} integer columns, found {n}"
+            ))
+        }
+        _ => {}
+    }
+    for r in &output.of {
+        if let Some(ColumnKind::Category { .. }) = column(r) {
+            return Err(format!(
+                "'of' column '{r}' is a category; it must be an integer column"
+            ));
+        }
+    }
+    Ok(())
+}
