@@ -199,6 +199,8 @@ pub enum Statistic {
     Mean,
     /// Count, mean and population variance of a value column per cell.
     Variance,
+    /// Count and population covariance of two value columns per cell.
+    Covariance,
 }
 
 impl Statistic {

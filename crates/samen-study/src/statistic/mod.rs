@@ -21,6 +21,7 @@ use crate::output::OutputTable;
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, SpecError, Statistic, Study};
 
 mod cells;
+mod covariance;
 
 pub use cells::mean_and_variance;
 
@@ -120,6 +121,7 @@ pub fn definition(statistic: Statistic) -> &'static dyn Definition {
         Statistic::Sum => &cells::SUM,
         Statistic::Mean => &cells::MEAN,
         Statistic::Variance => &cells::VARIANCE,
+        Statistic::Covariance => &covariance::COVARIANCE,
     }
 }
 
