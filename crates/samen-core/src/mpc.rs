@@ -21,7 +21,8 @@
 //! other party's data, because it is masked by a pad that this party cannot derive (it depends
 //! on the other party's seed); the dealer's corrections are masked by values derived from
 //! First's seed, which Second does not know. The dealer learns the number and shapes of
-//! operations (vector lengths, matrix shapes) and nothing else. The statistical test
+//! operations (vector lengths, matrix shapes) and nothing else, apart from the noise values it
+//! draws itself for [`Computer::noise`] (see [`crate::dp`]). The statistical test
 //! `messages_are_uniform_for_any_secret` in `tests/mpc.rs` checks the uniformity of shares and
 //! of the messages received in a Beaver multiplication for two very different secrets;
 //! `comparison_messages_are_uniform_for_any_secret` does the same for [`Computer::ge_public`].
