@@ -16,15 +16,26 @@
 //! | `mul(n)` | a, b, c (n each) | a, b (n each) | c_S = (a_F+a_S)(b_F+b_S) − c_F (n) |
 //! | `cross_product(n,k,l)` | U (n×k), R_F (k×l) | V (n×l) | R_S = UᵀV − R_F (k×l) |
 //! | `ge_public(n)` | r (n), ⟨r⟩ (n), AND triples (11n ×3), ⟨β⟩ (n/64), \[β\] (n) | r (n), AND triples (11n ×2), ⟨β⟩ (n/64) | ⟨r⟩_S (n), c_S (11n), \[β\]_S (n) |
+//! | `noise(n)` | r (n) | — | z − r (n), z drawn by the dealer |
+//!
+//! `noise` differs from the other operations: its values are not a function of the seeds. The
+//! dealer draws noise values `z_i` exactly ([`crate::dp`]) from a ChaCha12 generator seeded
+//! from the OS RNG, so that the data parties end up with additive shares of differential-privacy
+//! noise that neither of them knows. The dealer knows the noise values (but sees no data and no
+//! output); either data party alone sees a uniformly random share.
 //!
 //! Every message to Second starts with a 5-word header (operation kind, sequence number and
 //! shape) so that a dealer and a party that disagree about the sequence of operations stop
 //! with [`MpcError::OutOfSync`] instead of computing garbage.
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
 use rayon::prelude::*;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use crate::channel::{Channel, ChannelExt};
+use crate::dp::{Mechanism, Prepared};
 use crate::mpc::{MpcError, Role};
 use crate::prg::{Prg, Seed};
 use crate::ring;
@@ -38,6 +49,7 @@ pub(crate) const HELLO_LEN: usize = 16 + 1 + 32;
 pub(crate) const KIND_MUL: u64 = 1;
 pub(crate) const KIND_CROSS: u64 = 2;
 pub(crate) const KIND_CMP: u64 = 3;
+pub(crate) const KIND_NOISE: u64 = 4;
 
 /// Number of packed AND gates per value in the comparison circuit: 5 Kogge–Stone levels with
 /// two ANDs and a last level with one.
@@ -88,6 +100,8 @@ pub struct Dealer<'a> {
     seed_first: Seed,
     seed_second: Seed,
     op: u64,
+    /// The generator of noise values, seeded from the OS RNG at the first `noise` operation.
+    noise_rng: Option<ChaCha12Rng>,
 }
 
 impl std::fmt::Debug for Dealer<'_> {
@@ -121,12 +135,18 @@ impl<'a> Dealer<'a> {
 
     /// Like [`Dealer::new`] with given seeds (for reproducible tests and benchmarks only: the
     /// security of every operation rests on these seeds being secret and independent).
+    ///
+    /// Two equal seeds are refused ([`MpcError::EqualSeeds`]), before anything is sent: with
+    /// them each data party could derive the other's pads. The comparison is constant time.
     pub fn with_seeds(
         first: &'a mut dyn Channel,
         second: &'a mut dyn Channel,
         seed_first: Seed,
         seed_second: Seed,
     ) -> Result<Self, MpcError> {
+        if bool::from(seed_first.ct_eq(&seed_second)) {
+            return Err(MpcError::EqualSeeds);
+        }
         first.set_step("dealer-seed");
         second.set_step("dealer-seed");
         send_hello(first, Role::First, &seed_first)?;
@@ -137,6 +157,7 @@ impl<'a> Dealer<'a> {
             seed_first,
             seed_second,
             op: 0,
+            noise_rng: None,
         })
     }
 
@@ -279,6 +300,55 @@ impl<'a> Dealer<'a> {
         self.second.send_u64s(&tc_second)?;
         self.second.send_u64s(&betaa_second)?;
         self.second.flush()?;
+        Ok(())
+    }
+
+    /// Additive shares of fresh differential-privacy noise, one value per mechanism, matched by
+    /// [`crate::mpc::Computer::noise`] with `n = mechanisms.len()`.
+    ///
+    /// The dealer draws `z_i` from `mechanisms[i]` exactly ([`crate::dp`]) with a ChaCha12
+    /// generator seeded from the OS RNG; First's share `r_i` is expanded from First's seed
+    /// (label `samen-mpc-v1/noise/<op>/r`) and Second receives `z_i − r_i` after the operation
+    /// header. All parameters are checked before anything is drawn or sent
+    /// ([`MpcError::Noise`]). The noise values are zeroized after use.
+    pub fn noise(&mut self, mechanisms: &[Mechanism]) -> Result<(), MpcError> {
+        let prepared = mechanisms
+            .iter()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let rng = self.noise_rng.get_or_insert_with(|| {
+            let mut key = *Seed::random().as_bytes();
+            let rng = ChaCha12Rng::from_seed(key);
+            key.zeroize();
+            rng
+        });
+        let mut z = Vec::with_capacity(prepared.len());
+        for m in &prepared {
+            match m.sample(rng) {
+                Ok(v) => z.push(v as u64),
+                Err(e) => {
+                    z.zeroize();
+                    return Err(e.into());
+                }
+            }
+        }
+        let op = self.next_op();
+        let n = z.len();
+        let r_first = stream(&self.seed_first, "noise", op, "r");
+        let mut second = z;
+        combine([&r_first], &mut second, |o, [r]| {
+            for (out, r) in o.iter_mut().zip(r) {
+                *out = out.wrapping_sub(*r);
+            }
+        });
+        self.second.set_step("dealer-noise");
+        let sent = self
+            .second
+            .send_u64s(&header(KIND_NOISE, op, n, 0, 0))
+            .and_then(|()| self.second.send_u64s(&second))
+            .and_then(|()| self.second.flush());
+        second.zeroize();
+        sent?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 pub mod channel;
 pub mod codec;
 pub mod dealer;
+pub mod dp;
 pub mod fixed;
 pub mod mpc;
 pub mod prg;

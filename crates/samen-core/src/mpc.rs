@@ -15,12 +15,14 @@
 //! | [`Computer::mul`] | `x−a`, `y−b` shares of Second (masked by Second's seed) | same from First, `c_S` from dealer | — | nothing |
 //! | [`Computer::cross_product`] | `F = M_B − V` (V from Second's seed) | `E = M_A − U` (U from First's seed), `R_S` | — | nothing |
 //! | [`Computer::ge_public`] | `x−t+r` shares, masked bit shares | same, plus dealer corrections | — | nothing |
+//! | [`Computer::noise`] | — | `z − r` from dealer (r from First's seed) | — | nothing (the dealer knows the noise `z`) |
 //!
 //! Every message a computing party receives is uniformly distributed and independent of the
 //! other party's data, because it is masked by a pad that this party cannot derive (it depends
 //! on the other party's seed); the dealer's corrections are masked by values derived from
 //! First's seed, which Second does not know. The dealer learns the number and shapes of
-//! operations (vector lengths, matrix shapes) and nothing else. The statistical test
+//! operations (vector lengths, matrix shapes) and nothing else, apart from the noise values it
+//! draws itself for [`Computer::noise`] (see [`crate::dp`]). The statistical test
 //! `messages_are_uniform_for_any_secret` in `tests/mpc.rs` checks the uniformity of shares and
 //! of the messages received in a Beaver multiplication for two very different secrets;
 //! `comparison_messages_are_uniform_for_any_secret` does the same for [`Computer::ge_public`].
@@ -35,6 +37,7 @@
 //! | `mul(n)` | 1 | 2n |
 //! | `cross_product(n,k,l)` | 1 | First n·k, Second n·l |
 //! | `ge_public(n)` | 8 | about 23·n |
+//! | `noise(n)` | 0 | 0 (Second receives n words from the dealer) |
 //!
 //! ```
 //! use samen_core::channel::local_mesh;
@@ -73,8 +76,9 @@ use zeroize::Zeroize;
 use crate::channel::{Channel, ChannelError, ChannelExt};
 pub use crate::dealer::Dealer;
 use crate::dealer::{
-    header, stream, CMP_ANDS, HELLO_LEN, HELLO_TAG, KIND_CMP, KIND_CROSS, KIND_MUL,
+    header, stream, CMP_ANDS, HELLO_LEN, HELLO_TAG, KIND_CMP, KIND_CROSS, KIND_MUL, KIND_NOISE,
 };
+use crate::dp::DpError;
 use crate::prg::Seed;
 use crate::ring::{self, RingError};
 
@@ -168,6 +172,15 @@ pub enum MpcError {
         /// The dealer's operation header.
         got: [u64; 5],
     },
+    /// Local misuse: [`Dealer::with_seeds`] was given the same seed for both computing parties,
+    /// which would let each of them unmask the other's messages.
+    #[error(
+        "the helper's seeds for the two data parties are equal; give two independent random seeds"
+    )]
+    EqualSeeds,
+    /// Local misuse: a noise mechanism given to [`Dealer::noise`] has unsupported parameters.
+    #[error(transparent)]
+    Noise(#[from] DpError),
 }
 
 /// Check that the shapes of a cross product are addressable.
@@ -374,6 +387,23 @@ impl<'a> Computer<'a> {
         self.scratch = pool.into_inner();
         result?;
         Ok(z)
+    }
+
+    /// This party's additive shares of `n` differential-privacy noise values drawn by the dealer
+    /// (matched by [`Dealer::noise`] with `n` mechanisms). No communication with the peer.
+    ///
+    /// First expands its shares `r` from its seed; Second receives `z − r` from the dealer after
+    /// checking the operation header. Each share alone is uniformly random; the dealer knows the
+    /// noise values `z` but sees no data and no output.
+    pub fn noise(&mut self, n: usize) -> Result<Vec<u64>, MpcError> {
+        let op = self.next_op();
+        if self.is_first() {
+            Ok(stream(&self.seed, "noise", op, "r").u64s(n))
+        } else {
+            self.dealer.set_step("dealer-noise");
+            self.expect_header(header(KIND_NOISE, op, n, 0, 0))?;
+            Ok(self.dealer.recv_u64s(n)?)
+        }
     }
 
     /// Exchange `blocks` frames with the peer, keeping up to [`WINDOW`] of this party's frames

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use samen_core::channel::{local_mesh, Channel, ChannelError, ChannelStats, LocalChannel};
+use samen_core::dp::{self, DpError, Mechanism, Ratio};
 use samen_core::mpc::{Computer, Dealer, MpcError, Role};
 use samen_core::prg::{Prg, Seed};
 use samen_core::share;
@@ -493,4 +494,137 @@ fn comparison_messages_are_uniform_for_any_secret() {
             assert!(chi < CHI2_LIMIT, "{what} not uniform: chi2 = {chi}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dealt differential-privacy noise.
+
+fn laplace(num: u64, den: u64) -> Mechanism {
+    Mechanism::DiscreteLaplace {
+        scale: Ratio::new(num, den).unwrap(),
+    }
+}
+
+/// First's and Second's shares of noise drawn by the dealer from `mechanisms`.
+fn dealt_noise(mechanisms: Vec<Mechanism>) -> (Vec<u64>, Vec<u64>) {
+    let n = mechanisms.len();
+    run3(
+        |c| c.noise(n).unwrap(),
+        |c| c.noise(n).unwrap(),
+        move |d| d.noise(&mechanisms).unwrap(),
+    )
+}
+
+#[test]
+fn dealt_noise_has_the_mechanisms_distribution_and_uniform_shares() {
+    let half = 10_000;
+    let lap = laplace(3, 1);
+    let gauss = Mechanism::DiscreteGaussian {
+        sigma2: Ratio::new(9, 1).unwrap(),
+    };
+    let mut mechanisms = vec![lap; half];
+    mechanisms.extend(vec![gauss; half]);
+    let (a, b) = dealt_noise(mechanisms);
+    let z: Vec<i64> = add(&a, &b).iter().map(|v| *v as i64).collect();
+    for (part, m) in [(&z[..half], lap), (&z[half..], gauss)] {
+        let k = part.len() as f64;
+        let want = dp::variance(&m);
+        let mean = part.iter().map(|v| *v as f64).sum::<f64>() / k;
+        let var = part.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / k;
+        // Laplace scale 3: 2r/(1−r)² ≈ 17.8 with r = e^(−1/3); Gaussian σ² = 9: ≈ 9
+        assert!(mean.abs() < 5.0 * (want / k).sqrt(), "{m:?}: mean {mean}");
+        assert!(
+            (var / want - 1.0).abs() < 0.12,
+            "{m:?}: variance {var}, want {want}"
+        );
+        assert!(part.iter().all(|v| v.unsigned_abs() < 1000));
+    }
+    // each party's shares are uniform bytes (the noise itself is nearly all 0x00 and 0xFF)
+    for (who, shares) in [("First", &a), ("Second", &b)] {
+        let bytes: Vec<u8> = shares.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let chi = chi_square(&bytes);
+        assert!(
+            chi < CHI2_LIMIT,
+            "{who}'s shares are not uniform: chi2 = {chi}"
+        );
+        let ones = shares.iter().filter(|v| *v >> 63 == 1).count() as f64;
+        let n = shares.len() as f64;
+        assert!(
+            (ones - n / 2.0).abs() < 2.5 * n.sqrt(),
+            "{who}: top bit {ones}"
+        );
+    }
+    let bytes: Vec<u8> = z.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert!(chi_square(&bytes) > CHI2_LIMIT);
+}
+
+#[test]
+fn dealt_noise_is_fresh_in_every_run() {
+    let (a1, b1) = dealt_noise(vec![laplace(10, 1); 64]);
+    let (a2, b2) = dealt_noise(vec![laplace(10, 1); 64]);
+    // the same seeds give First the same shares; the noise comes from the dealer's OS RNG
+    assert_eq!(a1, a2);
+    assert_ne!(add(&a1, &b1), add(&a2, &b2));
+}
+
+#[test]
+fn dealt_noise_out_of_sync_is_detected() {
+    let (_, second) = run3(
+        |c| c.operations(),
+        |c| c.noise(4).map(|_| ()),
+        |d| d.noise(&[laplace(1, 1); 3]).unwrap(),
+    );
+    assert!(
+        matches!(second, Err(MpcError::OutOfSync { .. })),
+        "{second:?}"
+    );
+    // another operation kind of the same shape
+    let (_, second) = run3(
+        |c| c.operations(),
+        |c| c.noise(3).map(|_| ()),
+        |d| d.mul(3).unwrap(),
+    );
+    assert!(
+        matches!(second, Err(MpcError::OutOfSync { expected, got }) if expected[0] != got[0]),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn dealt_noise_refuses_unsupported_parameters_before_sending() {
+    let (_f, _s, mut h) = mesh();
+    let mut to_f = h.remove("first").unwrap();
+    let mut to_s = h.remove("second").unwrap();
+    let mut d = Dealer::new(&mut to_f, &mut to_s).unwrap();
+    let huge = Mechanism::DiscreteGaussian {
+        sigma2: Ratio::new(u64::MAX, 1).unwrap(),
+    };
+    let r = d.noise(&[laplace(1, 1), huge]);
+    assert!(
+        matches!(r, Err(MpcError::Noise(DpError::ParameterTooLarge { .. }))),
+        "{r:?}"
+    );
+    assert_eq!(d.operations(), 0);
+}
+
+#[test]
+fn equal_seeds_are_refused() {
+    let (mut f, _s, mut h) = mesh();
+    let mut to_f = h.remove("first").unwrap();
+    let mut to_s = h.remove("second").unwrap();
+    let r = Dealer::with_seeds(
+        &mut to_f,
+        &mut to_s,
+        Seed::from_bytes([9; 32]),
+        Seed::from_bytes([9; 32]),
+    );
+    assert!(matches!(r, Err(MpcError::EqualSeeds)), "{r:?}");
+    // nothing was sent: First finds a closed channel, not a hello
+    drop((to_f, to_s));
+    let mut peer = f.remove("second").unwrap();
+    let mut dl = f.remove("helper").unwrap();
+    assert!(matches!(
+        Computer::new(Role::First, &mut peer, &mut dl),
+        Err(MpcError::Channel(ChannelError::Closed { .. }))
+    ));
 }
