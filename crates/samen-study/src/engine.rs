@@ -96,9 +96,6 @@ pub enum EngineError {
     /// The opened values do not fit the plan's layout (an internal inconsistency).
     #[error("internal error: the opened values do not match the plan's layout")]
     Layout,
-    /// A protocol operation of the plan cannot be carried out by this build.
-    #[error("this build cannot run operation '{0}'")]
-    Unsupported(&'static str),
 }
 
 impl From<SpecError> for EngineError {
@@ -200,6 +197,13 @@ impl Phases {
     fn end_current(&mut self) {
         if let Some((n, t)) = self.current.take() {
             self.done.push((n, t.elapsed()));
+        }
+    }
+
+    /// Start `name` unless it is the current phase already.
+    pub fn enter(&mut self, name: &str) {
+        if self.current.as_ref().map(|c| c.0.as_str()) != Some(name) {
+            self.start(name);
         }
     }
 
@@ -324,10 +328,28 @@ pub fn run_data_party(
                 let part = mpc.cross_product(&block, rows, plan.k, plan.l)?;
                 ring::add_assign(&mut shares, &part).map_err(MpcError::from)?;
             }
-            Op::Noise { .. } => return Err(EngineError::Unsupported("noise")),
-            Op::Compare { .. } => {
-                phases.start("comparison");
+            Op::Noise { n } => {
+                phases.enter("comparison");
                 values = cell_values(&layout, &shares)?;
+                let noise = mpc.noise(n)?;
+                let mut noise = noise.iter();
+                let mut at = 0;
+                for slot in &layout.slots {
+                    let q = slot.entries.len();
+                    if slot.noisy {
+                        let cell = values.get_mut(at..at + q).ok_or(EngineError::Layout)?;
+                        for v in cell {
+                            *v = v.wrapping_add(*noise.next().ok_or(EngineError::Layout)?);
+                        }
+                    }
+                    at += q;
+                }
+            }
+            Op::Compare { .. } => {
+                phases.enter("comparison");
+                if values.is_empty() {
+                    values = cell_values(&layout, &shares)?;
+                }
                 // Counts minus min_cell (First subtracts the public threshold), compared with 0.
                 let mut cmp_in = Vec::with_capacity(layout.n_cmp);
                 let mut at = 0;
@@ -453,9 +475,12 @@ pub fn run_helper(
                 }
                 dealer.cross_product(rows, plan.k, plan.l)?;
             }
-            Op::Noise { .. } => return Err(EngineError::Unsupported("noise")),
+            Op::Noise { .. } => {
+                phases.enter("comparison");
+                dealer.noise(&plan.noise())?;
+            }
             Op::Compare { n } => {
-                phases.start("comparison");
+                phases.enter("comparison");
                 dealer.ge_public(n)?;
             }
             Op::Mul { n } => dealer.mul(n)?,

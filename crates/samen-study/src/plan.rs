@@ -15,10 +15,11 @@
 //! The helper derives the same plan and the same [`Op`] list from the study file and the sizes,
 //! so it deals exactly the operations the data parties compute.
 
+use samen_core::dp::{Mechanism, Ratio};
 use samen_join::JoinMethod;
 
 use crate::input::{ColumnData, PartyTable};
-use crate::spec::{ColumnRef, SpecError, Study};
+use crate::spec::{ColumnRef, OutputSpec, Privacy, SpecError, Study};
 use crate::statistic::{self, levels_of, Atom, Quantity};
 
 /// Largest width of one side's matrix (columns); keeps a row of a block within a frame.
@@ -68,6 +69,8 @@ pub struct OutputPlan {
     pub factor_pairs: Vec<(usize, usize)>,
     /// Per output cell (declared order): (First's cell index, Second's cell index).
     pub cells: Vec<(usize, usize)>,
+    /// With a privacy budget: the noise mechanism of each quantity (same order).
+    pub noise: Vec<Mechanism>,
 }
 
 /// One protocol operation after the join, with its shape. Data parties compute it, the helper
@@ -196,12 +199,17 @@ impl Plan {
                 }
                 cells.push((a, b));
             }
+            let noise = match o.privacy {
+                None => Vec::new(),
+                Some(privacy) => noise_mechanisms(o, study, privacy, &quantities)?,
+            };
             outputs.push(OutputPlan {
                 first_block,
                 second_block,
                 quantities,
                 factor_pairs,
                 cells,
+                noise,
             });
         }
         let mut widths = [0usize; 2];
@@ -247,6 +255,15 @@ impl Plan {
     /// Total number of cells over all outputs.
     pub fn total_cells(&self) -> usize {
         self.outputs.iter().map(|o| o.cells.len()).sum()
+    }
+
+    /// The noise mechanism of every noise value of [`Op::Noise`], in slot order: for each
+    /// cell of each output with a privacy budget, one per quantity.
+    pub fn noise(&self) -> Vec<Mechanism> {
+        self.outputs
+            .iter()
+            .flat_map(|o| o.cells.iter().flat_map(|_| o.noise.iter().copied()))
+            .collect()
     }
 
     /// Rows per streamed block of the cross product.
@@ -324,6 +341,67 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// The noise of each quantity of an output with a privacy budget. The budget is split equally
+/// over the `Q` quantities of a cell: quantity `q` with sensitivity `Δ_q` (the bound of one
+/// person's contribution, [`statistic::sensitivity`]) gets discrete Laplace noise of scale
+/// `Δ_q · Q / ε` (ε-DP for the output, since a person is in one cell), or discrete Gaussian
+/// noise with `σ² = Δ_q² · Q / (2ρ)` (ρ-zCDP).
+fn noise_mechanisms(
+    o: &OutputSpec,
+    study: &Study,
+    privacy: Privacy,
+    quantities: &[crate::statistic::Quantity],
+) -> Result<Vec<Mechanism>, SpecError> {
+    let err = |problem: String| SpecError::Output {
+        output: o.name.clone(),
+        problem,
+    };
+    let q = quantities.len() as u128;
+    let (value, gaussian) = match privacy {
+        Privacy::Epsilon(e) => (e, false),
+        Privacy::Rho(r) => (r, true),
+    };
+    let budget = Ratio::from_f64(value).map_err(|e| err(format!("privacy parameter: {e}")))?;
+    let (p, r) = (u128::from(budget.num()), u128::from(budget.den()));
+    let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(0);
+    quantities
+        .iter()
+        .map(|quantity| {
+            let delta = statistic::sensitivity(quantity, study);
+            let (num, den) = if gaussian {
+                (
+                    delta
+                        .saturating_mul(delta)
+                        .saturating_mul(q)
+                        .saturating_mul(r),
+                    2 * p,
+                )
+            } else {
+                (delta.saturating_mul(q).saturating_mul(r), p)
+            };
+            let too_large = || {
+                err(format!(
+                    "the noise for Σ {} at this privacy budget is too large to sample; narrow \
+                     the declared bounds or raise the budget",
+                    quantity.describe()
+                ))
+            };
+            let num = u64::try_from(num).map_err(|_| too_large())?;
+            let den = u64::try_from(den).map_err(|_| too_large())?;
+            let ratio = Ratio::new(num.max(1), den).map_err(|_| too_large())?;
+            let m = if gaussian {
+                Mechanism::DiscreteGaussian { sigma2: ratio }
+            } else {
+                Mechanism::DiscreteLaplace { scale: ratio }
+            };
+            // The samplers check their parameters before drawing: one draw from a fixed,
+            // public generator tells whether the helper will accept them.
+            samen_core::dp::sample(&m, &mut rng).map_err(|_| too_large())?;
+            Ok(m)
+        })
+        .collect()
 }
 
 /// A column the plan needs is not in this party's table (the table was not validated against
