@@ -43,8 +43,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use samen_core::channel::{Channel, ChannelError};
-mod method;
-pub use method::{JoinMethod, JoinSizes};
 #[doc(no_inline)]
 pub use samen_pseudonym::joint::hash_to_group;
 use samen_pseudonym::joint::{
