@@ -172,12 +172,7 @@ fn check_helper_view(r: &Run) {
     assert_eq!((sa.len(), sb.len()), (ta.len(), tb.len()));
     assert_eq!(sa.intersection(&sb).count(), r.out_a.intersection_size());
     // Pseudorandom-looking: bits balanced, bytes spread over all values.
-    let bits: u32 = ta
-        .iter()
-        .chain(&tb)
-        .flatten()
-        .map(|b| b.count_ones())
-        .sum();
+    let bits: u32 = ta.iter().chain(&tb).flatten().map(|b| b.count_ones()).sum();
     let total = ((ta.len() + tb.len()) * TAG_LEN * 8) as f64;
     let ones = f64::from(bits) / total;
     assert!((ones - 0.5).abs() < 0.01, "{ones}");
@@ -212,12 +207,7 @@ fn check_helper_view(r: &Run) {
     hb.extend_from_slice(&(r.b.len() as u64).to_le_bytes());
     assert_eq!((hello(&r.from_first), hello(&r.from_second)), (ha, hb));
     // No identifier, no unkeyed hash of one, and not the key occur anywhere in the bytes.
-    let all: Vec<(String, Vec<u8>)> = r
-        .from_first
-        .iter()
-        .chain(&r.from_second)
-        .cloned()
-        .collect();
+    let all: Vec<(String, Vec<u8>)> = r.from_first.iter().chain(&r.from_second).cloned().collect();
     let w9 = windows(&all, 9);
     let w16 = windows(&all, 16);
     let w32 = windows(&all, 32);
@@ -300,7 +290,10 @@ fn helper_view_is_indistinguishable_for_equal_sizes() {
     let tb: HashSet<_> = tags(&r2.from_second).into_iter().collect();
     let common_at: Vec<usize> = (0..ta.len()).filter(|&i| tb.contains(&ta[i])).collect();
     assert_eq!(common_at.len(), 300);
-    assert!(common_at.iter().any(|&i| i >= 600), "matched tags come first");
+    assert!(
+        common_at.iter().any(|&i| i >= 600),
+        "matched tags come first"
+    );
 }
 
 #[test]
