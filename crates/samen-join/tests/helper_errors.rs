@@ -340,6 +340,9 @@ fn the_helper_serves_a_full_overlap() {
     assert_eq!(pa, pb);
 }
 
+/// Frames a fake party sends.
+type Script = Vec<Vec<u8>>;
+
 #[test]
 fn bad_hellos_and_tags_are_errors_naming_the_sender() {
     let mut t = tags(2, 3);
@@ -356,7 +359,7 @@ fn bad_hellos_and_tags_are_errors_naming_the_sender() {
     wrong_kind[1] = 3;
     let f_ok = || vec![hello(JoinRole::First, 3), wire::encode_tags(&tags(4, 3))];
     let s_hello = || hello(JoinRole::Second, 3);
-    let cases: Vec<(&str, Vec<Vec<u8>>, Vec<Vec<u8>>, &str)> = vec![
+    let cases: Vec<(&str, Script, Script, &str)> = vec![
         (
             "role on the wrong channel",
             vec![hello(JoinRole::Second, 3)],

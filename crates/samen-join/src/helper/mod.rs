@@ -310,6 +310,34 @@ impl Seen {
     }
 }
 
+/// Send the hello and the tags of `ids` in the order `order`; consumes (and so drops) the tag
+/// function.
+fn send_tags(
+    role: JoinRole,
+    ids: &[&[u8]],
+    order: &[usize],
+    tagger: Tagger,
+    helper: &mut dyn Channel,
+    meter: &mut Meter<'_>,
+) -> Result<(), JoinError> {
+    helper.set_step(STEP_HELLO);
+    helper.send(&wire::encode_hello(wire::Hello {
+        role,
+        size: ids.len() as u64,
+    }))?;
+    helper.set_step(STEP_TAGS);
+    for chunk in order.chunks(ITEMS_PER_FRAME) {
+        let tags: Vec<Tag> = chunk
+            .par_iter()
+            .map(|&row| tagger.tag(ids.get(row).copied().unwrap_or_default()))
+            .collect();
+        helper.send_owned(wire::encode_tags(&tags))?;
+        meter.add(chunk.len());
+    }
+    helper.flush()?;
+    Ok(())
+}
+
 fn data_party(
     role: JoinRole,
     ids: &[&[u8]],
@@ -332,30 +360,14 @@ fn data_party(
     };
     meter.add(0);
 
-    // 1. The run's key, shared between the data parties only.
-    let key = exchange_key(role, peer)?;
-    let tagger = Tagger::new(&key);
-    drop(key);
+    // 1. The run's key, shared between the data parties only; the tag function under it lives
+    //    only for step 2.
+    let tagger = Tagger::new(&*exchange_key(role, peer)?);
 
     // 2. Tags of the identifiers in a fresh secret order, to the helper.
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut fresh_rng()?);
-    helper.set_step(STEP_HELLO);
-    helper.send(&wire::encode_hello(wire::Hello {
-        role,
-        size: n as u64,
-    }))?;
-    helper.set_step(STEP_TAGS);
-    for chunk in order.chunks(ITEMS_PER_FRAME) {
-        let tags: Vec<Tag> = chunk
-            .par_iter()
-            .map(|&row| tagger.tag(ids.get(row).copied().unwrap_or_default()))
-            .collect();
-        helper.send_owned(wire::encode_tags(&tags))?;
-        meter.add(chunk.len());
-    }
-    helper.flush()?;
-    drop(tagger);
+    send_tags(role, ids, &order, tagger, helper, &mut meter)?;
 
     // 3. Sizes and positions from the helper.
     helper.set_step(STEP_SIZES);
