@@ -52,6 +52,12 @@ use samen_pseudonym::joint::{
 use thiserror::Error;
 use zeroize::Zeroize;
 
+pub mod helper;
+mod method;
+
+pub use helper::{helper_join, helper_join_with_progress, serve_helper_join, JoinSizes};
+pub use method::JoinMethod;
+
 /// Largest table size (rows per party) the join accepts, from this party or announced by the
 /// peer; checked before anything is allocated.
 pub const MAX_PARTY_SIZE: u64 = 100_000_000;
@@ -116,9 +122,11 @@ impl JoinOutput {
     }
 }
 
-/// Progress of a running join, in variable-base scalar multiplications (its dominant cost):
-/// `done` so far and `total` expected. `total` is an upper bound until the unmatched elements
-/// are known (after the sets are compared), then exact; it never grows.
+/// Progress of a running join: `done` units of work so far and `total` expected; `total`
+/// never grows. For [`private_join`] the unit is a variable-base scalar multiplication (its
+/// dominant cost) and `total` is an upper bound until the unmatched elements are known (after
+/// the sets are compared), then exact. For [`helper_join`] the unit is a tag computed or a
+/// position received, and `total` is `2 · |own|` from the start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JoinProgress {
     /// Scalar multiplications done.
@@ -131,7 +139,7 @@ pub struct JoinProgress {
 struct Meter<'a> {
     done: u64,
     total: u64,
-    report: &'a (dyn Fn(JoinProgress) + Sync),
+    report: &'a dyn Fn(JoinProgress),
 }
 
 impl Meter<'_> {
@@ -237,6 +245,67 @@ pub enum JoinError {
         /// What was wrong.
         detail: String,
     },
+    /// A message of the helper-assisted join does not have the layout of its kind (wrong
+    /// version, kind or length, trailing bytes).
+    #[error("party '{peer}' sent a malformed message in step '{step}': {source}")]
+    Malformed {
+        /// The sender's name.
+        peer: String,
+        /// Protocol step.
+        step: &'static str,
+        /// What was wrong.
+        #[source]
+        source: helper::wire::WireError,
+    },
+    /// A data party sent the helper the same tag twice (its identifiers were not distinct, or
+    /// it deviates from the protocol).
+    #[error("party '{peer}' sent the helper the same tag twice (tag {index} of its stream)")]
+    RepeatedTag {
+        /// The sender's name.
+        peer: String,
+        /// Index of the repetition in the sender's tag stream.
+        index: u64,
+    },
+    /// The helper reported a size for this party other than the one this party announced.
+    #[error("party '{peer}' reported {echoed} rows for this party, which announced {announced}")]
+    SizeNotEchoed {
+        /// The helper's name.
+        peer: String,
+        /// The size this party announced.
+        announced: u64,
+        /// The size the helper reported.
+        echoed: u64,
+    },
+    /// The helper reported a union size outside `max(|A|, |B|) ..= |A| + |B|`.
+    #[error("party '{peer}' reported a union of {} rows for tables of {} and {} rows (it must lie between the larger size and the sum)", sizes.union, sizes.first, sizes.second)]
+    UnionOutOfRange {
+        /// The helper's name.
+        peer: String,
+        /// The sizes it reported.
+        sizes: JoinSizes,
+    },
+    /// The helper sent a position outside the union `0..N`.
+    #[error("party '{peer}' sent position {position} for tag {index}, outside the union of {union} rows")]
+    PositionOutOfRange {
+        /// The helper's name.
+        peer: String,
+        /// Index of the position in the stream (the order this party sent its tags).
+        index: u64,
+        /// The position received.
+        position: u32,
+        /// The union size it reported.
+        union: u64,
+    },
+    /// The helper gave two of this party's (distinct) rows the same position.
+    #[error("party '{peer}' sent position {position} twice (again for tag {index})")]
+    RepeatedPosition {
+        /// The helper's name.
+        peer: String,
+        /// Index of the repetition in the stream.
+        index: u64,
+        /// The repeated position.
+        position: u32,
+    },
     /// The operating system's random number generator failed.
     #[error("the operating system random number generator failed: {detail}")]
     Randomness {
@@ -339,7 +408,7 @@ pub fn private_join_with_progress(
     role: JoinRole,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
-    progress: &(dyn Fn(JoinProgress) + Sync),
+    progress: &dyn Fn(JoinProgress),
 ) -> Result<JoinOutput, JoinError> {
     let keys = match JoinKeys::random() {
         Ok(k) => k,
@@ -397,7 +466,7 @@ struct Session<'a> {
     ids: &'a [&'a [u8]],
     keys: &'a JoinKeys,
     shuffle_seed: &'a [u8; 32],
-    progress: &'a (dyn Fn(JoinProgress) + Sync),
+    progress: &'a dyn Fn(JoinProgress),
 }
 
 fn join_and_abort_on_error(

@@ -1,5 +1,5 @@
-//! The private join reconstructs the plaintext full outer join exactly, and fails cleanly on
-//! bad input from the peer or from the caller.
+//! Both private-join methods (two-party and helper-assisted) reconstruct the plaintext full
+//! outer join exactly, and fail cleanly on bad input from the peer or from the caller.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::thread;
@@ -8,8 +8,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, Channel, ChannelError, ChannelStats, LocalChannel};
+use samen_join::helper::wire::ITEMS_PER_FRAME;
 use samen_join::{
-    private_join, private_join_with_progress, JoinError, JoinOutput, JoinProgress, JoinRole,
+    private_join, JoinError, JoinMethod, JoinOutput, JoinProgress, JoinRole, JoinSizes,
     CHUNK_POINTS,
 };
 use samen_pseudonym::normalise::{bsn_from_index, normalise, IdKind};
@@ -20,13 +21,66 @@ fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
     v.iter().map(|x| x.as_slice()).collect()
 }
 
-/// Run First with `a` and Second with `b` in two threads over a local channel pair.
-fn join_pair(a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> (JoinOutput, JoinOutput) {
-    let (mut ca, mut cb) = local_pair("first", "second");
-    let t = thread::spawn(move || private_join(JoinRole::Second, &refs(&b), &mut cb).unwrap());
-    let oa = private_join(JoinRole::First, &refs(&a), &mut ca).unwrap();
-    let ob = t.join().unwrap();
-    (oa, ob)
+/// One run of a join: both data parties' outputs and progress reports, and the helper's sizes.
+struct Run {
+    a: JoinOutput,
+    b: JoinOutput,
+    progress_a: Vec<JoinProgress>,
+    progress_b: Vec<JoinProgress>,
+    sizes: Option<JoinSizes>,
+}
+
+/// One data party's half, recording every progress report.
+fn party(
+    method: JoinMethod,
+    role: JoinRole,
+    ids: &[Vec<u8>],
+    peer: &mut LocalChannel,
+    helper: &mut LocalChannel,
+) -> (JoinOutput, Vec<JoinProgress>) {
+    let seen = std::sync::Mutex::new(Vec::new());
+    let out = method
+        .run_data_party(role, &refs(ids), peer, helper, &|p| {
+            seen.lock().unwrap().push(p)
+        })
+        .unwrap();
+    (out, seen.into_inner().unwrap())
+}
+
+/// Run First with `a` and Second with `b` by `method`: three parties (First, Second, helper)
+/// in threads over local channel pairs. The two-party method leaves the helper idle.
+fn run_join(method: JoinMethod, a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> Run {
+    let (mut a_b, mut b_a) = local_pair("first", "second");
+    let (mut a_h, mut h_a) = local_pair("first", "helper");
+    let (mut b_h, mut h_b) = local_pair("second", "helper");
+    let helper = thread::spawn(move || method.run_helper(&mut h_a, &mut h_b).unwrap());
+    let second = thread::spawn(move || party(method, JoinRole::Second, &b, &mut b_a, &mut b_h));
+    let (oa, pa) = party(method, JoinRole::First, &a, &mut a_b, &mut a_h);
+    let (ob, pb) = second.join().unwrap();
+    let sizes = helper.join().unwrap();
+    match method {
+        JoinMethod::Helper => assert_eq!(
+            sizes,
+            Some(JoinSizes {
+                first: oa.own_size as u64,
+                second: ob.own_size as u64,
+                union: oa.union_size as u64
+            })
+        ),
+        JoinMethod::TwoParty => assert_eq!(sizes, None),
+    }
+    Run {
+        a: oa,
+        b: ob,
+        progress_a: pa,
+        progress_b: pb,
+        sizes,
+    }
+}
+
+fn join_pair(method: JoinMethod, a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> (JoinOutput, JoinOutput) {
+    let r = run_join(method, a, b);
+    (r.a, r.b)
 }
 
 /// Check the outputs against the plaintext full outer join of `a` and `b`.
@@ -83,31 +137,28 @@ fn random_sets(seed: u64, na: usize, nb: usize, common: usize) -> (Vec<Vec<u8>>,
 
 #[test]
 fn outer_join_with_0_1_50_100_percent_overlap() {
-    for (seed, common) in [(1, 0), (2, 10), (3, 500), (4, 1000)] {
-        let (a, b) = random_sets(seed, 1000, 1000, common);
-        let (oa, ob) = join_pair(a.clone(), b.clone());
-        check_outer_join(&a, &b, &oa, &ob);
-        assert_eq!(oa.intersection_size(), common);
+    for method in JoinMethod::ALL {
+        for (seed, common) in [(1, 0), (2, 10), (3, 500), (4, 1000)] {
+            let (a, b) = random_sets(seed, 1000, 1000, common);
+            let (oa, ob) = join_pair(method, a.clone(), b.clone());
+            check_outer_join(&a, &b, &oa, &ob);
+            assert_eq!(oa.intersection_size(), common, "{method}");
+        }
     }
 }
 
-/// Run one party with a progress callback that records every report.
-fn join_recording(
-    role: JoinRole,
-    ids: &[Vec<u8>],
-    ch: &mut LocalChannel,
-) -> (JoinOutput, Vec<JoinProgress>) {
-    let seen = std::sync::Mutex::new(Vec::new());
-    let out = private_join_with_progress(role, &refs(ids), ch, &|p| seen.lock().unwrap().push(p))
-        .unwrap();
-    (out, seen.into_inner().unwrap())
-}
-
 /// Reports come after every frame, `done` never falls, `total` never grows, and the last report
-/// is exactly `2|own| + 2|peer| + |A_only| + |B_only|` of `total`.
-fn check_progress(out: &JoinOutput, seen: &[JoinProgress]) {
+/// is all of `total`: `2|own| + 2|peer| + |A_only| + |B_only|` scalar multiplications for the
+/// two-party join, `2|own|` tags and positions for the helper join.
+fn check_progress(method: JoinMethod, out: &JoinOutput, seen: &[JoinProgress]) {
     let only = (out.union_size - out.peer_size) + (out.union_size - out.own_size);
-    let mults = (2 * out.own_size + 2 * out.peer_size + only) as u64;
+    let (mults, frame) = match method {
+        JoinMethod::TwoParty => (
+            (2 * out.own_size + 2 * out.peer_size + only) as u64,
+            CHUNK_POINTS,
+        ),
+        JoinMethod::Helper => ((2 * out.own_size) as u64, ITEMS_PER_FRAME),
+    };
     assert_eq!(
         seen.last(),
         Some(&JoinProgress {
@@ -120,7 +171,7 @@ fn check_progress(out: &JoinOutput, seen: &[JoinProgress]) {
         .all(|w| w[0].done <= w[1].done && w[0].total >= w[1].total));
     assert!(seen.iter().all(|p| p.done <= p.total));
     assert!(
-        seen.len() >= out.own_size.div_ceil(CHUNK_POINTS) + 2,
+        seen.len() >= out.own_size.div_ceil(frame) + 2,
         "{}",
         seen.len()
     );
@@ -128,16 +179,34 @@ fn check_progress(out: &JoinOutput, seen: &[JoinProgress]) {
 
 #[test]
 fn outer_join_unequal_sizes_over_several_frames() {
-    // More than one frame of points in every stream; sizes not multiples of the frame.
-    let (a, b) = random_sets(5, CHUNK_POINTS + 17, 3000, 1000);
-    let (mut ca, mut cb) = local_pair("first", "second");
-    let b2 = b.clone();
-    let t = thread::spawn(move || join_recording(JoinRole::Second, &b2, &mut cb));
-    let (oa, pa) = join_recording(JoinRole::First, &a, &mut ca);
-    let (ob, pb) = t.join().unwrap();
-    check_outer_join(&a, &b, &oa, &ob);
-    check_progress(&oa, &pa);
-    check_progress(&ob, &pb);
+    // More than one frame in the larger party's streams; sizes not multiples of the frame.
+    for (method, frame) in [
+        (JoinMethod::TwoParty, CHUNK_POINTS),
+        (JoinMethod::Helper, ITEMS_PER_FRAME),
+    ] {
+        let (a, b) = random_sets(5, frame + 17, 3000, 1000);
+        let r = run_join(method, a.clone(), b.clone());
+        check_outer_join(&a, &b, &r.a, &r.b);
+        check_progress(method, &r.a, &r.progress_a);
+        check_progress(method, &r.b, &r.progress_b);
+    }
+}
+
+#[test]
+fn helper_join_of_200k_by_100k_rows_over_several_frames() {
+    let (a, b) = random_sets(10, 200_000, 100_000, 30_000);
+    let r = run_join(JoinMethod::Helper, a.clone(), b.clone());
+    check_outer_join(&a, &b, &r.a, &r.b);
+    assert_eq!(
+        r.sizes,
+        Some(JoinSizes {
+            first: 200_000,
+            second: 100_000,
+            union: 270_000
+        })
+    );
+    check_progress(JoinMethod::Helper, &r.a, &r.progress_a);
+    check_progress(JoinMethod::Helper, &r.b, &r.progress_b);
 }
 
 #[test]
@@ -151,9 +220,11 @@ fn empty_and_one_row_tables() {
         (one("123456782"), one("111222333")),
         (one("123456782"), random_sets(8, 0, 50, 0).1),
     ];
-    for (a, b) in cases {
-        let (oa, ob) = join_pair(a.clone(), b.clone());
-        check_outer_join(&a, &b, &oa, &ob);
+    for method in JoinMethod::ALL {
+        for (a, b) in &cases {
+            let (oa, ob) = join_pair(method, a.clone(), b.clone());
+            check_outer_join(a, b, &oa, &ob);
+        }
     }
 }
 
@@ -168,31 +239,45 @@ fn eight_digit_bsns_match_after_normalisation() {
             .collect()
     };
     let (a, b) = (norm(&raw_a), norm(&raw_b));
-    let (oa, ob) = join_pair(a.clone(), b.clone());
-    check_outer_join(&a, &b, &oa, &ob);
-    assert_eq!(oa.intersection_size(), 2);
-    assert_eq!(oa.positions[0], ob.positions[0]);
-    assert_eq!(oa.positions[1], ob.positions[1]);
-    // Without normalisation the 8-digit id would not match.
-    let raw: Vec<Vec<u8>> = raw_a.iter().map(|r| r.as_bytes().to_vec()).collect();
-    let (oa, _) = join_pair(raw, b);
-    assert_eq!(oa.intersection_size(), 0);
+    for method in JoinMethod::ALL {
+        let (oa, ob) = join_pair(method, a.clone(), b.clone());
+        check_outer_join(&a, &b, &oa, &ob);
+        assert_eq!(oa.intersection_size(), 2);
+        assert_eq!(oa.positions[0], ob.positions[0]);
+        assert_eq!(oa.positions[1], ob.positions[1]);
+        // Without normalisation the 8-digit id would not match.
+        let raw: Vec<Vec<u8>> = raw_a.iter().map(|r| r.as_bytes().to_vec()).collect();
+        let (oa, _) = join_pair(method, raw, b.clone());
+        assert_eq!(oa.intersection_size(), 0);
+    }
 }
 
 #[test]
 fn duplicate_ids_are_refused_before_sending() {
-    let (mut ca, mut cb) = local_pair("first", "second");
-    let ids: Vec<&[u8]> = vec![b"1", b"2", b"1"];
-    match private_join(JoinRole::First, &ids, &mut ca) {
-        Err(JoinError::DuplicateId { row, earlier_row }) => assert_eq!((row, earlier_row), (2, 0)),
-        other => panic!("expected DuplicateId, got {other:?}"),
+    for method in JoinMethod::ALL {
+        let (mut ca, mut cb) = local_pair("first", "second");
+        let (mut ch, mut hc) = local_pair("first", "helper");
+        let ids: Vec<&[u8]> = vec![b"1", b"2", b"1"];
+        match method.run_data_party(JoinRole::First, &ids, &mut ca, &mut ch, &|_| {}) {
+            Err(JoinError::DuplicateId { row, earlier_row }) => {
+                assert_eq!((row, earlier_row), (2, 0))
+            }
+            other => panic!("expected DuplicateId, got {other:?}"),
+        }
+        assert_eq!(ca.stats().bytes_sent, 0);
+        assert_eq!(ch.stats().bytes_sent, 0);
+        // The peer (and the helper, if it takes part) is told to abort (without data).
+        assert!(matches!(
+            cb.recv(100),
+            Err(ChannelError::PeerAborted { .. })
+        ));
+        if method == JoinMethod::Helper {
+            assert!(matches!(
+                hc.recv(100),
+                Err(ChannelError::PeerAborted { .. })
+            ));
+        }
     }
-    assert_eq!(ca.stats().bytes_sent, 0);
-    // The peer is told to abort (without data).
-    assert!(matches!(
-        cb.recv(100),
-        Err(ChannelError::PeerAborted { .. })
-    ));
 }
 
 /// A channel that replaces the payload of the `target`-th sent frame using `f`.
@@ -358,7 +443,9 @@ proptest::proptest! {
         let a: Vec<Vec<u8>> = a.into_iter().collect();
         let mut b: Vec<Vec<u8>> = a.iter().take(take).cloned().collect();
         b.extend(b_extra.into_iter().filter(|x| !a.contains(x)));
-        let (oa, ob) = join_pair(a.clone(), b.clone());
-        check_outer_join(&a, &b, &oa, &ob);
+        for method in JoinMethod::ALL {
+            let (oa, ob) = join_pair(method, a.clone(), b.clone());
+            check_outer_join(&a, &b, &oa, &ob);
+        }
     }
 }

@@ -1,0 +1,664 @@
+//! # Helper-assisted private join (server-aided PSI)
+//!
+//! The same output as [`crate::private_join`] — each data party learns `|A|`, `|B|`, `N` and
+//! the position of each of its own rows in a uniformly random order of the union — computed
+//! with the help of a third party, after Kamara, Mohassel, Raykova and Sadeghian, *Scaling
+//! Private Set Intersection to Billion-Element Sets*, FC 2014. It needs only symmetric
+//! cryptography (one HMAC-SHA256 per row), so it is orders of magnitude faster than the
+//! Diffie–Hellman flow.
+//!
+//! 1. First draws a fresh 32-byte key `k` from the OS RNG and sends it to Second; the helper
+//!    never sees `k`.
+//! 2. Each data party sends the helper its size and, in a secret random order, the tags
+//!    `HMAC-SHA256(k, len(D) ‖ D ‖ id)[..16]` of its identifiers (`D` = [`HELPER_TAG_DST`]).
+//! 3. The helper matches the two tag lists, draws a uniformly random order of the `N` union
+//!    elements and returns to each party `(|A|, |B|, N)` and the position of each of its tags.
+//! 4. Each party undoes its shuffle.
+//!
+//! **Trust model.** Semi-honest parties; the helper colludes with neither data party; channels
+//! authenticated and confidential. Each data party then learns `|A|`, `|B|`, `N` and a random
+//! order; the helper learns `|A|`, `|B|`, `N` and nothing else (the tags are pseudorandom under
+//! a key it lacks, fresh per run, so unlinkable across runs).
+//!
+//! **More leakage than the two-party join under collusion.** If the helper and a data party
+//! collude, they learn which of that party's rows matched and — since they hold `k` and the
+//! other party's tags — the other party's *unmatched* identifiers, by tagging every possible
+//! identifier (about 10^8 BSNs, minutes of work). The two-party join ([`crate::private_join`],
+//! `JoinMethod::TwoParty`) does not give any coalition that; use it for studies that must not
+//! allow this. Byte layouts: [`wire`]; protocol description: `docs/protocols/helper-join.md`.
+//!
+//! ```
+//! use samen_core::channel::local_pair;
+//! use samen_join::{helper_join, serve_helper_join, JoinRole};
+//!
+//! let (mut a_b, mut b_a) = local_pair("bureau", "portal");
+//! let (mut a_h, mut h_a) = local_pair("bureau", "helper");
+//! let (mut b_h, mut h_b) = local_pair("portal", "helper");
+//! let helper = std::thread::spawn(move || serve_helper_join(&mut h_a, &mut h_b).unwrap());
+//! let second = std::thread::spawn(move || {
+//!     let b: Vec<&[u8]> = vec![b"123456782", b"555555553"];
+//!     helper_join(JoinRole::Second, &b, &mut b_a, &mut b_h).unwrap()
+//! });
+//! let a: Vec<&[u8]> = vec![b"111222333", b"123456782", b"999999990"];
+//! let out_a = helper_join(JoinRole::First, &a, &mut a_b, &mut a_h).unwrap();
+//! let out_b = second.join().unwrap();
+//! let sizes = helper.join().unwrap();
+//! assert_eq!((sizes.first, sizes.second, sizes.union), (3, 2, 4));
+//! assert_eq!((out_a.union_size, out_b.intersection_size()), (4, 1));
+//! // "123456782" is row 1 of A and row 0 of B: same position.
+//! assert_eq!(out_a.positions[1], out_b.positions[0]);
+//! ```
+
+pub mod wire;
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hmac::digest::{Key, KeyInit};
+use hmac::{Hmac, Mac};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rayon::prelude::*;
+use samen_core::channel::{Channel, ChannelError};
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+use self::wire::{MessageKind, Tag, WireError, ITEMS_PER_FRAME, TAG_LEN};
+use crate::{check_distinct, JoinError, JoinOutput, JoinProgress, JoinRole, MAX_PARTY_SIZE};
+
+/// Domain-separation tag of the identifier tags, versioned: the HMAC message is
+/// `len(D) ‖ D ‖ id` (one length byte).
+pub const HELPER_TAG_DST: &[u8] = b"samen-helper-join-tag-v1";
+
+/// The sizes of one helper-assisted join, as the helper saw them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JoinSizes {
+    /// Number of rows of First (`|A|`).
+    pub first: u64,
+    /// Number of rows of Second (`|B|`).
+    pub second: u64,
+    /// Size of the union (`N = |A ∪ B|`).
+    pub union: u64,
+}
+
+/// Step labels (transcripts and error messages).
+const STEP_KEY: &str = "join/helper-key";
+const STEP_HELLO: &str = "join/helper-hello";
+const STEP_TAGS: &str = "join/helper-tags";
+const STEP_SIZES: &str = "join/helper-sizes";
+const STEP_POSITIONS: &str = "join/helper-positions";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Privately join this party's identifiers with the peer's, with the help of a third party
+/// (semi-honest; the helper colludes with neither data party — see the [module
+/// documentation](self) for what a colluding helper learns).
+///
+/// `ids` are this party's normalised identifiers in row order; they must be distinct
+/// ([`JoinError::DuplicateId`] otherwise, detected before anything is sent). Both data parties
+/// call this at the same time with opposite roles, `peer` connecting them and `helper`
+/// connecting each to the helper, which runs [`serve_helper_join`].
+///
+/// # Errors
+/// [`JoinError`]: duplicates or a too large input (local), channel failures, and malformed or
+/// inconsistent messages from the peer or the helper (naming that party). On an error both the
+/// peer and the helper are told to abort (best effort).
+pub fn helper_join(
+    role: JoinRole,
+    ids: &[&[u8]],
+    peer: &mut dyn Channel,
+    helper: &mut dyn Channel,
+) -> Result<JoinOutput, JoinError> {
+    helper_join_with_progress(role, ids, peer, helper, &|_| {})
+}
+
+/// [`helper_join`], telling `progress` after every frame how many tags were computed and
+/// positions received (`total` = `2 · ids.len()`). The callback runs on the calling thread.
+pub fn helper_join_with_progress(
+    role: JoinRole,
+    ids: &[&[u8]],
+    peer: &mut dyn Channel,
+    helper: &mut dyn Channel,
+    progress: &dyn Fn(JoinProgress),
+) -> Result<JoinOutput, JoinError> {
+    let result = data_party(role, ids, peer, helper, progress);
+    if let Err(e) = &result {
+        let reason = abort_reason(e);
+        peer.abort(reason);
+        helper.abort(reason);
+    }
+    result
+}
+
+/// The helper's half: serve one helper-assisted join between First and Second.
+///
+/// Receives both parties' hellos (roles checked against the channels, sizes bounded by
+/// [`MAX_PARTY_SIZE`] before anything is allocated) and tag streams, matches the tags, draws a
+/// uniformly random order of the union from the OS RNG and returns to each party the sizes and
+/// the positions of its tags. Returns the sizes, the only thing the helper learns.
+///
+/// # Errors
+/// [`JoinError`] naming the party that sent a malformed hello or tag frame, the same tag twice,
+/// or a size above the maximum; channel failures. On an error both parties are told to abort.
+pub fn serve_helper_join(
+    first: &mut dyn Channel,
+    second: &mut dyn Channel,
+) -> Result<JoinSizes, JoinError> {
+    let result = serve(first, second);
+    if let Err(e) = &result {
+        let reason = abort_reason(e);
+        first.abort(reason);
+        second.abort(reason);
+    }
+    result
+}
+
+fn abort_reason(e: &JoinError) -> &'static str {
+    match e {
+        JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
+            "helper join: a data party's input was rejected"
+        }
+        JoinError::Randomness { .. } => "helper join: local randomness failure",
+        JoinError::Channel(
+            ChannelError::Closed { .. }
+            | ChannelError::PeerAborted { .. }
+            | ChannelError::Timeout { .. }
+            | ChannelError::Transport { .. },
+        ) => "helper join: a connection failed",
+        _ => "helper join: protocol violation detected",
+    }
+}
+
+fn malformed(ch: &dyn Channel, step: &'static str) -> impl FnOnce(WireError) -> JoinError {
+    let peer = ch.peer().to_string();
+    move |source| JoinError::Malformed { peer, step, source }
+}
+
+fn os_random(buf: &mut [u8]) -> Result<(), JoinError> {
+    use rand_core::{OsRng, TryRngCore};
+    OsRng
+        .try_fill_bytes(buf)
+        .map_err(|e| JoinError::Randomness {
+            detail: e.to_string(),
+        })
+}
+
+/// A ChaCha20 generator seeded from the OS RNG (the seed is zeroized).
+fn fresh_rng() -> Result<ChaCha20Rng, JoinError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    os_random(seed.as_mut_slice())?;
+    Ok(ChaCha20Rng::from_seed(*seed))
+}
+
+/// The tag function under one run's key: a keyed HMAC state with the domain tag absorbed,
+/// cloned per identifier. The state is equivalent to the key (hmac 0.12 does not zeroize it);
+/// it lives only for the tagging step.
+struct Tagger {
+    prefixed: HmacSha256,
+}
+
+impl Tagger {
+    fn new(key: &[u8; 32]) -> Tagger {
+        // HMAC pads keys shorter than the block with zeros: keying with k ‖ 0^32 is HMAC with k.
+        let mut block: Key<HmacSha256> = Key::<HmacSha256>::default();
+        for (dst, src) in block.iter_mut().zip(key) {
+            *dst = *src;
+        }
+        let mut mac = <HmacSha256 as KeyInit>::new(&block);
+        block.as_mut_slice().zeroize();
+        mac.update(&[HELPER_TAG_DST.len() as u8]);
+        mac.update(HELPER_TAG_DST);
+        Tagger { prefixed: mac }
+    }
+
+    fn tag(&self, id: &[u8]) -> Tag {
+        let mut m = self.prefixed.clone();
+        m.update(id);
+        let full = m.finalize().into_bytes();
+        let mut t = [0u8; TAG_LEN];
+        for (dst, src) in t.iter_mut().zip(full.iter()) {
+            *dst = *src;
+        }
+        t
+    }
+}
+
+/// First draws the key and sends it; Second answers with its role and receives the key. Both
+/// send before they receive, so a role clash is an error on both sides, not a deadlock.
+fn exchange_key(role: JoinRole, peer: &mut dyn Channel) -> Result<Zeroizing<[u8; 32]>, JoinError> {
+    peer.set_step(STEP_KEY);
+    let clash = |peer: &dyn Channel, kind: MessageKind| JoinError::Handshake {
+        peer: peer.peer().to_string(),
+        detail: format!(
+            "both parties claim the role {} (check the party names and roles)",
+            if kind == MessageKind::Key {
+                "First"
+            } else {
+                "Second"
+            }
+        ),
+    };
+    match role {
+        JoinRole::First => {
+            let mut key = Zeroizing::new([0u8; 32]);
+            os_random(key.as_mut_slice())?;
+            peer.send(&wire::encode_key(&key))?;
+            peer.flush()?;
+            let frame = Zeroizing::new(peer.recv(wire::KEY_LEN)?);
+            match wire::decode_peer_hello(&frame) {
+                Ok(JoinRole::Second) => Ok(key),
+                Ok(JoinRole::First) => Err(clash(peer, MessageKind::Key)),
+                Err(WireError::Kind { got, .. }) if got == MessageKind::Key as u8 => {
+                    Err(clash(peer, MessageKind::Key))
+                }
+                Err(e) => Err(malformed(peer, STEP_KEY)(e)),
+            }
+        }
+        JoinRole::Second => {
+            peer.send(&wire::encode_peer_hello(JoinRole::Second))?;
+            peer.flush()?;
+            let frame = Zeroizing::new(peer.recv(wire::KEY_LEN)?);
+            match wire::decode_key(&frame) {
+                Ok(key) => Ok(key),
+                Err(WireError::Kind { got, .. }) if got == MessageKind::PeerHello as u8 => {
+                    Err(clash(peer, MessageKind::PeerHello))
+                }
+                Err(e) => Err(malformed(peer, STEP_KEY)(e)),
+            }
+        }
+    }
+}
+
+/// Reports progress in tags computed plus positions received.
+struct Meter<'a> {
+    done: u64,
+    total: u64,
+    report: &'a dyn Fn(JoinProgress),
+}
+
+impl Meter<'_> {
+    fn add(&mut self, n: usize) {
+        self.done = self.done.saturating_add(n as u64).min(self.total);
+        (self.report)(JoinProgress {
+            done: self.done,
+            total: self.total,
+        });
+    }
+}
+
+/// One bit per position of the union, to detect a position given twice.
+struct Seen(Vec<u64>);
+
+impl Seen {
+    fn new(n: usize) -> Seen {
+        Seen(vec![0; n.div_ceil(64)])
+    }
+
+    /// Mark `i`; `true` if it was marked before (or is out of range).
+    fn test_and_set(&mut self, i: usize) -> bool {
+        match self.0.get_mut(i / 64) {
+            Some(w) => {
+                let bit = 1u64 << (i % 64);
+                let was = *w & bit != 0;
+                *w |= bit;
+                was
+            }
+            None => true,
+        }
+    }
+}
+
+/// Send the hello and the tags of `ids` in the order `order`; consumes (and so drops) the tag
+/// function.
+fn send_tags(
+    role: JoinRole,
+    ids: &[&[u8]],
+    order: &[usize],
+    tagger: Tagger,
+    helper: &mut dyn Channel,
+    meter: &mut Meter<'_>,
+) -> Result<(), JoinError> {
+    helper.set_step(STEP_HELLO);
+    helper.send(&wire::encode_hello(wire::Hello {
+        role,
+        size: ids.len() as u64,
+    }))?;
+    helper.set_step(STEP_TAGS);
+    for chunk in order.chunks(ITEMS_PER_FRAME) {
+        let tags: Vec<Tag> = chunk
+            .par_iter()
+            .map(|&row| tagger.tag(ids.get(row).copied().unwrap_or_default()))
+            .collect();
+        helper.send_owned(wire::encode_tags(&tags))?;
+        meter.add(chunk.len());
+    }
+    helper.flush()?;
+    Ok(())
+}
+
+fn data_party(
+    role: JoinRole,
+    ids: &[&[u8]],
+    peer: &mut dyn Channel,
+    helper: &mut dyn Channel,
+    progress: &dyn Fn(JoinProgress),
+) -> Result<JoinOutput, JoinError> {
+    let n = ids.len();
+    if n as u64 > MAX_PARTY_SIZE {
+        return Err(JoinError::TooManyIds {
+            size: n,
+            max: MAX_PARTY_SIZE,
+        });
+    }
+    check_distinct(ids)?;
+    let mut meter = Meter {
+        done: 0,
+        total: 2 * n as u64,
+        report: progress,
+    };
+    meter.add(0);
+
+    // 1. The run's key, shared between the data parties only; the tag function under it lives
+    //    only for step 2.
+    let tagger = Tagger::new(&*exchange_key(role, peer)?);
+
+    // 2. Tags of the identifiers in a fresh secret order, to the helper.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut fresh_rng()?);
+    send_tags(role, ids, &order, tagger, helper, &mut meter)?;
+
+    // 3. Sizes and positions from the helper.
+    helper.set_step(STEP_SIZES);
+    let frame = helper.recv(wire::SIZES_LEN)?;
+    let sizes = wire::decode_sizes(&frame).map_err(malformed(helper, STEP_SIZES))?;
+    let (own, other) = match role {
+        JoinRole::First => (sizes.first, sizes.second),
+        JoinRole::Second => (sizes.second, sizes.first),
+    };
+    let helper_name = helper.peer().to_string();
+    if own != n as u64 {
+        return Err(JoinError::SizeNotEchoed {
+            peer: helper_name,
+            announced: n as u64,
+            echoed: own,
+        });
+    }
+    if other > MAX_PARTY_SIZE {
+        return Err(JoinError::PeerTooLarge {
+            peer: helper_name,
+            size: other,
+            max: MAX_PARTY_SIZE,
+        });
+    }
+    if sizes.union < own.max(other) || sizes.union > own + other {
+        return Err(JoinError::UnionOutOfRange {
+            peer: helper_name,
+            sizes,
+        });
+    }
+    let union = sizes.union as usize;
+
+    // 4. Undo the shuffle.
+    helper.set_step(STEP_POSITIONS);
+    let mut seen = Seen::new(union);
+    let mut positions = vec![0usize; n];
+    let mut index = 0u64;
+    for chunk in order.chunks(ITEMS_PER_FRAME) {
+        let frame = helper.recv(wire::positions_len(chunk.len()))?;
+        let received = wire::decode_positions(&frame, chunk.len())
+            .map_err(malformed(helper, STEP_POSITIONS))?;
+        for (&row, p) in chunk.iter().zip(received) {
+            if u64::from(p) >= sizes.union {
+                return Err(JoinError::PositionOutOfRange {
+                    peer: helper_name,
+                    index,
+                    position: p,
+                    union: sizes.union,
+                });
+            }
+            if seen.test_and_set(p as usize) {
+                return Err(JoinError::RepeatedPosition {
+                    peer: helper_name,
+                    index,
+                    position: p,
+                });
+            }
+            if let Some(slot) = positions.get_mut(row) {
+                *slot = p as usize;
+            }
+            index += 1;
+        }
+        meter.add(chunk.len());
+    }
+    tracing::debug!(
+        own = n,
+        peer = other,
+        union,
+        "helper-assisted join finished"
+    );
+    Ok(JoinOutput {
+        own_size: n,
+        peer_size: other as usize,
+        union_size: union,
+        positions,
+    })
+}
+
+/// A 16-byte tag as a hash-map key, hashed as one `u128`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TagKey(Tag);
+
+impl Hash for TagKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_le_bytes(self.0));
+    }
+}
+
+/// A fast keyed hash for the helper's tag map: a folded 64×64→128-bit multiplication of the
+/// tag's halves masked with a per-run random key, then a second keyed fold. The tags are chosen
+/// by the data parties; without the key they cannot aim at one bucket.
+#[derive(Clone)]
+struct TagHashKey([u64; 4]);
+
+impl TagHashKey {
+    fn random() -> Result<TagHashKey, JoinError> {
+        let mut b = Zeroizing::new([0u8; 32]);
+        os_random(b.as_mut_slice())?;
+        let mut k = [0u64; 4];
+        for (ki, c) in k.iter_mut().zip(b.chunks_exact(8)) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            *ki = u64::from_le_bytes(w);
+        }
+        Ok(TagHashKey(k))
+    }
+}
+
+fn fold(a: u64, b: u64) -> u64 {
+    let m = u128::from(a).wrapping_mul(u128::from(b));
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+struct TagHasher {
+    k: [u64; 4],
+    h: u64,
+}
+
+impl Hasher for TagHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            for (d, s) in w.iter_mut().zip(c) {
+                *d = *s;
+            }
+            self.h = fold(self.h ^ u64::from_le_bytes(w) ^ self.k[0], self.k[1] | 1);
+        }
+    }
+
+    fn write_u128(&mut self, x: u128) {
+        let h1 = fold((x as u64) ^ self.k[0], ((x >> 64) as u64) ^ self.k[1]);
+        self.h = fold(h1 ^ self.k[2] ^ self.h, self.k[3] | 1);
+    }
+
+    fn finish(&self) -> u64 {
+        self.h
+    }
+}
+
+impl BuildHasher for TagHashKey {
+    type Hasher = TagHasher;
+    fn build_hasher(&self) -> TagHasher {
+        TagHasher { k: self.0, h: 0 }
+    }
+}
+
+/// Map values: the union index in the low bits, which parties sent the tag in the high bits.
+const FROM_FIRST: u32 = 1 << 31;
+const FROM_SECOND: u32 = 1 << 30;
+const INDEX_MASK: u32 = FROM_SECOND - 1;
+
+/// Initial capacity of the tag map at most this (it grows if the parties really send more).
+const MAP_PREALLOC: u64 = 1 << 22;
+
+fn recv_hello(ch: &mut dyn Channel, expected: JoinRole) -> Result<u64, JoinError> {
+    ch.set_step(STEP_HELLO);
+    let frame = ch.recv(wire::HELLO_LEN)?;
+    let hello = wire::decode_hello(&frame).map_err(malformed(ch, STEP_HELLO))?;
+    if hello.role != expected {
+        return Err(JoinError::Handshake {
+            peer: ch.peer().to_string(),
+            detail: format!(
+                "it claims the role {:?} but is connected as {expected:?} (check the party names and roles)",
+                hello.role
+            ),
+        });
+    }
+    if hello.size > MAX_PARTY_SIZE {
+        return Err(JoinError::PeerTooLarge {
+            peer: ch.peer().to_string(),
+            size: hello.size,
+            max: MAX_PARTY_SIZE,
+        });
+    }
+    Ok(hello.size)
+}
+
+/// One party's tag stream as the helper receives it.
+struct Incoming<'c> {
+    ch: &'c mut dyn Channel,
+    size: usize,
+    flag: u32,
+    /// Union index of each received tag, in the order received.
+    indices: Vec<u32>,
+}
+
+impl Incoming<'_> {
+    fn frames(&self) -> usize {
+        self.size.div_ceil(ITEMS_PER_FRAME)
+    }
+
+    fn recv_frame(
+        &mut self,
+        map: &mut HashMap<TagKey, u32, TagHashKey>,
+        next: &mut u32,
+    ) -> Result<(), JoinError> {
+        let count = (self.size - self.indices.len()).min(ITEMS_PER_FRAME);
+        let frame = self.ch.recv(wire::tags_len(count))?;
+        let tags = wire::decode_tags(&frame, count).map_err(malformed(self.ch, STEP_TAGS))?;
+        for tag in tags {
+            let index = match map.entry(TagKey(tag)) {
+                Entry::Occupied(mut e) => {
+                    let v = e.get_mut();
+                    if *v & self.flag != 0 {
+                        return Err(JoinError::RepeatedTag {
+                            peer: self.ch.peer().to_string(),
+                            index: self.indices.len() as u64,
+                        });
+                    }
+                    *v |= self.flag;
+                    *v & INDEX_MASK
+                }
+                Entry::Vacant(e) => {
+                    let i = *next;
+                    e.insert(i | self.flag);
+                    *next += 1;
+                    i
+                }
+            };
+            self.indices.push(index);
+        }
+        Ok(())
+    }
+
+    fn send_result(&mut self, sizes: JoinSizes, order: &[u32]) -> Result<(), JoinError> {
+        self.ch.set_step(STEP_SIZES);
+        self.ch.send(&wire::encode_sizes(sizes))?;
+        self.ch.set_step(STEP_POSITIONS);
+        for chunk in self.indices.chunks(ITEMS_PER_FRAME) {
+            let pos: Vec<u32> = chunk
+                .iter()
+                .map(|&i| order.get(i as usize).copied().unwrap_or(u32::MAX))
+                .collect();
+            self.ch.send_owned(wire::encode_positions(&pos))?;
+        }
+        self.ch.flush()?;
+        Ok(())
+    }
+}
+
+fn serve(first: &mut dyn Channel, second: &mut dyn Channel) -> Result<JoinSizes, JoinError> {
+    let na = recv_hello(first, JoinRole::First)?;
+    let nb = recv_hello(second, JoinRole::Second)?;
+    let mut parties = [
+        Incoming {
+            ch: first,
+            size: na as usize,
+            flag: FROM_FIRST,
+            indices: Vec::with_capacity((na as usize).min(ITEMS_PER_FRAME)),
+        },
+        Incoming {
+            ch: second,
+            size: nb as usize,
+            flag: FROM_SECOND,
+            indices: Vec::with_capacity((nb as usize).min(ITEMS_PER_FRAME)),
+        },
+    ];
+    let mut map: HashMap<TagKey, u32, TagHashKey> = HashMap::with_capacity_and_hasher(
+        (na + nb).min(MAP_PREALLOC) as usize,
+        TagHashKey::random()?,
+    );
+    let mut next = 0u32;
+    let frames = parties.iter().map(Incoming::frames).max().unwrap_or(0);
+    for p in parties.iter_mut() {
+        p.ch.set_step(STEP_TAGS);
+    }
+    for j in 0..frames {
+        for p in parties.iter_mut() {
+            if j < p.frames() {
+                p.recv_frame(&mut map, &mut next)?;
+            }
+        }
+    }
+    drop(map);
+
+    // A uniformly random order of the union: union element i goes to position order[i].
+    let mut order: Vec<u32> = (0..next).collect();
+    order.shuffle(&mut fresh_rng()?);
+    let sizes = JoinSizes {
+        first: na,
+        second: nb,
+        union: u64::from(next),
+    };
+    for p in parties.iter_mut() {
+        p.send_result(sizes, &order)?;
+    }
+    tracing::debug!(
+        first = na,
+        second = nb,
+        union = next,
+        "helper-assisted join served"
+    );
+    Ok(sizes)
+}
