@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{output, random_tables, study_header, Rng};
+use common::{output, random_tables, study_header, with_join, Rng, JOIN_METHODS};
 use samen_study::input::InputTable;
 use samen_study::reference;
 use samen_study::session::run_in_process;
@@ -16,9 +16,18 @@ fn run_both(
 ) -> (Vec<OutputTable>, Vec<OutputTable>) {
     let a = ta.validate(study, "ta").unwrap();
     let b = tb.validate(study, "tb").unwrap();
-    let mpc = run_in_process(study, [&a, &b], false).unwrap();
     let plain = reference::compute(study, &[&a, &b]);
-    (mpc.tables, plain)
+    // Every join method gives the same tables.
+    let mut tables: Option<Vec<OutputTable>> = None;
+    for method in JOIN_METHODS {
+        let s = Study::from_toml_str(&with_join(study.toml_text(), method)).unwrap();
+        let mpc = run_in_process(&s, [&a, &b], false).unwrap().tables;
+        match &tables {
+            Some(t) => assert_eq!(t, &mpc, "{method} join gives other tables"),
+            None => tables = Some(mpc),
+        }
+    }
+    (tables.unwrap(), plain)
 }
 
 fn all_outputs(min_cell: u64) -> String {
@@ -228,49 +237,84 @@ fn overflow_is_refused_by_every_party() {
     assert!(study.check_overflow(1).is_ok());
 }
 
-/// The helper receives only the sizes, and the same bytes for two different datasets of the
-/// same sizes.
-#[test]
-fn helper_view_does_not_depend_on_data() {
-    let text = study_header(-100, 100, 0, 50)
-        + &output("n", "count", None, &["ta.ca", "tb.cc"], 3)
-        + &output("v", "variance", Some("tb.vb"), &["ta.cb"], 0);
-    let study = Study::from_toml_str(&text).unwrap();
-    let mut views = Vec::new();
-    for seed in [11u64, 12] {
-        let mut rng = Rng(seed);
-        let (ta, tb) = random_tables(&mut rng, 40, 30, 20, (-100, 100), (0, 50));
-        let a = ta.validate(&study, "ta").unwrap();
-        let b = tb.validate(&study, "tb").unwrap();
-        let run = run_in_process(&study, [&a, &b], true).unwrap();
-        assert_eq!(run.tables, reference::compute(&study, &[&a, &b]));
-        let received: Vec<String> = run.transcripts["helper"]
-            .iter()
-            .filter(|l| l.contains("\"direction\":\"received\""))
-            .cloned()
-            .collect();
-        views.push(received);
-    }
-    assert_eq!(views[0], views[1]);
-    // Exactly one 24-byte message from each data party, in step "sizes".
-    assert_eq!(views[0].len(), 2, "{:?}", views[0]);
-    for l in &views[0] {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        assert_eq!(v["step"], "sizes");
-        assert_eq!(v["bytes"], 24);
-    }
-    // A different intersection size gives a different N, hence a different view.
-    let mut rng = Rng(11);
-    let (ta, tb) = random_tables(&mut rng, 40, 30, 10, (-100, 100), (0, 50));
-    let a = ta.validate(&study, "ta").unwrap();
-    let b = tb.validate(&study, "tb").unwrap();
-    let run = run_in_process(&study, [&a, &b], true).unwrap();
-    let received: Vec<String> = run.transcripts["helper"]
+/// What the helper received in a run: (step, bytes, sha256) of every frame.
+fn helper_view(study: &Study, ta: &InputTable, tb: &InputTable) -> Vec<(String, u64, String)> {
+    let a = ta.validate(study, "ta").unwrap();
+    let b = tb.validate(study, "tb").unwrap();
+    let run = run_in_process(study, [&a, &b], true).unwrap();
+    // The first output is exact (the second is noisy).
+    assert_eq!(run.tables[0], reference::compute(study, &[&a, &b])[0]);
+    run.transcripts["helper"]
         .iter()
         .filter(|l| l.contains("\"direction\":\"received\""))
-        .cloned()
-        .collect();
-    assert_ne!(received, views[0]);
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["step"].as_str().unwrap().to_string(),
+                v["bytes"].as_u64().unwrap(),
+                v["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The helper's view does not depend on the data: for two datasets of the same sizes (and
+/// intersection size), the two-party join gives it byte-identical messages (only the sizes);
+/// the helper-assisted join gives it messages of identical steps and lengths whose contents
+/// (fresh pseudorandom tags) differ from run to run even on the same data. A noisy output
+/// changes nothing the helper receives.
+#[test]
+fn helper_view_does_not_depend_on_data() {
+    let body = study_header(-100, 100, 0, 50)
+        + &output("n", "count", None, &["ta.ca", "tb.cc"], 3)
+        + &output("v", "variance", Some("tb.vb"), &["ta.cb"], 0)
+        + "epsilon = 1.0\n";
+    for method in ["two-party", "helper"] {
+        let study = Study::from_toml_str(&with_join(&body, method)).unwrap();
+        let mut views = Vec::new();
+        for seed in [11u64, 12, 11] {
+            let mut rng = Rng(seed);
+            let (ta, tb) = random_tables(&mut rng, 40, 30, 20, (-100, 100), (0, 50));
+            views.push(helper_view(&study, &ta, &tb));
+        }
+        let shape = |v: &[(String, u64, String)]| -> Vec<(String, u64)> {
+            v.iter().map(|(s, b, _)| (s.clone(), *b)).collect()
+        };
+        assert_eq!(shape(&views[0]), shape(&views[1]), "{method}");
+        let sizes: Vec<_> = views[0].iter().filter(|m| m.0 == "sizes").collect();
+        assert_eq!(
+            sizes.len(),
+            2,
+            "{method}: one sizes message from each data party"
+        );
+        assert!(sizes.iter().all(|m| m.1 == 24));
+        if method == "two-party" {
+            // Only the sizes, byte for byte the same.
+            assert_eq!(views[0], views[1]);
+            assert_eq!(views[0].len(), 2, "{:?}", views[0]);
+        } else {
+            // Fresh tags: the same data gives different bytes in another run.
+            let joins = |v: &[(String, u64, String)]| -> Vec<String> {
+                v.iter()
+                    .filter(|m| m.0 != "sizes")
+                    .map(|m| m.2.clone())
+                    .collect()
+            };
+            assert!(!joins(&views[0]).is_empty());
+            assert_ne!(joins(&views[0]), joins(&views[2]));
+        }
+        // A different intersection size gives a different N in the sizes message.
+        let mut rng = Rng(11);
+        let (ta, tb) = random_tables(&mut rng, 40, 30, 10, (-100, 100), (0, 50));
+        let other = helper_view(&study, &ta, &tb);
+        let sizes_of = |v: &[(String, u64, String)]| -> Vec<String> {
+            v.iter()
+                .filter(|m| m.0 == "sizes")
+                .map(|m| m.2.clone())
+                .collect()
+        };
+        assert_ne!(sizes_of(&other), sizes_of(&views[0]));
+    }
 }
 
 #[test]

@@ -114,3 +114,11 @@ pub fn random_tables(
     }
     (ta, tb)
 }
+
+/// The study text with `join = "<method>"` in its `[study]` section.
+pub fn with_join(text: &str, method: &str) -> String {
+    text.replacen("[study]\n", &format!("[study]\njoin = \"{method}\"\n"), 1)
+}
+
+/// Both join methods' versions of a study text.
+pub const JOIN_METHODS: [&str; 2] = ["helper", "two-party"];
