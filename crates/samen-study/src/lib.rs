@@ -55,6 +55,7 @@ pub mod reference;
 pub mod runner;
 pub mod session;
 pub mod spec;
+pub mod stats;
 pub mod transcript;
 
 pub use engine::{EngineError, Sizes};
