@@ -282,7 +282,7 @@ mod tests {
             (9.0, 0.179_001_151_181_389_950_419_294_815_31),
         ] {
             let got = scaled_erfc_sqrt(x);
-            assert!(((got - expected) / expected).abs() < 1e-15, "x={x}: {got}");
+            assert!(((got - expected) / expected).abs() < 3e-15, "x={x}: {got}");
         }
         assert_eq!(scaled_erfc_sqrt(0.0), 1.0);
     }
