@@ -275,11 +275,11 @@ mod tests {
 
     #[test]
     fn scaled_erfc_matches_closed_values() {
-        // erfc(√x)·eˣ at x = 1, 2, 9 (mpmath, 30 digits), either side of x = 1.5.
+        // erfc(√x)·eˣ at x = 1, 2, 9 (mpmath, rounded to f64), either side of x = 1.5.
         for (x, expected) in [
-            (1.0, 0.427_583_576_155_807_004_410_750_344_49),
-            (2.0, 0.336_204_002_446_341_212_854_298_228_06),
-            (9.0, 0.179_001_151_181_389_950_419_294_815_31),
+            (1.0, 0.427_583_576_155_807),
+            (2.0, 0.336_204_002_446_341_2),
+            (9.0, 0.179_001_151_181_389_96),
         ] {
             let got = scaled_erfc_sqrt(x);
             assert!(((got - expected) / expected).abs() < 3e-15, "x={x}: {got}");

@@ -91,6 +91,7 @@ pub fn exact(rows: &[Vec<i64>]) -> Reference {
 }
 
 /// Householder QR of `[X | y]` in `f64`; rows are `(1, x_1..x_p, y)`.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with explicit indices
 pub fn householder(rows: &[Vec<i64>]) -> Reference {
     let n = rows.len();
     let d = rows[0].len();
