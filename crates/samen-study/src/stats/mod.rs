@@ -26,7 +26,7 @@
 //! index is a linear combination (over the matched rows) of the intercept and the predictors
 //! before it — for example a category level with no matched rows, or `x_2 = 2 x_1 + 3`.
 //!
-//! # Pearson correlation ([`correlation`])
+//! # Pearson correlation ([`correlation()`])
 //!
 //! `r_ij = (n S_ij − S_i S_j) / √((n S_ii − S_i²)(n S_jj − S_j²))`; `r_ij²` is formed exactly
 //! and rounded once, then the square root takes the sign of the numerator.
