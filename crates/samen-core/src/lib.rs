@@ -15,7 +15,11 @@
 pub mod channel;
 pub mod codec;
 pub mod dealer;
+#[cfg(test)]
+mod decoder_fuzz;
 pub mod fixed;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod mpc;
 pub mod prg;
 pub mod ring;
