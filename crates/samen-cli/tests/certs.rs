@@ -92,7 +92,10 @@ fn existing_keys_are_kept_unless_forced() {
     let out = certs(dir.path(), false);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("portal.key") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("portal.key") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(read_all(&certs_dir).len(), 1);
 
     // --force replaces it and writes everything anew, keys owner-only.
