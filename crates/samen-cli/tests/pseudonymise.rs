@@ -313,17 +313,34 @@ fn unreadable_or_damaged_key_file() {
         }
     }
     std::fs::write(&damaged, lines.join("\n")).unwrap();
-    let o = samen(&[
-        "pseudonymise",
-        "--key",
-        s(&damaged),
-        "--input",
-        s(&t.p("in.csv")),
-        "--output",
-        s(&t.p("out.csv")),
-        "--id-column",
-        "bsn",
-    ]);
+    let run_damaged = || {
+        samen(&[
+            "pseudonymise",
+            "--key",
+            s(&damaged),
+            "--input",
+            s(&t.p("in.csv")),
+            "--output",
+            s(&t.p("out.csv")),
+            "--id-column",
+            "bsn",
+        ])
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Written with the default mode (readable by others): refused before anything else.
+        std::fs::set_permissions(&damaged, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = run_damaged();
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("chmod 600 {}", damaged.display())),
+            "{err}"
+        );
+        std::fs::set_permissions(&damaged, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let o = run_damaged();
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(

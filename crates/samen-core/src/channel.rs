@@ -54,7 +54,8 @@ pub enum ChannelError {
     PeerAborted {
         /// The peer's party name.
         peer: String,
-        /// The reason the peer gave.
+        /// The reason the peer gave, passed through [`sanitize_peer_text`] (one line of at
+        /// most [`MAX_PEER_TEXT`] printable bytes).
         reason: String,
     },
     /// The peer sent a frame that does not fit the protocol (wrong length, bad encoding,
@@ -93,6 +94,61 @@ pub enum ChannelError {
         #[source]
         source: CodecError,
     },
+}
+
+/// Most bytes of peer-supplied text (an abort reason, a name in a hello) kept for printing.
+pub const MAX_PEER_TEXT: usize = 512;
+
+/// Make text received from a peer safe to print: at most [`MAX_PEER_TEXT`] bytes (cut on a
+/// character boundary, ending in `...` when cut), on one line, with every control character
+/// (C0, DEL, C1: newlines, tabs, the escape of ANSI terminal sequences) and every invisible
+/// formatting or direction-changing character (zero-width, bidi overrides, line and paragraph
+/// separators, byte order mark) replaced by `?`. Idempotent.
+///
+/// Every channel implementation applies it to an abort reason before it enters
+/// [`ChannelError::PeerAborted`]; a peer therefore cannot flood logs or rewrite a terminal.
+///
+/// ```
+/// use samen_core::channel::{sanitize_peer_text, MAX_PEER_TEXT};
+/// assert_eq!(sanitize_peer_text("bad input\n\x1b[2Jgone"), "bad input??[2Jgone");
+/// let long = sanitize_peer_text(&"é".repeat(100_000));
+/// assert!(long.len() <= MAX_PEER_TEXT && long.ends_with("..."));
+/// ```
+pub fn sanitize_peer_text(text: &str) -> String {
+    const CUT: &str = "...";
+    let mut out = String::with_capacity(text.len().min(MAX_PEER_TEXT));
+    for (i, c) in text.char_indices() {
+        let c = if is_printable(c) { c } else { '?' };
+        if out.len() + c.len_utf8() > MAX_PEER_TEXT - CUT.len() {
+            // Only cut if the rest does not fit as it is.
+            let rest = text.get(i..).unwrap_or("");
+            let rest_len: usize = rest
+                .chars()
+                .map(|c| if is_printable(c) { c.len_utf8() } else { 1 })
+                .sum();
+            if out.len() + rest_len > MAX_PEER_TEXT {
+                out.push_str(CUT);
+                return out;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether `c` shows as itself on one line: not a control character and not an invisible
+/// formatting or direction-changing character.
+fn is_printable(c: char) -> bool {
+    !(c.is_control()
+        || matches!(c,
+            '\u{00AD}'                      // soft hyphen
+            | '\u{061C}'                    // Arabic letter mark
+            | '\u{180E}'                    // Mongolian vowel separator
+            | '\u{200B}'..='\u{200F}'       // zero-width characters, LRM, RLM
+            | '\u{2028}'..='\u{202E}'       // line/paragraph separators, bidi embeddings
+            | '\u{2060}'..='\u{206F}'       // word joiner, invisible operators, bidi isolates
+            | '\u{FEFF}'                    // byte order mark
+            | '\u{FFF9}'..='\u{FFFB}')) // interlinear annotations
 }
 
 /// Traffic counters of one channel.
@@ -450,7 +506,7 @@ impl Channel for LocalChannel {
             Ok(Frame::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
             Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
                 peer: self.peer.clone(),
-                reason,
+                reason: sanitize_peer_text(&reason),
             }),
             Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
                 peer: self.peer.clone(),
@@ -514,5 +570,77 @@ mod tests {
         }
         drop(a);
         assert!(matches!(b.recv(10), Err(ChannelError::Closed { .. })));
+    }
+
+    /// Printable on one line: no control or invisible formatting characters.
+    fn printable_line(s: &str) -> bool {
+        s.chars().all(is_printable)
+    }
+
+    #[test]
+    fn peer_text_is_bounded_and_printable() {
+        assert_eq!(sanitize_peer_text("input invalid"), "input invalid");
+        assert_eq!(sanitize_peer_text(""), "");
+        assert_eq!(
+            sanitize_peer_text("a\x1b[31mred\x1b[0m\r\nb\tc\0d\u{7f}e\u{9b}f"),
+            "a?[31mred?[0m??b?c?d?e?f"
+        );
+        assert_eq!(
+            sanitize_peer_text("x\u{202E}gnp.exe\u{2028}y\u{200B}z\u{FEFF}"),
+            "x?gnp.exe?y?z?"
+        );
+        // Exactly the limit is kept whole; one more byte is cut.
+        let exact = "a".repeat(MAX_PEER_TEXT);
+        assert_eq!(sanitize_peer_text(&exact), exact);
+        let over = sanitize_peer_text(&"a".repeat(MAX_PEER_TEXT + 1));
+        assert_eq!(over.len(), MAX_PEER_TEXT);
+        assert!(over.ends_with("..."));
+        // 64 KiB of mixed multi-byte text, controls and escapes.
+        let big: String = "ü\x1b[2J€\n𝄞\u{202E}\u{7}x"
+            .chars()
+            .cycle()
+            .scan(0usize, |n, c| {
+                *n += c.len_utf8();
+                (*n <= 64 << 10).then_some(c)
+            })
+            .collect();
+        assert!(big.len() > 65_000);
+        let s = sanitize_peer_text(&big);
+        assert!(
+            s.len() <= MAX_PEER_TEXT && s.len() > MAX_PEER_TEXT - 8,
+            "{}",
+            s.len()
+        );
+        assert!(printable_line(&s), "{s:?}");
+        assert!(s.ends_with("..."));
+        assert_eq!(sanitize_peer_text(&s), s, "idempotent");
+    }
+
+    #[test]
+    fn local_abort_reasons_are_sanitised() {
+        let (mut a, mut b) = local_pair("a", "b");
+        a.abort(&format!("\x1b]0;pwned\x07{}", "x".repeat(64 << 10)));
+        match b.recv(10) {
+            Err(ChannelError::PeerAborted { reason, .. }) => {
+                assert!(reason.len() <= MAX_PEER_TEXT, "{}", reason.len());
+                assert!(reason.starts_with("?]0;pwned?x"), "{reason}");
+                assert!(printable_line(&reason));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn sanitised_text_is_bounded_printable_and_idempotent(text in ".{0,700}") {
+            let s = sanitize_peer_text(&text);
+            proptest::prop_assert!(s.len() <= MAX_PEER_TEXT);
+            proptest::prop_assert!(printable_line(&s));
+            proptest::prop_assert_eq!(sanitize_peer_text(&s), s.clone());
+            if text.len() <= MAX_PEER_TEXT && text.chars().all(is_printable) {
+                proptest::prop_assert_eq!(s, text);
+            }
+        }
     }
 }

@@ -15,8 +15,12 @@
 pub mod channel;
 pub mod codec;
 pub mod dealer;
+#[cfg(test)]
+mod decoder_fuzz;
 pub mod dp;
 pub mod fixed;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod mpc;
 pub mod prg;
 pub mod ring;

@@ -7,7 +7,7 @@
 //! world-readable, not even briefly).
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -61,11 +61,22 @@ fn this_year() -> i32 {
     1970 + (secs / 31_556_952) as i32
 }
 
+/// What certificate generation does with files that already exist in the output directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Existing {
+    /// Refuse ([`NetError::CertsExist`] naming the first existing file) before writing anything.
+    Refuse,
+    /// Replace them (each file is replaced atomically).
+    Overwrite,
+}
+
 /// Generate a study CA and one certificate per party into `out_dir` (created if missing):
 /// `ca.pem`, `ca.key`, `<name>.pem`, `<name>.key`. Keys are written with mode 0600.
 ///
 /// Refuses names that [`validate_party_name`] rejects, duplicate names, and an `out_dir` that
-/// already holds `ca.pem` or `ca.key` (an existing CA is never overwritten).
+/// already holds any of these files (existing keys are never overwritten; see
+/// [`generate_certs_with`]).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -75,6 +86,26 @@ fn this_year() -> i32 {
 /// assert!(samen_net::generate_certs(&names, dir.path()).is_err());
 /// ```
 pub fn generate_certs(party_names: &[String], out_dir: &Path) -> Result<(), NetError> {
+    generate_certs_with(party_names, out_dir, Existing::Refuse)
+}
+
+/// [`generate_certs`], choosing what happens to files that already exist.
+///
+/// ```
+/// use samen_net::certs::{generate_certs_with, Existing};
+/// let dir = tempfile::tempdir().unwrap();
+/// let names = vec!["cbs".to_string()];
+/// generate_certs_with(&names, dir.path(), Existing::Refuse).unwrap();
+/// let old = std::fs::read(dir.path().join("cbs.key")).unwrap();
+/// assert!(generate_certs_with(&names, dir.path(), Existing::Refuse).is_err());
+/// generate_certs_with(&names, dir.path(), Existing::Overwrite).unwrap();
+/// assert_ne!(std::fs::read(dir.path().join("cbs.key")).unwrap(), old);
+/// ```
+pub fn generate_certs_with(
+    party_names: &[String],
+    out_dir: &Path,
+    existing: Existing,
+) -> Result<(), NetError> {
     let mut seen = std::collections::BTreeSet::new();
     for name in party_names {
         validate_party_name(name)?;
@@ -86,10 +117,17 @@ pub fn generate_certs(party_names: &[String], out_dir: &Path) -> Result<(), NetE
         path: out_dir.to_path_buf(),
         source,
     })?;
-    for file in ["ca.pem", "ca.key"] {
-        let path = out_dir.join(file);
-        if path.exists() {
-            return Err(NetError::CertsExist { path });
+    if existing == Existing::Refuse {
+        let files = ["ca".to_string()]
+            .iter()
+            .chain(party_names)
+            .flat_map(|n| [format!("{n}.key"), format!("{n}.pem")])
+            .collect::<Vec<_>>();
+        for file in files {
+            let path = out_dir.join(file);
+            if fs::symlink_metadata(&path).is_ok() {
+                return Err(NetError::CertsExist { path });
+            }
         }
     }
 
@@ -219,8 +257,9 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
     Ok(certs)
 }
 
-/// Load `dir/ca.pem`, `dir/<me>.pem` and `dir/<me>.key`. Warns (does not fail) if the key file
-/// is readable by group or others.
+/// Load `dir/ca.pem`, `dir/<me>.pem` and `dir/<me>.key`. On Unix a key file that its group or
+/// other users can access (any of the mode bits `0o077`) is refused with
+/// [`NetError::KeyShared`].
 pub fn load_identity(dir: &Path, me: &str) -> Result<Identity, NetError> {
     let ca_path = dir.join("ca.pem");
     let cert_path = dir.join(format!("{me}.pem"));
@@ -232,22 +271,35 @@ pub fn load_identity(dir: &Path, me: &str) -> Result<Identity, NetError> {
             .map_err(|e| cert_error(&ca_path, format!("not a usable CA certificate ({e})")))?;
     }
     let chain = read_certs(&cert_path)?;
-    let key_bytes = Zeroizing::new(fs::read(&key_path).map_err(|e| cert_error(&key_path, e))?);
-    let key = PrivateKeyDer::from_pem_slice(&key_bytes)
-        .map_err(|e| cert_error(&key_path, format!("not a PEM private key ({e})")))?;
+    let key = read_private_key(&key_path)?;
+    Ok(Identity { chain, key, roots })
+}
+
+/// Read a PEM private key file that only its owner can access.
+fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
+    let mut file = fs::File::open(path).map_err(|e| cert_error(path, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(&key_path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
-                    path = %key_path.display(),
-                    "private key file is readable by other users; run chmod 600 on it"
-                );
-            }
+        let mode = file
+            .metadata()
+            .map_err(|e| cert_error(path, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(NetError::KeyShared {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
     }
-    Ok(Identity { chain, key, roots })
+    // Key files are a few hundred bytes: one allocation, so no unzeroized copy is left behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(16 * 1024));
+    file.read_to_end(&mut bytes)
+        .map_err(|e| cert_error(path, e))?;
+    PrivateKeyDer::from_pem_slice(&bytes)
+        .map_err(|e| cert_error(path, format!("not a PEM private key ({e})")))
 }
 
 #[cfg(test)]
@@ -294,10 +346,10 @@ mod tests {
                 assert_eq!(mode & 0o777, 0o600, "{f}");
             }
         }
-        assert!(matches!(
-            generate_certs(&names, dir.path()),
-            Err(NetError::CertsExist { .. })
-        ));
+        match generate_certs(&names, dir.path()) {
+            Err(e @ NetError::CertsExist { .. }) => assert!(e.to_string().contains("--force")),
+            other => panic!("{other:?}"),
+        }
         let other = tempfile::tempdir().unwrap();
         assert!(matches!(
             generate_certs(&["a".into(), "A".into()], other.path()),
@@ -311,5 +363,47 @@ mod tests {
             load_identity(other.path(), "a"),
             Err(NetError::Certificates { .. })
         ));
+    }
+
+    #[test]
+    fn existing_party_keys_are_not_overwritten_without_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("portal.key");
+        fs::write(&key, "old").unwrap();
+        let names = vec!["cbs".to_string(), "portal".to_string()];
+        match generate_certs(&names, dir.path()) {
+            Err(NetError::CertsExist { path }) => assert_eq!(path, key),
+            other => panic!("{other:?}"),
+        }
+        // Nothing was written.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs::read(&key).unwrap(), b"old");
+        generate_certs_with(&names, dir.path(), Existing::Overwrite).unwrap();
+        assert_ne!(fs::read(&key).unwrap(), b"old");
+        assert!(load_identity(dir.path(), "portal").is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_keys_readable_by_group_or_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        generate_certs(&["cbs".to_string()], dir.path()).unwrap();
+        let key = dir.path().join("cbs.key");
+        for mode in [0o644, 0o640, 0o604] {
+            fs::set_permissions(&key, fs::Permissions::from_mode(mode)).unwrap();
+            let e = load_identity(dir.path(), "cbs").unwrap_err();
+            match &e {
+                NetError::KeyShared { path, mode: m } => assert_eq!((path, *m), (&key, mode)),
+                other => panic!("{other:?}"),
+            }
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("chmod 600 {}", key.display())),
+                "{msg}"
+            );
+        }
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(load_identity(dir.path(), "cbs").is_ok());
     }
 }

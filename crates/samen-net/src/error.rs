@@ -114,11 +114,29 @@ pub enum NetError {
     /// Generating certificates failed.
     #[error("cannot generate certificates: {0}")]
     CertGeneration(#[from] rcgen::Error),
-    /// `generate_certs` will not overwrite an existing CA.
-    #[error("{} already exists: remove the old certificates or choose another directory", path.display())]
+    /// Certificate generation will not overwrite an existing certificate or key file unless
+    /// asked to ([`crate::certs::Existing::Overwrite`], `samen certs --force`).
+    #[error(
+        "{} already exists; refusing to overwrite certificates and keys (use `samen certs \
+         --force` to replace them, or choose another directory)",
+        path.display()
+    )]
     CertsExist {
         /// The existing file.
         path: PathBuf,
+    },
+    /// A private key file can be read by its group or by other users (Unix mode bits `0o077`).
+    #[error(
+        "private key file {} has mode {mode:03o}: its group or other users can read it; run \
+         `chmod 600 {}` (and consider whether the key was exposed)",
+        path.display(),
+        path.display()
+    )]
+    KeyShared {
+        /// The key file.
+        path: PathBuf,
+        /// The file's permission bits.
+        mode: u32,
     },
     /// Writing a file failed.
     #[error("cannot write {}: {source}", path.display())]

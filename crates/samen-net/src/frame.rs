@@ -14,6 +14,11 @@
 //! is rejected as soon as the header is complete, before anything is allocated, so a decoder
 //! never holds more than one frame of at most [`MAX_FRAME`] bytes.
 //!
+//! An abort frame's payload is the sender's reason as text. The decoder hands it on already
+//! passed through [`samen_core::channel::sanitize_peer_text`] (valid UTF-8, one line of at most
+//! [`samen_core::channel::MAX_PEER_TEXT`] printable bytes), so whatever reaches an error
+//! message or a log is safe to print.
+//!
 //! ```
 //! use samen_net::frame::{encode_frame, FrameDecoder, FrameKind};
 //! let wire = encode_frame(FrameKind::Data, b"hello").unwrap();
@@ -25,7 +30,7 @@
 //! assert!(decoder.finish().is_ok());
 //! ```
 
-use samen_core::channel::MAX_FRAME;
+use samen_core::channel::{sanitize_peer_text, MAX_FRAME};
 use samen_core::codec::MAX_CONTROL_MESSAGE;
 use thiserror::Error;
 
@@ -193,7 +198,10 @@ impl FrameDecoder {
             None => false,
         };
         if done {
-            if let Some((kind, payload, _)) = self.current.take() {
+            if let Some((kind, mut payload, _)) = self.current.take() {
+                if kind == FrameKind::Abort {
+                    payload = sanitize_peer_text(&String::from_utf8_lossy(&payload)).into_bytes();
+                }
                 return Ok((used, Some(Frame { kind, payload })));
             }
         }
@@ -321,26 +329,92 @@ mod tests {
         assert_eq!(decode_all(&[]), Ok(vec![]));
     }
 
-    proptest! {
-        #[test]
-        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048), split in 1usize..64) {
-            let whole = decode_all(&bytes);
-            // Feeding the same bytes in pieces gives the same outcome.
-            let mut decoder = FrameDecoder::new();
-            let mut frames = Vec::new();
-            let mut outcome = Ok(());
-            'outer: for chunk in bytes.chunks(split) {
-                let mut rest = chunk;
-                while !rest.is_empty() {
-                    match decoder.decode(rest) {
-                        Ok((used, frame)) => { frames.extend(frame); rest = &rest[used..]; }
-                        Err(e) => { outcome = Err(e); break 'outer; }
+    #[test]
+    fn abort_reasons_arrive_sanitised() {
+        let reason = format!(
+            "\x1b[2J\x1b]0;title\x07line1\nline2\u{202e}{}",
+            "é".repeat(40_000)
+        );
+        assert!(reason.len() > MAX_CONTROL_MESSAGE);
+        let reason = &reason.as_bytes()[..MAX_CONTROL_MESSAGE];
+        let mut wire = encode_frame(FrameKind::Abort, reason).unwrap();
+        wire.extend(encode_frame(FrameKind::Abort, &[0xff, 0xfe, b'a']).unwrap());
+        let frames = decode_all(&wire).unwrap();
+        let text = String::from_utf8(frames[0].payload.clone()).unwrap();
+        assert!(
+            text.len() <= samen_core::channel::MAX_PEER_TEXT,
+            "{}",
+            text.len()
+        );
+        assert!(text.starts_with("?[2J?]0;title?line1?line2?éé"), "{text}");
+        assert!(text.chars().all(|c| !c.is_control()));
+        assert_eq!(frames[1].payload, "\u{fffd}\u{fffd}a".as_bytes());
+    }
+
+    /// Decode `bytes` whole and in pieces of `split` bytes: both must agree, every call must
+    /// use at least one byte, no frame may exceed its kind's limit, and abort payloads must be
+    /// sanitised text.
+    fn check_stream(bytes: &[u8], split: usize) -> Result<(), TestCaseError> {
+        let whole = decode_all(bytes);
+        let mut decoder = FrameDecoder::new();
+        let mut frames = Vec::new();
+        let mut outcome = Ok(());
+        'outer: for chunk in bytes.chunks(split.max(1)) {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                match decoder.decode(rest) {
+                    Ok((used, frame)) => {
+                        prop_assert!(used > 0 && used <= rest.len());
+                        frames.extend(frame);
+                        rest = &rest[used..];
+                    }
+                    Err(e) => {
+                        outcome = Err(e);
+                        break 'outer;
                     }
                 }
             }
-            let pieces = outcome.and_then(|()| decoder.finish()).map(|()| frames);
-            prop_assert_eq!(whole, pieces);
         }
+        let pieces = outcome.and_then(|()| decoder.finish()).map(|()| frames);
+        prop_assert_eq!(&whole, &pieces);
+        for f in whole.iter().flatten() {
+            prop_assert!(f.payload.len() <= f.kind.max_len());
+            if f.kind == FrameKind::Abort {
+                let text = std::str::from_utf8(&f.payload);
+                prop_assert!(text.is_ok());
+                let clean = sanitize_peer_text(text.unwrap_or(""));
+                prop_assert_eq!(clean.as_bytes(), &f.payload[..]);
+            }
+        }
+        Ok(())
+    }
+
+    /// A valid stream of a few frames of every kind.
+    fn valid_stream() -> Vec<u8> {
+        let mut wire = encode_frame(FrameKind::Hello, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        wire.extend(encode_frame(FrameKind::Data, &[7u8; 40]).unwrap());
+        wire.extend(encode_frame(FrameKind::KeepAlive, &[]).unwrap());
+        wire.extend(encode_frame(FrameKind::Abort, b"input invalid").unwrap());
+        wire.extend(encode_frame(FrameKind::Data, &[]).unwrap());
+        wire
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in samen_core::fuzzing::bytes(512), split in 1usize..64) {
+            check_stream(&bytes, split)?;
+        }
+
+        #[test]
+        fn decoding_mutated_streams_never_panics(bytes in samen_core::fuzzing::mutated(valid_stream()), split in 1usize..64) {
+            check_stream(&bytes, split)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
 
         #[test]
         fn encode_decode_round_trip(frames in proptest::collection::vec((0u8..4, proptest::collection::vec(any::<u8>(), 0..300)), 0..8)) {
@@ -353,6 +427,9 @@ mod tests {
                     payload.clear();
                 }
                 wire.extend(encode_frame(kind, &payload).unwrap());
+                if kind == FrameKind::Abort {
+                    payload = sanitize_peer_text(&String::from_utf8_lossy(&payload)).into_bytes();
+                }
                 expected.push(Frame { kind, payload });
             }
             prop_assert_eq!(decode_all(&wire).unwrap(), expected);

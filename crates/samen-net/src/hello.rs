@@ -5,6 +5,7 @@
 //! (the SHA-256 of the study file) stops the connection on both sides, with an error that says
 //! what differs, before any protocol data is exchanged.
 
+use samen_core::channel::sanitize_peer_text;
 use samen_core::codec;
 use thiserror::Error;
 
@@ -117,7 +118,8 @@ impl Hello {
         })
     }
 
-    /// Check `received` (from the peer) against `self` (the hello this party sent to it).
+    /// Check `received` (from the peer) against `self` (the hello this party sent to it). Names
+    /// the peer sent appear in the error passed through [`sanitize_peer_text`].
     ///
     /// ```
     /// use samen_net::hello::{Hello, HelloError, PROTOCOL_VERSION};
@@ -142,20 +144,20 @@ impl Hello {
         if received.sender != self.receiver {
             return Err(HelloError::Sender {
                 peer,
-                claimed: received.sender.clone(),
+                claimed: sanitize_peer_text(&received.sender),
             });
         }
         if received.receiver != self.sender {
             return Err(HelloError::Receiver {
                 peer,
-                intended: received.receiver.clone(),
+                intended: sanitize_peer_text(&received.receiver),
                 me: self.sender.clone(),
             });
         }
         if received.study_name != self.study_name {
             return Err(HelloError::StudyName {
                 peer,
-                theirs: received.study_name.clone(),
+                theirs: sanitize_peer_text(&received.study_name),
                 ours: self.study_name.clone(),
             });
         }
@@ -174,6 +176,7 @@ impl Hello {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn pair() -> (Hello, Hello) {
         let a = Hello {
@@ -240,5 +243,59 @@ mod tests {
             Err(HelloError::Malformed { .. })
         ));
         assert!(Hello::decode("x", &[0xff; 3]).is_err());
+    }
+
+    #[test]
+    fn names_from_the_peer_are_printed_sanitised() {
+        let (a, b) = pair();
+        let evil = format!("\x1b[2Jvisits\n{}", "x".repeat(60_000));
+        let n = Hello {
+            study_name: evil.clone(),
+            ..b.clone()
+        };
+        let msg = a.check(&n).unwrap_err().to_string();
+        assert!(!msg.contains('\x1b') && !msg.contains('\n'), "{msg}");
+        assert!(msg.len() < 1024, "{}", msg.len());
+        let s = Hello {
+            sender: evil.clone(),
+            ..b.clone()
+        };
+        assert!(!a.check(&s).unwrap_err().to_string().contains('\x1b'));
+        let r = Hello {
+            receiver: evil,
+            ..b
+        };
+        assert!(!a.check(&r).unwrap_err().to_string().contains('\x1b'));
+    }
+
+    /// Decode `bytes` as a hello from a peer: an error, or a hello that re-encodes to itself
+    /// and whose mismatch errors print as short single lines.
+    fn check_decode(bytes: &[u8]) -> Result<(), TestCaseError> {
+        if let Ok(h) = Hello::decode("peer", bytes) {
+            let again = h.encode().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Hello::decode("peer", &again).ok(), Some(h.clone()));
+            let (a, _) = pair();
+            if let Err(e) = a.check(&h) {
+                let msg = e.to_string();
+                prop_assert!(msg.len() < 2048 && msg.chars().all(|c| !c.is_control()));
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(15_000))]
+
+        #[test]
+        fn decoding_random_bytes_never_panics(bytes in samen_core::fuzzing::bytes(200)) {
+            check_decode(&bytes)?;
+        }
+
+        #[test]
+        fn decoding_mutated_hellos_never_panics(
+            bytes in samen_core::fuzzing::mutated(pair().1.encode().unwrap_or_default())
+        ) {
+            check_decode(&bytes)?;
+        }
     }
 }

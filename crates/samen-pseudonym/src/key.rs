@@ -42,7 +42,7 @@
 //! ```
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use rand_core::{OsRng, TryRngCore};
@@ -116,6 +116,14 @@ pub enum KeyError {
         stored: String,
         /// The fingerprint of the key in the file.
         computed: String,
+    },
+    /// The key file can be read by its group or by other users (Unix mode bits `0o077`).
+    #[error("key file {} has mode {mode:03o}: its group or other users can read it; run `chmod 600 {}` (and consider whether the key was exposed)", path.display(), path.display())]
+    Shared {
+        /// The key file.
+        path: PathBuf,
+        /// The file's permission bits.
+        mode: u32,
     },
     /// The key file to be written already exists.
     #[error("{} already exists; refusing to overwrite a key file (choose another output path)", path.display())]
@@ -370,21 +378,24 @@ impl PseudonymKey {
         })
     }
 
-    /// Read and validate a key file. Warns (via `tracing`) if the file is readable by others.
+    /// Read and validate a key file. On Unix a file that its group or other users can access
+    /// (any of the mode bits `0o077`) is refused with [`KeyError::Shared`].
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let read_err = |source| KeyError::Read {
             path: path.to_owned(),
             source,
         };
-        let raw = Zeroizing::new(std::fs::read(path).map_err(read_err)?);
+        let mut file = std::fs::File::open(path).map_err(read_err)?;
+        check_owner_only(path, &file)?;
+        // Key files are a few hundred bytes: one allocation, so no unzeroized copy is left behind.
+        let mut raw = Zeroizing::new(Vec::with_capacity(4096));
+        file.read_to_end(&mut raw).map_err(read_err)?;
         let text = std::str::from_utf8(&raw).map_err(|_| KeyError::Syntax {
             path: path.to_owned(),
             line: None,
             message: "the file is not UTF-8 text".to_owned(),
         })?;
-        let key = PseudonymKey::from_toml(text, path)?;
-        warn_if_shared(path);
-        Ok(key)
+        PseudonymKey::from_toml(text, path)
     }
 
     /// Write this key to a new file with mode `0600`; fails if `path` exists.
@@ -586,23 +597,28 @@ fn set_owner_only(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Refuse a key file whose group or other users have any access (Unix).
 #[cfg(unix)]
-fn warn_if_shared(path: &Path) {
+fn check_owner_only(path: &Path, file: &std::fs::File) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                "key file {} has mode {:o}: other users may read it; run `chmod 600` on it",
-                path.display(),
-                mode
-            );
-        }
+    let meta = file.metadata().map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Shared {
+            path: path.to_owned(),
+            mode,
+        });
     }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path) {}
+fn check_owner_only(_path: &Path, _file: &std::fs::File) -> Result<(), KeyError> {
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
@@ -740,6 +756,35 @@ mod tests {
         assert!(bool::from(back.ct_eq(&k)));
         let e = PseudonymKey::load(&dir.path().join("missing.key")).unwrap_err();
         assert!(e.to_string().contains("missing.key"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_readable_by_group_or_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.key");
+        sample().write_new(&p).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o601] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = PseudonymKey::load(&p).unwrap_err();
+            match &e {
+                KeyError::Shared { path, mode: m } => {
+                    assert_eq!((path.as_path(), *m), (p.as_path(), mode));
+                }
+                other => panic!("{other:?}"),
+            }
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("chmod 600 {}", p.display()))
+                    && msg.contains(&format!("{mode:o}")),
+                "{msg}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(PseudonymKey::load(&p).is_ok(), "{mode:o}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use samen_pseudonym::csv_bulk::{CsvLineError, PhysicalLineReader};
 use samen_pseudonym::normalise as norm;
 use thiserror::Error;
 
@@ -259,26 +260,43 @@ pub fn read_csv(study: &Study, table: &str, path: &Path) -> Result<PartyTable, I
     )
 }
 
-fn csv_err(source_name: &str, e: &csv::Error) -> InputError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
-    let detail = match e.kind() {
+fn csv_err(source_name: &str, e: CsvLineError) -> InputError {
+    let detail = match e.source.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => format!("row has {len} fields but the header has {expected_len}"),
         csv::ErrorKind::Utf8 { .. } => "field is not valid UTF-8".to_string(),
-        csv::ErrorKind::Io(e) => {
+        csv::ErrorKind::Io(io) => {
             return InputError::Read {
                 source_name: source_name.to_string(),
-                source: std::io::Error::new(e.kind(), e.to_string()),
+                source: std::io::Error::new(io.kind(), io.to_string()),
             }
         }
         _ => "cannot parse the row".to_string(),
     };
     InputError::Csv {
         source_name: source_name.to_string(),
-        line,
+        line: e.line,
         detail,
     }
+}
+
+/// The fields of a record as text, or an error naming its physical line.
+fn utf8_fields<'r>(
+    source_name: &str,
+    record: &'r csv::ByteRecord,
+) -> Result<(u64, Vec<&'r str>), InputError> {
+    let line = record.position().map_or(0, csv::Position::line);
+    let fields = record
+        .iter()
+        .map(std::str::from_utf8)
+        .collect::<Result<Vec<&str>, _>>()
+        .map_err(|_| InputError::Csv {
+            source_name: source_name.to_string(),
+            line,
+            detail: "field is not valid UTF-8".to_string(),
+        })?;
+    Ok((line, fields))
 }
 
 fn read_csv_from<R: std::io::Read>(
@@ -286,30 +304,28 @@ fn read_csv_from<R: std::io::Read>(
     source_name: &str,
     reader: R,
 ) -> Result<PartyTable, InputError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .delimiter(spec.delimiter)
-        .flexible(false)
-        .from_reader(reader);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_err(source_name, &e))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect();
+    let mut rdr = PhysicalLineReader::new(reader, spec.delimiter);
+    let mut record = csv::ByteRecord::new();
+    let has_header = rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_err(source_name, e))?;
+    let header: Vec<String> = if has_header {
+        utf8_fields(source_name, &record)?
+            .1
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut v = Validator::new(spec, source_name, &header_refs)?;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut record) {
-            Ok(true) => {
-                let line = record.position().map(|p| p.line()).unwrap_or(0);
-                let fields: Vec<&str> = record.iter().collect();
-                v.push(line, &fields)?;
-            }
-            Ok(false) => break,
-            Err(e) => return Err(csv_err(source_name, &e)),
-        }
+    while rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_err(source_name, e))?
+    {
+        let (line, fields) = utf8_fields(source_name, &record)?;
+        v.push(line, &fields)?;
     }
     Ok(v.finish())
 }

@@ -152,6 +152,68 @@ fn malformed_row_and_physical_lines() {
     assert!(matches!(e, InputError::NotInteger { line: 3, .. }), "{msg}");
 }
 
+/// The physical line an error names, for `body` in LF form, CRLF form and CRLF with trailing
+/// blank lines (all must agree).
+fn error_line_lf_and_crlf(body: &str) -> (InputError, u64) {
+    let mut lines = Vec::new();
+    let mut first = None;
+    let crlf = body.replace('\n', "\r\n");
+    for text in [body.to_string(), crlf.clone(), format!("{crlf}\r\n\r\n")] {
+        let (e, msg) = csv_error(&text);
+        let line = match &e {
+            InputError::InvalidId { line, .. }
+            | InputError::DuplicateId { line, .. }
+            | InputError::UnknownLevel { line, .. }
+            | InputError::NotInteger { line, .. }
+            | InputError::OutOfRange { line, .. }
+            | InputError::Csv { line, .. } => *line,
+            other => panic!("unexpected error {other:?}"),
+        };
+        assert!(msg.contains(&format!("line {line}")), "{msg}");
+        lines.push(line);
+        first.get_or_insert(e);
+    }
+    assert!(lines.iter().all(|&l| l == lines[0]), "{lines:?}");
+    (first.unwrap(), lines[0])
+}
+
+#[test]
+fn lf_and_crlf_files_report_the_same_physical_lines() {
+    // Line 1 header, lines 2-3 a record with a quoted two-line field, line 4 blank, line 5 a good
+    // record, line 6 the bad one.
+    let head = format!("bsn,ca,va,note\n{GOOD1},a0,1,\"x\ny\"\n\n{GOOD2},a1,2,plain\n");
+    let (e, line) = error_line_lf_and_crlf(&format!("{head}123456789,a0,1,z\n"));
+    assert!(matches!(e, InputError::InvalidId { .. }), "{e}");
+    assert_eq!(line, 6);
+    let (e, line) = error_line_lf_and_crlf(&format!("{head}012345672,a9,1,z\n"));
+    assert!(matches!(e, InputError::UnknownLevel { .. }), "{e}");
+    assert_eq!(line, 6);
+    let (e, line) = error_line_lf_and_crlf(&format!("{head}012345672,a0,99,z\n"));
+    assert!(matches!(e, InputError::OutOfRange { .. }), "{e}");
+    assert_eq!(line, 6);
+    let (e, line) = error_line_lf_and_crlf(&format!("{head}012345672,a0\n"));
+    assert!(matches!(e, InputError::Csv { .. }), "{e}");
+    assert_eq!(line, 6);
+    // The bad record itself spans lines: it is reported where it starts.
+    let (e, line) = error_line_lf_and_crlf(&format!("{head}\"012\n345\",a0,1,z\n"));
+    assert!(matches!(e, InputError::InvalidId { .. }), "{e}");
+    assert_eq!(line, 6);
+    // A duplicate of the record on line 5 (same BSN after normalisation), one more blank line.
+    let (e, line) = error_line_lf_and_crlf(&format!("{head}\n  {GOOD2} ,a0,1,z\n"));
+    assert_eq!(line, 7);
+    match e {
+        InputError::DuplicateId {
+            line, first_line, ..
+        } => assert_eq!((line, first_line), (7, 5)),
+        other => panic!("{other:?}"),
+    }
+    let (_, msg) = csv_error(&format!("{head}\n  {GOOD2} ,a0,1,z\n").replace('\n', "\r\n"));
+    assert!(
+        msg.contains("line 7") && msg.contains("on line 5") && !msg.contains(GOOD2),
+        "{msg}"
+    );
+}
+
 #[test]
 fn semicolon_and_tab_files_with_a_declared_delimiter() {
     let dir = tempfile::tempdir().unwrap();

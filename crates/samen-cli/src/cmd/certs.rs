@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use samen_study::runner;
+use samen_net::certs::{generate_certs_with, Existing};
+use samen_study::spec::Study;
 
 use super::CliError;
 
@@ -16,11 +17,22 @@ pub struct Args {
     /// Output directory: ca.pem, ca.key, <party>.pem, <party>.key (keys mode 0600).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Replace certificate and key files that already exist in the output directory (without
+    /// it, any existing file stops the command before anything is written).
+    #[arg(long)]
+    force: bool,
 }
 
 /// Run `samen certs`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let names = runner::generate_study_certs(&args.study, &args.out)?;
+    let study = Study::load(&args.study)?;
+    let names: Vec<String> = study.parties().iter().map(|p| p.name.clone()).collect();
+    let existing = if args.force {
+        Existing::Overwrite
+    } else {
+        Existing::Refuse
+    };
+    generate_certs_with(&names, &args.out, existing)?;
     eprintln!(
         "wrote a CA and certificates for {} to {}",
         names.join(", "),
