@@ -326,6 +326,13 @@ pub trait Channel: Send {
     /// Tell the peer, if still possible, that this party is stopping and why. Best effort:
     /// errors are ignored. The reason must not contain data or identifiers.
     fn abort(&mut self, _reason: &str) {}
+
+    /// End a successful run: tell the peer this party is done and wait until the peer is
+    /// done too, so that a peer that fails after this party's last message is still noticed.
+    /// `Ok` if the peer ended cleanly; the default (in-process channels) does nothing.
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for Box<C> {
@@ -353,6 +360,9 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
     fn abort(&mut self, reason: &str) {
         (**self).abort(reason)
     }
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        (**self).finish()
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -379,6 +389,9 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn abort(&mut self, reason: &str) {
         (**self).abort(reason)
+    }
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        (**self).finish()
     }
 }
 

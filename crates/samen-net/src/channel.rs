@@ -166,8 +166,6 @@ struct Writer {
     /// After a failed send, an abort or the close nothing more may be written.
     closed: bool,
     stop: StopSignal,
-    /// Set by the reader when the peer closed its side: no more keep-alives.
-    peer_closed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for TlsChannel {
@@ -266,7 +264,6 @@ impl TlsChannel {
             lock: Mutex::new(()),
             changed: Condvar::new(),
         });
-        let peer_closed = Arc::new(AtomicBool::new(false));
         let (done_tx, reader_done) = mpsc::channel();
         let reader = Reader {
             peer: peer.clone(),
@@ -276,7 +273,6 @@ impl TlsChannel {
             tx,
             window: Arc::clone(&window),
             stop: stop.clone(),
-            peer_closed: Arc::clone(&peer_closed),
             _done: done_tx,
         };
         thread::Builder::new()
@@ -292,7 +288,6 @@ impl TlsChannel {
             last_send: Instant::now(),
             closed: false,
             stop: stop.clone(),
-            peer_closed,
         }));
         let (stop_tx, stop_rx) = mpsc::channel();
         let shared = Arc::clone(&writer);
@@ -531,7 +526,7 @@ impl Writer {
 
 /// The keep-alive thread: while the channel lives, send an empty keep-alive frame whenever
 /// nothing was sent for one interval. Ends when `stop`'s sender is dropped, when the channel
-/// is closed, when the peer closed its side, or after a failed write (which also marks the
+/// is closed, or after a failed write (which also marks the
 /// channel closed).
 fn keep_alive(writer: &Mutex<Writer>, stop: &mpsc::Receiver<()>) {
     loop {
@@ -544,7 +539,7 @@ fn keep_alive(writer: &Mutex<Writer>, stop: &mpsc::Receiver<()>) {
             _ => return,
         }
         let Ok(mut w) = writer.lock() else { return };
-        if w.closed || w.peer_closed.load(Ordering::SeqCst) {
+        if w.closed {
             return;
         }
         if w.last_send.elapsed() >= interval && w.send_frame(FrameKind::KeepAlive, &[]).is_err() {
@@ -619,6 +614,44 @@ impl Channel for TlsChannel {
             w.closed = true;
         }
     }
+
+    /// Send the TLS close, then wait until the peer closes too (its keep-alives reset the
+    /// I/O timeout meanwhile). Data from the peer after this party's end is a protocol
+    /// violation; an abort, a lost connection or the party's stop is reported as such.
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        if let Ok(mut w) = self.writer.lock() {
+            w.close();
+        }
+        let mut waiting_since = Instant::now();
+        loop {
+            self.stopped(true)?;
+            let left = self.io_timeout.saturating_sub(waiting_since.elapsed());
+            match self.rx.recv_timeout(left.min(STOP_POLL)) {
+                Ok(Incoming::Data(_)) => {
+                    return Err(ChannelError::Protocol {
+                        peer: self.peer.clone(),
+                        detail: "it sent data after this party's last step".to_string(),
+                    })
+                }
+                Ok(Incoming::KeepAlive) => waiting_since = Instant::now(),
+                Ok(Incoming::Abort(reason)) => {
+                    return Err(ChannelError::PeerAborted {
+                        peer: self.peer.clone(),
+                        reason,
+                    })
+                }
+                Ok(Incoming::Failed(e)) => return Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(ChannelError::Timeout {
+                        peer: self.peer.clone(),
+                        secs: self.io_timeout.as_secs(),
+                    })
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
 }
 
 impl Drop for TlsChannel {
@@ -662,7 +695,6 @@ struct Reader {
     tx: mpsc::Sender<Incoming>,
     window: Arc<Window>,
     stop: StopSignal,
-    peer_closed: Arc<AtomicBool>,
     /// Dropped when the reader ends.
     _done: mpsc::Sender<()>,
 }
@@ -708,7 +740,6 @@ impl Reader {
             };
             stop = self.process(&raw[..n], &mut plain).err();
         }
-        self.peer_closed.store(true, Ordering::SeqCst);
         if let Some(Stop::Failed(e)) = stop {
             if !self.window.dropped.load(Ordering::SeqCst) {
                 self.stop.stop(stop_reason_for(&self.peer, &e));

@@ -391,6 +391,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         b.finish_and_clear();
     }
     let result = result?;
+    finish_all(&opts.party, &mut channels)?;
     drop(input);
 
     let mut outputs = Vec::new();
@@ -440,6 +441,32 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     write_atomic(&summary_file, json.as_bytes())?;
     drop(channels);
     Ok(summary)
+}
+
+/// End a successful run on every channel at once: tell each peer this party is done and wait
+/// until each is done too, so that a peer that fails after this party's last message (the
+/// helper finishes before the data parties open the outputs) still makes this party fail
+/// instead of report success. On a failure the other peers get an abort.
+fn finish_all(me: &str, channels: &mut BTreeMap<String, Box<dyn Channel>>) -> Result<(), RunError> {
+    let results: Vec<Result<(), samen_core::channel::ChannelError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = channels
+            .values_mut()
+            .map(|ch| s.spawn(move || ch.finish()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(())))
+            .collect()
+    });
+    let Some(err) = results.into_iter().find_map(Result::err) else {
+        return Ok(());
+    };
+    let err = EngineError::Channel(err);
+    let reason = crate::session::peer_reason(me, &err).to_wire();
+    for ch in channels.values_mut() {
+        ch.abort(&reason);
+    }
+    Err(err.into())
 }
 
 /// Write the certificates of all parties of a study (`samen certs`).
