@@ -721,4 +721,48 @@ mod tests {
         drop(a);
         assert!(matches!(b.recv(10), Err(ChannelError::Closed { .. })));
     }
+
+    #[test]
+    fn an_abort_stops_the_third_party_of_a_mesh() {
+        let mut mesh = local_mesh(&["a", "b", "c"]);
+        let mut c = mesh.pop().unwrap();
+        let mut b = mesh.pop().unwrap();
+        let mut a = mesh.pop().unwrap();
+        // c fails and aborts its channels; b, busy with a, stops at its next receive.
+        for ch in c.values_mut() {
+            ch.abort("party 'c' stopped: its input failed validation");
+        }
+        let b_to_a = b.get_mut("a").unwrap();
+        match b_to_a.recv(8) {
+            Err(ChannelError::Stopped(r)) => {
+                assert_eq!((r.party.as_str(), r.via.as_deref()), ("c", Some("c")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(a.get_mut("b").unwrap().send(&[1]).is_err());
+        // On the channel to c itself the abort arrives as the peer's abort.
+        assert!(matches!(
+            b.get_mut("c").unwrap().recv(8),
+            Err(ChannelError::PeerAborted { .. })
+        ));
+    }
+
+    #[test]
+    fn stop_reasons_round_trip_through_the_wire_text() {
+        let r = StopReason::new("ttp", "its connection was lost");
+        let back = StopReason::from_wire("cbs", &r.to_wire());
+        assert_eq!(
+            (back.party.as_str(), back.reason.as_str()),
+            ("ttp", "its connection was lost")
+        );
+        assert_eq!(
+            back.to_string(),
+            "party 'ttp' stopped: its connection was lost (reported by party 'cbs')"
+        );
+        let plain = StopReason::from_wire("cbs", "helper lost its seed");
+        assert_eq!(
+            (plain.party.as_str(), plain.reason.as_str()),
+            ("cbs", "helper lost its seed")
+        );
+    }
 }
