@@ -225,7 +225,7 @@ fn helper_dies_after_connecting() {
 
 #[test]
 fn helper_dies_during_the_join_of_the_data_parties() {
-    kill_at("trustee", "exit:join:300");
+    kill_at("trustee", "exit:join");
 }
 
 #[test]
