@@ -14,7 +14,8 @@
 //! assert_eq!(a.stats().bytes_sent, 24);
 //! ```
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -94,6 +95,134 @@ pub enum ChannelError {
         #[source]
         source: CodecError,
     },
+    /// The run stopped because some party failed or went away, seen on another channel of
+    /// this party (see [`StopSignal`]).
+    #[error("{0}")]
+    Stopped(StopReason),
+}
+
+/// Why a run stopped: the party whose failure started it and a reason in words that may be
+/// told to every party (no file paths, line numbers or data; the details stay in the local
+/// error of the party that failed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopReason {
+    /// The party that failed, refused or went away.
+    pub party: String,
+    /// What happened, e.g. "its input failed validation".
+    pub reason: String,
+    /// The peer this party learned it from; `None` if this party saw it itself.
+    pub via: Option<String>,
+}
+
+impl StopReason {
+    /// A stop noticed by this party itself.
+    pub fn new(party: &str, reason: &str) -> StopReason {
+        StopReason {
+            party: party.to_string(),
+            reason: reason.to_string(),
+            via: None,
+        }
+    }
+
+    /// The abort text sent to peers: `party '<party>' stopped: <reason>`.
+    pub fn to_wire(&self) -> String {
+        format!("party '{}' stopped: {}", self.party, self.reason)
+    }
+
+    /// Read an abort text received from `sender`. A text of the form
+    /// `party '<x>' stopped: <reason>` names the party that stopped first (possibly relayed
+    /// by `sender`); any other text is `sender`'s own reason.
+    pub fn from_wire(sender: &str, text: &str) -> StopReason {
+        let parsed = text.strip_prefix("party '").and_then(|rest| {
+            let (party, reason) = rest.split_once("' stopped: ")?;
+            (!party.is_empty() && !party.contains('\'')).then_some((party, reason))
+        });
+        let (party, reason) = parsed.unwrap_or((sender, text));
+        StopReason {
+            party: party.to_string(),
+            reason: reason.to_string(),
+            via: Some(sender.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "party '{}' stopped: {}", self.party, self.reason)?;
+        match &self.via {
+            Some(via) if *via != self.party => write!(f, " (reported by party '{via}')"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The "stopped" state shared by all channels of one party: set once, by the first failure
+/// any of them sees (a peer's abort, a lost connection) or by the party itself, after which
+/// every send and receive on every channel of the party fails at once with
+/// [`ChannelError::Stopped`]. Cloning shares the state.
+///
+/// ```
+/// use samen_core::channel::{StopReason, StopSignal};
+/// let signal = StopSignal::new();
+/// let seen_by_other_channel = signal.clone();
+/// assert!(signal.stop(StopReason::new("ttp", "its process ended")));
+/// assert!(!signal.stop(StopReason::new("cbs", "later failure")));
+/// assert_eq!(seen_by_other_channel.reason().unwrap().party, "ttp");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StopSignal {
+    inner: Arc<StopInner>,
+}
+
+#[derive(Debug, Default)]
+struct StopInner {
+    stopped: AtomicBool,
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl StopSignal {
+    /// A signal that is not set.
+    pub fn new() -> StopSignal {
+        StopSignal::default()
+    }
+
+    /// Set the signal; returns false (and keeps the first reason) if it was already set.
+    pub fn stop(&self, reason: StopReason) -> bool {
+        let mut slot = match self.inner.reason.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(reason);
+        self.inner.stopped.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// True once the signal is set.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::SeqCst)
+    }
+
+    /// The first reason, once set.
+    pub fn reason(&self) -> Option<StopReason> {
+        if !self.is_stopped() {
+            return None;
+        }
+        match self.inner.reason.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// `Err(ChannelError::Stopped)` once the signal is set.
+    pub fn check(&self) -> Result<(), ChannelError> {
+        match self.reason() {
+            Some(r) => Err(ChannelError::Stopped(r)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Most bytes of peer-supplied text (an abort reason, a name in a hello) kept for printing.
@@ -253,6 +382,13 @@ pub trait Channel: Send {
     /// Tell the peer, if still possible, that this party is stopping and why. Best effort:
     /// errors are ignored. The reason must not contain data or identifiers.
     fn abort(&mut self, _reason: &str) {}
+
+    /// End a successful run: tell the peer this party is done and wait until the peer is
+    /// done too, so that a peer that fails after this party's last message is still noticed.
+    /// `Ok` if the peer ended cleanly; the default (in-process channels) does nothing.
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for Box<C> {
@@ -280,6 +416,9 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
     fn abort(&mut self, reason: &str) {
         (**self).abort(reason)
     }
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        (**self).finish()
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -306,6 +445,9 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn abort(&mut self, reason: &str) {
         (**self).abort(reason)
+    }
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        (**self).finish()
     }
 }
 
@@ -415,12 +557,19 @@ pub trait ChannelExt: Channel {
 impl<C: Channel + ?Sized> ChannelExt for C {}
 
 /// An in-process channel end (one half of [`local_pair`]).
+///
+/// Each end carries its party's [`StopSignal`] and its peer's: [`Channel::abort`] (and dropping
+/// an end while its thread panics) sets the peer party's signal, so a third party that is not
+/// talking to the failed one stops too, at its next send or receive on any channel.
 pub struct LocalChannel {
+    me: String,
     peer: String,
     tx: mpsc::Sender<Frame>,
     rx: mpsc::Receiver<Frame>,
     timeout: Duration,
     traffic: TrafficCounter,
+    own_stop: StopSignal,
+    peer_stop: StopSignal,
 }
 
 enum Frame {
@@ -428,36 +577,57 @@ enum Frame {
     Abort(String),
 }
 
+/// How often a waiting in-process receive looks at the stop signal.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
 /// Create a connected pair of in-process channels: the first end belongs to party `a` (its peer
-/// is `b`), the second to party `b`.
+/// is `b`), the second to party `b`. Each end has a fresh stop signal (see [`local_mesh`] for
+/// shared ones).
 pub fn local_pair(a: &str, b: &str) -> (LocalChannel, LocalChannel) {
+    local_pair_with(a, b, StopSignal::new(), StopSignal::new())
+}
+
+fn local_pair_with(
+    a: &str,
+    b: &str,
+    stop_a: StopSignal,
+    stop_b: StopSignal,
+) -> (LocalChannel, LocalChannel) {
     let (tx_ab, rx_ab) = mpsc::channel();
     let (tx_ba, rx_ba) = mpsc::channel();
     let end_a = LocalChannel {
+        me: a.to_string(),
         peer: b.to_string(),
         tx: tx_ab,
         rx: rx_ba,
         timeout: DEFAULT_TIMEOUT,
         traffic: TrafficCounter::default(),
+        own_stop: stop_a.clone(),
+        peer_stop: stop_b.clone(),
     };
     let end_b = LocalChannel {
+        me: b.to_string(),
         peer: a.to_string(),
         tx: tx_ba,
         rx: rx_ab,
         timeout: DEFAULT_TIMEOUT,
         traffic: TrafficCounter::default(),
+        own_stop: stop_b,
+        peer_stop: stop_a,
     };
     (end_a, end_b)
 }
 
 /// Fully connect `names.len()` in-process parties. Entry `i` of the result holds party
-/// `names[i]`'s channels, keyed by peer name.
+/// `names[i]`'s channels, keyed by peer name. All channels of one party share one
+/// [`StopSignal`] (see [`LocalChannel::stop_signal`]).
 pub fn local_mesh(names: &[&str]) -> Vec<std::collections::BTreeMap<String, LocalChannel>> {
+    let stops: Vec<StopSignal> = names.iter().map(|_| StopSignal::new()).collect();
     let mut out: Vec<std::collections::BTreeMap<String, LocalChannel>> =
         names.iter().map(|_| Default::default()).collect();
     for i in 0..names.len() {
         for j in (i + 1)..names.len() {
-            let (ci, cj) = local_pair(names[i], names[j]);
+            let (ci, cj) = local_pair_with(names[i], names[j], stops[i].clone(), stops[j].clone());
             out[i].insert(names[j].to_string(), ci);
             out[j].insert(names[i].to_string(), cj);
         }
@@ -471,8 +641,24 @@ impl LocalChannel {
         self.timeout = timeout;
     }
 
+    /// The stop signal of the party this end belongs to.
+    pub fn stop_signal(&self) -> StopSignal {
+        self.own_stop.clone()
+    }
+
     fn count_send(&mut self, len: usize) {
         self.traffic.on_send(len);
+    }
+
+    /// The error for a stopped party, unless the stop came from this channel's own peer (then
+    /// its frames sent before the abort are still delivered, followed by the abort).
+    fn stopped_elsewhere(&self) -> Result<(), ChannelError> {
+        match self.own_stop.reason() {
+            Some(r) if r.via.as_deref() != Some(self.peer.as_str()) => {
+                Err(ChannelError::Stopped(r))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -493,6 +679,7 @@ impl Channel for LocalChannel {
                 max: MAX_FRAME,
             });
         }
+        self.stopped_elsewhere()?;
         self.count_send(payload.len());
         self.tx
             .send(Frame::Data(payload))
@@ -502,19 +689,25 @@ impl Channel for LocalChannel {
     }
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        match self.rx.recv_timeout(self.timeout) {
-            Ok(Frame::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
-            Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
-                peer: self.peer.clone(),
-                reason: sanitize_peer_text(&reason),
-            }),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
-                peer: self.peer.clone(),
-                secs: self.timeout.as_secs(),
-            }),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(ChannelError::Closed {
-                peer: self.peer.clone(),
-            }),
+        let start = std::time::Instant::now();
+        loop {
+            self.stopped_elsewhere()?;
+            let left = self.timeout.saturating_sub(start.elapsed());
+            return match self.rx.recv_timeout(left.min(STOP_POLL)) {
+                Ok(Frame::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
+                Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
+                    peer: self.peer.clone(),
+                    reason: sanitize_peer_text(&reason),
+                }),
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
+                    peer: self.peer.clone(),
+                    secs: self.timeout.as_secs(),
+                }),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(ChannelError::Closed {
+                    peer: self.peer.clone(),
+                }),
+            };
         }
     }
 
@@ -524,6 +717,19 @@ impl Channel for LocalChannel {
 
     fn abort(&mut self, reason: &str) {
         let _ = self.tx.send(Frame::Abort(reason.to_string()));
+        self.peer_stop.stop(StopReason::from_wire(&self.me, reason));
+    }
+}
+
+impl Drop for LocalChannel {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.peer_stop.stop(StopReason {
+                party: self.me.clone(),
+                reason: "it ended unexpectedly (its thread panicked)".to_string(),
+                via: Some(self.me.clone()),
+            });
+        }
     }
 }
 
@@ -642,5 +848,49 @@ mod tests {
                 proptest::prop_assert_eq!(s, text);
             }
         }
+    }
+
+    #[test]
+    fn an_abort_stops_the_third_party_of_a_mesh() {
+        let mut mesh = local_mesh(&["a", "b", "c"]);
+        let mut c = mesh.pop().unwrap();
+        let mut b = mesh.pop().unwrap();
+        let mut a = mesh.pop().unwrap();
+        // c fails and aborts its channels; b, busy with a, stops at its next receive.
+        for ch in c.values_mut() {
+            ch.abort("party 'c' stopped: its input failed validation");
+        }
+        let b_to_a = b.get_mut("a").unwrap();
+        match b_to_a.recv(8) {
+            Err(ChannelError::Stopped(r)) => {
+                assert_eq!((r.party.as_str(), r.via.as_deref()), ("c", Some("c")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(a.get_mut("b").unwrap().send(&[1]).is_err());
+        // On the channel to c itself the abort arrives as the peer's abort.
+        assert!(matches!(
+            b.get_mut("c").unwrap().recv(8),
+            Err(ChannelError::PeerAborted { .. })
+        ));
+    }
+
+    #[test]
+    fn stop_reasons_round_trip_through_the_wire_text() {
+        let r = StopReason::new("ttp", "its connection was lost");
+        let back = StopReason::from_wire("cbs", &r.to_wire());
+        assert_eq!(
+            (back.party.as_str(), back.reason.as_str()),
+            ("ttp", "its connection was lost")
+        );
+        assert_eq!(
+            back.to_string(),
+            "party 'ttp' stopped: its connection was lost (reported by party 'cbs')"
+        );
+        let plain = StopReason::from_wire("cbs", "helper lost its seed");
+        assert_eq!(
+            (plain.party.as_str(), plain.reason.as_str()),
+            ("cbs", "helper lost its seed")
+        );
     }
 }

@@ -18,20 +18,32 @@
 //! [`Channel::stats`] and are not protocol messages (transcripts do not list them); they reveal
 //! only when a party was not sending, which the TCP traffic shows anyway.
 //!
-//! The queue is not bounded in frames (a bound would deadlock two parties that both send
-//! before they receive); each frame is at most [`MAX_FRAME`] bytes and the protocols bound how
-//! much a peer may send before it must wait for an answer (a few frames). As a safety net the
-//! bytes received but not yet read are capped ([`DEFAULT_MAX_QUEUED`], 1 GiB, or
-//! [`TlsChannel::set_max_queued`]): a peer that sends more than that ahead is a protocol
-//! violation, reported as [`ChannelError::Protocol`] instead of exhausting this party's memory.
+//! **Stop.** All channels of one party share a [`StopSignal`]. A reader thread that sees its
+//! peer abort, or its connection end without a TLS close (process killed, network failure),
+//! sets it; from then on every send and receive on *every* channel of the party fails at once
+//! with the true reason ([`ChannelError::Stopped`] naming the party that stopped), so a party
+//! busy with a third party stops within one frame. A waiting receive and a send blocked on a
+//! full socket look at the signal every 50 ms. A clean TLS close (the peer finished) does not
+//! stop anything.
+//!
+//! **Backpressure.** The reader stops reading the socket while the frames received but not yet
+//! read hold [`DEFAULT_WINDOW`] bytes or more ([`TlsChannel::set_window`]), so TCP flow control
+//! makes a sender that runs ahead block instead of growing the receiver's memory. While this
+//! party is itself sending on the channel the window is lifted, so two parties that both send
+//! before they receive never deadlock; a hard cap ([`DEFAULT_MAX_QUEUED`], 1 GiB, or
+//! [`TlsChannel::set_max_queued`]) still applies then, and a peer exceeding it is reported as
+//! [`ChannelError::Protocol`].
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use samen_core::channel::{Channel, ChannelError, ChannelStats, TrafficCounter, MAX_FRAME};
+use samen_core::channel::{
+    Channel, ChannelError, ChannelStats, StopReason, StopSignal, TrafficCounter, MAX_FRAME,
+};
 
 use crate::frame::{self, FrameDecoder, FrameError, FrameKind};
 
@@ -41,14 +53,22 @@ const SEND_CHUNK: usize = 256 << 10;
 const READ_BUF: usize = 256 << 10;
 /// Longest abort reason sent, in bytes.
 const MAX_REASON: usize = 1024;
-/// How long `abort` and closing may block on a peer that does not read.
+/// How long `abort` and closing may block on a peer that does not read, and how long a
+/// dropped channel keeps draining the peer's last bytes so that closing does not reset the
+/// connection under data the peer has not read yet.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a waiting receive, a blocked send and a paused reader look at the stop signal.
+const STOP_POLL: Duration = Duration::from_millis(50);
 /// Longest pause between keep-alives of an idle channel (shorter for short I/O timeouts: a
 /// quarter of the timeout). A peer's I/O timeout must be longer than this, with a margin for
 /// scheduling delays on a loaded machine: a few seconds.
 pub const MAX_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
-/// Default cap on bytes received from a peer but not yet read by this party (1 GiB).
+/// Default hard cap on bytes received from a peer but not yet read by this party (1 GiB),
+/// reached only while this party is sending itself (otherwise the window applies).
 pub const DEFAULT_MAX_QUEUED: usize = 1 << 30;
+/// Default receive window: the reader stops reading the socket while this many bytes of
+/// received frames wait to be read (32 MiB).
+pub const DEFAULT_WINDOW: usize = 32 << 20;
 
 /// Shortest pause between keep-alives.
 const MIN_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(20);
@@ -59,6 +79,9 @@ pub fn keepalive_interval(io_timeout: Duration) -> Duration {
     (io_timeout / 4).clamp(MIN_KEEPALIVE_INTERVAL, MAX_KEEPALIVE_INTERVAL)
 }
 
+/// What a peer is told when this party's connection to it ends without a TLS close.
+pub(crate) const LOST: &str = "its connection was lost (its process ended or the network failed)";
+
 enum Incoming {
     Data(Vec<u8>),
     KeepAlive,
@@ -67,27 +90,67 @@ enum Incoming {
 }
 
 /// One end of a mutually authenticated TLS connection to a peer, created by
-/// [`crate::connect_all`]. Full duplex: sends never wait for the peer to receive.
+/// [`crate::connect_all`]. Full duplex: sends never wait for the peer to receive, except
+/// when the peer's receive window is full (backpressure).
 ///
-/// Dropping the channel sends a TLS close and shuts down the sending direction; the peer then
-/// sees [`ChannelError::Closed`] once it has read everything sent before.
+/// Dropping the channel sends a TLS close, shuts down the sending direction and drains what
+/// the peer still sends for up to two seconds; the peer then sees [`ChannelError::Closed`]
+/// once it has read everything sent before.
 pub struct TlsChannel {
     peer: String,
     writer: Arc<Mutex<Writer>>,
     rx: mpsc::Receiver<Incoming>,
     io_timeout: Duration,
     traffic: TrafficCounter,
-    /// Bytes queued by the reader and not yet read, and the cap on them.
-    queue: Arc<QueueBudget>,
+    /// Receive window and queue accounting, shared with the reader.
+    window: Arc<Window>,
+    /// The party's stop signal, shared by all its channels.
+    stop: StopSignal,
     /// Dropping it stops the keep-alive thread at once.
     _keepalive_stop: mpsc::Sender<()>,
+    /// Disconnected when the reader thread has ended.
+    reader_done: mpsc::Receiver<()>,
 }
 
-/// Shared between the reader thread (which adds) and [`Channel::recv`] (which subtracts).
+/// Shared between the reader thread (which adds and may pause) and the channel (which
+/// subtracts, and lifts the window while sending).
 #[derive(Debug)]
-struct QueueBudget {
-    queued: std::sync::atomic::AtomicUsize,
-    max: std::sync::atomic::AtomicUsize,
+struct Window {
+    queued: AtomicUsize,
+    window: AtomicUsize,
+    max: AtomicUsize,
+    sending: AtomicBool,
+    dropped: AtomicBool,
+    /// When the reader last got bytes from the socket.
+    last_read: Mutex<Instant>,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl Window {
+    fn notify(&self) {
+        let _guard = self.lock.lock();
+        self.changed.notify_all();
+    }
+
+    /// Block the reader while the window is full, this party is not sending, the channel is
+    /// alive and the party has not stopped.
+    fn wait_for_room(&self, stop: &StopSignal) {
+        let mut guard = match self.lock.lock() {
+            Ok(g) => g,
+            Err(_) => return,
+        };
+        while self.queued.load(Ordering::SeqCst) >= self.window.load(Ordering::SeqCst)
+            && !self.sending.load(Ordering::SeqCst)
+            && !self.dropped.load(Ordering::SeqCst)
+            && !stop.is_stopped()
+        {
+            guard = match self.changed.wait_timeout(guard, STOP_POLL) {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            };
+        }
+    }
 }
 
 /// The sending half, shared by the caller's thread and the keep-alive thread. It is locked for
@@ -102,6 +165,7 @@ struct Writer {
     last_send: Instant,
     /// After a failed send, an abort or the close nothing more may be written.
     closed: bool,
+    stop: StopSignal,
 }
 
 impl std::fmt::Debug for TlsChannel {
@@ -154,15 +218,30 @@ fn frame_to_channel(peer: &str, e: FrameError) -> ChannelError {
     }
 }
 
+/// What the other parties are told when the channel to `peer` failed with `e`.
+fn stop_reason_for(peer: &str, e: &ChannelError) -> StopReason {
+    let reason = match e {
+        ChannelError::Closed { .. } | ChannelError::Timeout { .. } => LOST,
+        ChannelError::Transport { .. } => "its connection failed (TLS or I/O error)",
+        _ => "it violated the protocol",
+    };
+    StopReason {
+        party: peer.to_string(),
+        reason: reason.to_string(),
+        via: Some(peer.to_string()),
+    }
+}
+
 impl TlsChannel {
     /// Wrap an established connection whose handshake and hello exchange are done. `decoder`
-    /// holds any partial frame already read during set-up.
+    /// holds any partial frame already read during set-up; `stop` is the party's stop signal.
     pub(crate) fn start(
         peer: String,
         mut conn: rustls::Connection,
         sock: TcpStream,
         decoder: FrameDecoder,
         io_timeout: Duration,
+        stop: StopSignal,
     ) -> Result<TlsChannel, ChannelError> {
         let io_err = |e: io::Error| ChannelError::Transport {
             peer: peer.clone(),
@@ -170,22 +249,31 @@ impl TlsChannel {
         };
         sock.set_nodelay(true).map_err(io_err)?;
         sock.set_read_timeout(None).map_err(io_err)?;
-        sock.set_write_timeout(Some(io_timeout)).map_err(io_err)?;
+        sock.set_write_timeout(Some(STOP_POLL)).map_err(io_err)?;
         conn.set_buffer_limit(None);
         let reader_sock = sock.try_clone().map_err(io_err)?;
         let conn = Arc::new(Mutex::new(conn));
         let (tx, rx) = mpsc::channel();
-        let queue = Arc::new(QueueBudget {
-            queued: std::sync::atomic::AtomicUsize::new(0),
-            max: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_QUEUED),
+        let window = Arc::new(Window {
+            queued: AtomicUsize::new(0),
+            window: AtomicUsize::new(DEFAULT_WINDOW),
+            max: AtomicUsize::new(DEFAULT_MAX_QUEUED),
+            sending: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
+            last_read: Mutex::new(Instant::now()),
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
         });
+        let (done_tx, reader_done) = mpsc::channel();
         let reader = Reader {
             peer: peer.clone(),
             conn: Arc::clone(&conn),
             sock: reader_sock,
             decoder,
             tx,
-            queue: Arc::clone(&queue),
+            window: Arc::clone(&window),
+            stop: stop.clone(),
+            _done: done_tx,
         };
         thread::Builder::new()
             .name(format!("samen-net-read-{peer}"))
@@ -199,6 +287,7 @@ impl TlsChannel {
             io_timeout,
             last_send: Instant::now(),
             closed: false,
+            stop: stop.clone(),
         }));
         let (stop_tx, stop_rx) = mpsc::channel();
         let shared = Arc::clone(&writer);
@@ -212,38 +301,72 @@ impl TlsChannel {
             rx,
             io_timeout,
             traffic: TrafficCounter::default(),
-            queue,
+            window,
+            stop,
             _keepalive_stop: stop_tx,
+            reader_done,
         })
     }
 
     /// Set how long a receive waits for a silent peer (one that sends not even keep-alives),
-    /// and how long a blocked send waits, before failing with [`ChannelError::Timeout`]. Also
-    /// sets this side's keep-alive interval to a quarter of it if that is under half a second.
+    /// and how long a blocked send waits without progress, before failing with
+    /// [`ChannelError::Timeout`]. Also sets this side's keep-alive interval to a quarter of it
+    /// if that is under half a second.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.io_timeout = timeout;
         if let Ok(mut w) = self.writer.lock() {
             w.io_timeout = timeout;
-            let _ = w.sock.set_write_timeout(Some(timeout));
         }
     }
 
-    /// Cap the bytes this channel holds received but not yet read (default
-    /// [`DEFAULT_MAX_QUEUED`]); a peer that sends further ahead makes the next receives fail
-    /// with [`ChannelError::Protocol`]. Raise it only for own protocols that send more than
-    /// 1 GiB before waiting for an answer.
+    /// Cap the bytes this channel holds received but not yet read while this party is
+    /// itself sending (default [`DEFAULT_MAX_QUEUED`]); a peer that sends further ahead makes
+    /// the next receives fail with [`ChannelError::Protocol`].
     pub fn set_max_queued(&mut self, bytes: usize) {
-        self.queue
-            .max
-            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+        self.window.max.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Set the receive window (default [`DEFAULT_WINDOW`]): while received frames of at least
+    /// this many bytes wait to be read, and this party is not sending on the channel, the
+    /// reader stops reading the socket and the peer's sends block.
+    pub fn set_window(&mut self, bytes: usize) {
+        self.window.window.store(bytes.max(1), Ordering::SeqCst);
+        self.window.notify();
+    }
+
+    /// The stop signal shared by all channels of this party (see the module documentation).
+    pub fn stop_signal(&self) -> StopSignal {
+        self.stop.clone()
     }
 
     fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>, ChannelError> {
         self.writer.lock().map_err(|_| lock_failed(&self.peer))
     }
 
+    /// The error to report if the party has stopped. A stop that came from this channel's
+    /// own peer is reported as that peer's abort or failure (after the frames it sent before,
+    /// when receiving).
+    fn stopped(&mut self, receiving: bool) -> Result<(), ChannelError> {
+        match self.stop.reason() {
+            None => Ok(()),
+            Some(r) if r.via.as_deref() == Some(self.peer.as_str()) => {
+                if receiving {
+                    Ok(())
+                } else {
+                    Err(self.explain_send_failure(ChannelError::Stopped(r)))
+                }
+            }
+            Some(r) => Err(ChannelError::Stopped(r)),
+        }
+    }
+
     fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), ChannelError> {
-        let result = self.lock_writer()?.send_frame(kind, payload);
+        self.window.sending.store(true, Ordering::SeqCst);
+        self.window.notify();
+        let result = self
+            .lock_writer()
+            .and_then(|mut w| w.send_frame(kind, payload));
+        self.window.sending.store(false, Ordering::SeqCst);
         result.map_err(|e| self.explain_send_failure(e))
     }
 
@@ -252,14 +375,23 @@ impl TlsChannel {
     /// after a failed send, so queued frames may be discarded.
     fn explain_send_failure(&mut self, e: ChannelError) -> ChannelError {
         while let Ok(item) = self.rx.try_recv() {
-            if let Incoming::Abort(reason) = item {
-                return ChannelError::PeerAborted {
-                    peer: self.peer.clone(),
-                    reason,
-                };
+            match item {
+                Incoming::Abort(reason) => {
+                    return ChannelError::PeerAborted {
+                        peer: self.peer.clone(),
+                        reason,
+                    }
+                }
+                Incoming::Failed(failed) => return failed,
+                Incoming::Data(_) | Incoming::KeepAlive => {}
             }
         }
-        e
+        match (&e, self.stop.reason()) {
+            (ChannelError::Stopped(_), _) => e,
+            // The socket broke because the party stopped: report why it stopped.
+            (_, Some(r)) => ChannelError::Stopped(r),
+            _ => e,
+        }
     }
 }
 
@@ -272,7 +404,12 @@ impl Writer {
         }
         let header = frame::encode_header(kind, payload.len())
             .map_err(|e| frame_to_channel(&self.peer, e))?;
-        if let Err(e) = self.write_frame(&header, payload) {
+        let limit = if kind == FrameKind::Abort {
+            CLOSE_TIMEOUT.min(self.io_timeout)
+        } else {
+            self.io_timeout
+        };
+        if let Err(e) = self.write_frame(&header, payload, kind != FrameKind::Abort, limit) {
             self.closed = true;
             return Err(e);
         }
@@ -280,7 +417,13 @@ impl Writer {
         Ok(())
     }
 
-    fn write_frame(&mut self, header: &[u8], payload: &[u8]) -> Result<(), ChannelError> {
+    fn write_frame(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        watch_stop: bool,
+        limit: Duration,
+    ) -> Result<(), ChannelError> {
         let mut first = true;
         let mut rest = payload;
         loop {
@@ -309,9 +452,7 @@ impl Writer {
                         .map_err(|e| io_to_channel(&self.peer, &e, self.io_timeout))?;
                 }
             }
-            self.sock
-                .write_all(&self.out)
-                .map_err(|e| io_to_channel(&self.peer, &e, self.io_timeout))?;
+            self.write_out(watch_stop, limit)?;
             first = false;
             rest = tail;
             if rest.is_empty() {
@@ -320,9 +461,49 @@ impl Writer {
         }
     }
 
+    /// Write `self.out` to the socket. The socket's write timeout is [`STOP_POLL`]: a blocked
+    /// write looks at the stop signal (if `watch_stop`) that often and fails after `limit`
+    /// without progress.
+    fn write_out(&mut self, watch_stop: bool, limit: Duration) -> Result<(), ChannelError> {
+        let mut done = 0;
+        let mut progress = Instant::now();
+        while done < self.out.len() {
+            match self.sock.write(&self.out[done..]) {
+                Ok(0) => {
+                    return Err(ChannelError::Closed {
+                        peer: self.peer.clone(),
+                    })
+                }
+                Ok(n) => {
+                    done += n;
+                    progress = Instant::now();
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    if watch_stop {
+                        self.stop.check()?;
+                    }
+                    if progress.elapsed() >= limit {
+                        return Err(ChannelError::Timeout {
+                            peer: self.peer.clone(),
+                            secs: limit.as_secs(),
+                        });
+                    }
+                }
+                Err(e) => return Err(io_to_channel(&self.peer, &e, self.io_timeout)),
+            }
+        }
+        Ok(())
+    }
+
     /// Send the TLS close and shut the sending direction (once).
     fn close(&mut self) {
-        let _ = self.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
         if !self.closed {
             self.closed = true;
             self.out.clear();
@@ -334,18 +515,19 @@ impl Writer {
                     }
                 }
             }
-            let _ = self.sock.write_all(&self.out);
+            let _ = self.write_out(false, CLOSE_TIMEOUT);
         }
         // Only the sending direction: shutting down reading with unread data would reset the
-        // connection and could destroy data the peer has not read yet. The reader thread ends
-        // when the peer closes its side.
+        // connection and could destroy data the peer has not read yet. The reader thread
+        // drains until the peer closes its side.
         let _ = self.sock.shutdown(Shutdown::Write);
     }
 }
 
 /// The keep-alive thread: while the channel lives, send an empty keep-alive frame whenever
 /// nothing was sent for one interval. Ends when `stop`'s sender is dropped, when the channel
-/// is closed, or after a failed write (which also marks the channel closed).
+/// is closed, or after a failed write (which also marks the
+/// channel closed).
 fn keep_alive(writer: &Mutex<Writer>, stop: &mpsc::Receiver<()>) {
     loop {
         let interval = match writer.lock() {
@@ -379,27 +561,34 @@ impl Channel for TlsChannel {
                 max: MAX_FRAME,
             });
         }
+        self.stopped(false)?;
         self.send_frame(FrameKind::Data, payload)?;
         self.traffic.on_send(payload.len());
         Ok(())
     }
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        let mut waiting_since = Instant::now();
         loop {
-            return match self.rx.recv_timeout(self.io_timeout) {
+            self.stopped(true)?;
+            let left = self.io_timeout.saturating_sub(waiting_since.elapsed());
+            return match self.rx.recv_timeout(left.min(STOP_POLL)) {
                 Ok(Incoming::Data(bytes)) => {
-                    self.queue
-                        .queued
-                        .fetch_sub(bytes.len(), std::sync::atomic::Ordering::Relaxed);
+                    self.window.queued.fetch_sub(bytes.len(), Ordering::SeqCst);
+                    self.window.notify();
                     self.traffic.accept(&self.peer, bytes, max_len)
                 }
                 // The peer is alive: wait a full timeout again.
-                Ok(Incoming::KeepAlive) => continue,
+                Ok(Incoming::KeepAlive) => {
+                    waiting_since = Instant::now();
+                    continue;
+                }
                 Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
                     peer: self.peer.clone(),
                     reason,
                 }),
                 Ok(Incoming::Failed(e)) => Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
                 Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
                     peer: self.peer.clone(),
                     secs: self.io_timeout.as_secs(),
@@ -421,17 +610,78 @@ impl Channel for TlsChannel {
             end -= 1;
         }
         if let Ok(mut w) = self.writer.lock() {
-            let _ = w.sock.set_write_timeout(Some(CLOSE_TIMEOUT));
             let _ = w.send_frame(FrameKind::Abort, &reason.as_bytes()[..end]);
             w.closed = true;
+        }
+    }
+
+    /// Send the TLS close, then wait until the peer closes too (its keep-alives reset the
+    /// I/O timeout meanwhile). Data from the peer after this party's end is a protocol
+    /// violation; an abort, a lost connection or the party's stop is reported as such.
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        if let Ok(mut w) = self.writer.lock() {
+            w.close();
+        }
+        let mut waiting_since = Instant::now();
+        loop {
+            self.stopped(true)?;
+            let left = self.io_timeout.saturating_sub(waiting_since.elapsed());
+            match self.rx.recv_timeout(left.min(STOP_POLL)) {
+                Ok(Incoming::Data(_)) => {
+                    return Err(ChannelError::Protocol {
+                        peer: self.peer.clone(),
+                        detail: "it sent data after this party's last step".to_string(),
+                    })
+                }
+                Ok(Incoming::KeepAlive) => waiting_since = Instant::now(),
+                Ok(Incoming::Abort(reason)) => {
+                    return Err(ChannelError::PeerAborted {
+                        peer: self.peer.clone(),
+                        reason,
+                    })
+                }
+                Ok(Incoming::Failed(e)) => return Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(ChannelError::Timeout {
+                        peer: self.peer.clone(),
+                        secs: self.io_timeout.as_secs(),
+                    })
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
         }
     }
 }
 
 impl Drop for TlsChannel {
     fn drop(&mut self) {
+        if thread::panicking() {
+            self.abort("party stopped: it ended unexpectedly (a thread panicked)");
+        }
         if let Ok(mut w) = self.writer.lock() {
             w.close();
+        }
+        self.window.dropped.store(true, Ordering::SeqCst);
+        self.window.notify();
+        // Let the reader drain the peer's last bytes until the peer closes too or has been
+        // quiet for a moment (it stops its keep-alives when it sees the close), so that
+        // closing the socket does not reset the connection under data the peer still reads.
+        let start = Instant::now();
+        while start.elapsed() < CLOSE_TIMEOUT {
+            match self.reader_done.recv_timeout(STOP_POLL) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let quiet = self
+                .window
+                .last_read
+                .lock()
+                .map(|t| t.elapsed() >= 2 * STOP_POLL)
+                .unwrap_or(true);
+            if quiet {
+                return;
+            }
         }
     }
 }
@@ -443,16 +693,19 @@ struct Reader {
     sock: TcpStream,
     decoder: FrameDecoder,
     tx: mpsc::Sender<Incoming>,
-    queue: Arc<QueueBudget>,
+    window: Arc<Window>,
+    stop: StopSignal,
+    /// Dropped when the reader ends.
+    _done: mpsc::Sender<()>,
 }
 
 /// What ended the reader.
 enum Stop {
-    /// Peer closed (EOF, close_notify or reset) or the receiving channel is gone.
+    /// Peer closed cleanly (TLS close at a frame boundary) or the receiving channel is gone.
     Closed,
     /// Peer sent an abort.
     Aborted,
-    /// Anything else.
+    /// Anything else, including a connection that ended without a TLS close.
     Failed(ChannelError),
 }
 
@@ -463,24 +716,34 @@ impl Reader {
         // Plaintext left in the connection by the set-up phase.
         let mut stop = self.process(&[], &mut plain).err();
         while stop.is_none() {
+            self.window.wait_for_room(&self.stop);
             let n = match self.sock.read(&mut raw) {
+                // The connection ended without a TLS close: the peer's process ended or the
+                // network failed.
                 Ok(0) => {
-                    stop = Some(self.eof());
+                    stop = Some(Stop::Failed(ChannelError::Closed {
+                        peer: self.peer.clone(),
+                    }));
                     break;
                 }
-                Ok(n) => n,
+                Ok(n) => {
+                    if let Ok(mut t) = self.window.last_read.lock() {
+                        *t = Instant::now();
+                    }
+                    n
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    stop = Some(match io_to_channel(&self.peer, &e, Duration::ZERO) {
-                        ChannelError::Closed { .. } => self.eof(),
-                        other => Stop::Failed(other),
-                    });
+                    stop = Some(Stop::Failed(io_to_channel(&self.peer, &e, Duration::ZERO)));
                     break;
                 }
             };
             stop = self.process(&raw[..n], &mut plain).err();
         }
         if let Some(Stop::Failed(e)) = stop {
+            if !self.window.dropped.load(Ordering::SeqCst) {
+                self.stop.stop(stop_reason_for(&self.peer, &e));
+            }
             let _ = self.tx.send(Incoming::Failed(e));
         }
         // Dropping `tx` makes further receives report `Closed`.
@@ -516,14 +779,12 @@ impl Reader {
             }
             loop {
                 match conn.reader().read(plain) {
+                    // TLS close from the peer.
                     Ok(0) => return Err(self.eof()),
                     Ok(k) => self.frames(&plain[..k])?,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
-                        return Err(match io_to_channel(&self.peer, &e, Duration::ZERO) {
-                            ChannelError::Closed { .. } => self.eof(),
-                            other => Stop::Failed(other),
-                        })
+                        return Err(Stop::Failed(io_to_channel(&self.peer, &e, Duration::ZERO)))
                     }
                 }
             }
@@ -542,11 +803,11 @@ impl Reader {
             bytes = &bytes[used..];
             let Some(frame) = frame else { continue };
             let item = match frame.kind {
+                FrameKind::Data if self.window.dropped.load(Ordering::SeqCst) => continue,
                 FrameKind::Data => {
-                    use std::sync::atomic::Ordering::Relaxed;
                     let len = frame.payload.len();
-                    let queued = self.queue.queued.fetch_add(len, Relaxed) + len;
-                    let max = self.queue.max.load(Relaxed);
+                    let queued = self.window.queued.fetch_add(len, Ordering::SeqCst) + len;
+                    let max = self.window.max.load(Ordering::SeqCst);
                     if queued > max {
                         return Err(Stop::Failed(ChannelError::Protocol {
                             peer: self.peer.clone(),
@@ -562,6 +823,9 @@ impl Reader {
                 FrameKind::KeepAlive => Incoming::KeepAlive,
                 FrameKind::Abort => {
                     let reason = String::from_utf8_lossy(&frame.payload).into_owned();
+                    if !self.window.dropped.load(Ordering::SeqCst) {
+                        self.stop.stop(StopReason::from_wire(&self.peer, &reason));
+                    }
                     let _ = self.tx.send(Incoming::Abort(reason));
                     return Err(Stop::Aborted);
                 }
@@ -572,9 +836,8 @@ impl Reader {
                     }))
                 }
             };
-            if self.tx.send(item).is_err() {
-                return Err(Stop::Closed);
-            }
+            // After the channel is dropped the reader only drains until the peer closes.
+            let _ = self.tx.send(item);
         }
         Ok(())
     }

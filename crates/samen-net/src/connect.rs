@@ -11,15 +11,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use rustls::{AlertDescription, CertificateError, ClientConfig, ServerConfig};
-use samen_core::channel::Channel;
+use samen_core::channel::{Channel, StopReason, StopSignal};
 
 use crate::certs::{load_identity, validate_party_name, Identity};
 use crate::channel::TlsChannel;
@@ -95,10 +95,17 @@ fn tls_configs(cfg: &NetConfig, id: Identity) -> Result<Tls, NetError> {
 
 /// Connect to every other party of `cfg.parties` with mutual TLS and exchange hellos.
 ///
-/// Returns one [`TlsChannel`] per peer, keyed by peer name. Fails if the configuration or the
+/// Returns one [`TlsChannel`] per peer, keyed by peer name; all of them share one
+/// [`StopSignal`] ([`TlsChannel::stop_signal`]). Fails if the configuration or the
 /// certificate files are invalid, if a peer's certificate or hello does not match, if a peer
-/// refuses this party, or if some peer has not connected within `cfg.connect_timeout` (the
-/// error then names the peer and the last refused connection or connection error).
+/// refuses this party or reports that some party stopped, or if some peer has not connected
+/// within `cfg.connect_timeout` (the error then names the peer and the last refused
+/// connection or connection error).
+///
+/// When set-up fails after it started, this party tells every peer why before returning:
+/// established connections get an abort, and for up to three seconds it keeps dialing (or
+/// accepting) the peers it has not reached yet, answering their handshake with the abort
+/// instead of a hello, so that no party waits out its timeout for a party that stopped.
 ///
 /// ```
 /// use std::time::Duration;
@@ -172,60 +179,94 @@ pub fn connect_all(cfg: &NetConfig) -> Result<BTreeMap<String, TlsChannel>, NetE
     };
     let setup = Setup {
         cfg,
-        tls: &tls,
-        deadline,
-        cancel: AtomicBool::new(false),
+        hs: Handshaker {
+            tls: Arc::new(tls),
+            me: cfg.me.clone(),
+            study_name: cfg.study_name.clone(),
+            study_hash: cfg.study_hash,
+            io_timeout: cfg.io_timeout,
+            deadline,
+            stop: StopSignal::new(),
+            claimed: Arc::new(Mutex::new(BTreeSet::new())),
+        },
+        done_with: Mutex::new(BTreeSet::new()),
     };
-    let results: Vec<Result<Vec<(String, TlsChannel)>, NetError>> = thread::scope(|s| {
-        let setup = &setup;
-        let mut handles = Vec::new();
-        if let Some(listener) = listener {
-            let accept_from = &accept_from;
-            handles.push(s.spawn(move || setup.guard(setup.accept_all(listener, accept_from))));
-        }
-        for (peer, addr) in &dial_to {
-            handles.push(s.spawn(move || setup.guard(setup.dial(peer, addr).map(|c| vec![c]))));
-        }
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(NetError::Handshake {
-                        peer: String::new(),
-                        detail: "connection thread panicked".to_string(),
-                    })
-                })
-            })
-            .collect()
-    });
-    let mut channels = BTreeMap::new();
-    let mut first_error = None;
-    for result in results {
-        match result {
-            Ok(list) => channels.extend(list),
-            Err(NetError::Cancelled { .. }) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
+    let (channels, first_error) = setup.run_all(listener.as_ref(), &accept_from, &dial_to, None);
+    let stop = setup.hs.stop.reason();
+    if first_error.is_none() && stop.is_none() {
+        return Ok(channels);
     }
-    if let Some(e) = first_error {
-        for ch in channels.values_mut() {
-            ch.abort(&format!(
-                "party '{}' could not connect to all parties",
-                cfg.me
-            ));
-        }
-        return Err(e);
+    let reason =
+        stop.unwrap_or_else(|| StopReason::new(&cfg.me, "it could not connect to all parties"));
+    let error = match first_error {
+        Some(e) => e,
+        None => NetError::Stopped(reason.clone()),
+    };
+    let wire = reason.to_wire();
+    let mut channels = channels;
+    for ch in channels.values_mut() {
+        ch.abort(&wire);
     }
-    Ok(channels)
+    // Tell the peers not reached yet, for a few seconds at most, so that none waits out its
+    // timeout for a party that has stopped.
+    let mut skip = setup
+        .done_with
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    skip.extend(channels.keys().cloned());
+    skip.insert(reason.party.clone());
+    skip.extend(reason.via.clone());
+    let accept_rest: Vec<String> = accept_from
+        .into_iter()
+        .filter(|p| !skip.contains(p))
+        .collect();
+    let dial_rest: Vec<(String, String)> = dial_to
+        .into_iter()
+        .filter(|(p, _)| !skip.contains(p))
+        .collect();
+    if !accept_rest.is_empty() || !dial_rest.is_empty() {
+        let notify = Setup {
+            cfg,
+            hs: Handshaker {
+                deadline: deadline.min(Instant::now() + NOTIFY_WINDOW),
+                stop: StopSignal::new(),
+                claimed: Arc::new(Mutex::new(BTreeSet::new())),
+                ..setup.hs.clone()
+            },
+            done_with: Mutex::new(BTreeSet::new()),
+        };
+        let _ = notify.run_all(listener.as_ref(), &accept_rest, &dial_rest, Some(&wire));
+    }
+    Err(error)
+}
+
+/// How long a party that stopped during set-up keeps trying to tell the peers it has not
+/// reached yet.
+const NOTIFY_WINDOW: Duration = Duration::from_secs(3);
+/// Most incoming handshakes served at the same time; further connections wait in the
+/// listen backlog.
+const MAX_PENDING_HANDSHAKES: usize = 16;
+
+/// What one party needs to run a handshake on its own thread.
+#[derive(Clone)]
+struct Handshaker {
+    tls: Arc<Tls>,
+    me: String,
+    study_name: String,
+    study_hash: [u8; 32],
+    io_timeout: Duration,
+    deadline: Instant,
+    stop: StopSignal,
+    /// Listener side: parties with a handshake past identification (or connected).
+    claimed: Arc<Mutex<BTreeSet<String>>>,
 }
 
 struct Setup<'a> {
     cfg: &'a NetConfig,
-    tls: &'a Tls,
-    deadline: Instant,
-    cancel: AtomicBool,
+    hs: Handshaker,
+    /// Peers that refused this party, aborted or stopped: no need to tell them anything.
+    done_with: Mutex<BTreeSet<String>>,
 }
 
 /// How one connection attempt ended, when it did not produce a channel.
@@ -236,16 +277,274 @@ enum Attempt {
     Refused(Refusal),
     /// Give up the whole set-up.
     Fatal(NetError),
+    /// Notify mode: the peer was told that this party stopped.
+    Notified(String),
+}
+
+/// The reason told to the other parties when set-up fails with `e` on the connection with
+/// `peer` (no local paths: only what the peer needs to know).
+fn stop_reason(me: &str, peer: &str, e: &NetError) -> StopReason {
+    let mine = |reason: String| StopReason::new(me, &reason);
+    match e {
+        NetError::Stopped(r) => r.clone(),
+        NetError::RefusedByPeer { peer, reason } => StopReason::from_wire(peer, reason),
+        NetError::Hello(HelloError::Version { peer, .. }) => mine(format!(
+            "it runs another samen protocol version than party '{peer}'"
+        )),
+        NetError::Hello(
+            HelloError::StudyName { peer, .. } | HelloError::StudyHash { peer, .. },
+        ) => mine(format!(
+            "its study file differs from the study file of party '{peer}'"
+        )),
+        NetError::Hello(_) => mine(format!(
+            "the hello of party '{peer}' does not match its own"
+        )),
+        NetError::PeerCertificate { peer, .. } => mine(format!(
+            "the certificate of party '{peer}' was not accepted"
+        )),
+        NetError::ConnectTimeout { peer, .. } | NetError::Refused { peer, .. } => {
+            mine(format!("it could not connect to party '{peer}' in time"))
+        }
+        _ => mine(format!("it could not connect to party '{peer}'")),
+    }
 }
 
 impl Setup<'_> {
-    fn guard<T>(&self, r: Result<T, NetError>) -> Result<T, NetError> {
-        if r.is_err() {
-            self.cancel.store(true, Ordering::SeqCst);
+    /// Run the listener and the dialers until all connected or one failed. With `notify`,
+    /// every handshake that completes answers with this abort text instead of a hello.
+    fn run_all(
+        &self,
+        listener: Option<&TcpListener>,
+        accept_from: &[String],
+        dial_to: &[(String, String)],
+        notify: Option<&str>,
+    ) -> (BTreeMap<String, TlsChannel>, Option<NetError>) {
+        let results: Vec<Result<Vec<(String, TlsChannel)>, NetError>> = thread::scope(|s| {
+            let mut handles = Vec::new();
+            if let Some(listener) = listener.filter(|_| !accept_from.is_empty()) {
+                handles.push(s.spawn(move || self.accept_all(listener, accept_from, notify)));
+            }
+            for (peer, addr) in dial_to {
+                handles.push(s.spawn(move || {
+                    self.dial(peer, addr, notify)
+                        .map(|c| c.into_iter().collect::<Vec<_>>())
+                }));
+            }
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(NetError::Handshake {
+                            peer: String::new(),
+                            detail: "connection thread panicked".to_string(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut channels = BTreeMap::new();
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(list) => channels.extend(list),
+                Err(NetError::Cancelled { .. }) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        r
+        (channels, first_error)
     }
 
+    /// Record a fatal error with `peer`: stop the other attempts with a reason for the peers.
+    fn fail(&self, peer: &str, e: NetError) -> NetError {
+        if !matches!(e, NetError::Cancelled { .. }) {
+            if let Ok(mut done) = self.done_with.lock() {
+                done.insert(peer.to_string());
+            }
+            self.hs.stop.stop(stop_reason(&self.cfg.me, peer, &e));
+        }
+        e
+    }
+
+    fn cancelled(&self, peer: &str, notify: Option<&str>) -> Option<NetError> {
+        if notify.is_some() {
+            return None;
+        }
+        self.hs.stop.reason().map(|_| NetError::Cancelled {
+            peer: peer.to_string(),
+        })
+    }
+
+    fn dial(
+        &self,
+        peer: &str,
+        addr: &str,
+        notify: Option<&str>,
+    ) -> Result<Option<(String, TlsChannel)>, NetError> {
+        let mut last_problem = None;
+        loop {
+            if let Some(e) = self.cancelled(peer, notify) {
+                return Err(e);
+            }
+            let remaining = self.hs.remaining();
+            if remaining.is_zero() {
+                return Err(self.fail(
+                    peer,
+                    NetError::ConnectTimeout {
+                        peer: peer.to_string(),
+                        secs: self.cfg.connect_timeout.as_secs(),
+                        last_problem,
+                    },
+                ));
+            }
+            match self.hs.dial_once(peer, addr, remaining, notify) {
+                Ok(ch) => return Ok(Some((peer.to_string(), ch))),
+                Err(Attempt::Notified(_)) => return Ok(None),
+                Err(Attempt::Retry(problem)) => {
+                    tracing::debug!(peer, addr, problem = %problem, "dial attempt failed; retrying");
+                    last_problem = Some(problem);
+                    thread::sleep(RETRY_EVERY.min(self.hs.remaining()));
+                }
+                Err(Attempt::Refused(r)) => {
+                    last_problem = Some(r.to_string());
+                    thread::sleep(RETRY_EVERY.min(self.hs.remaining()));
+                }
+                Err(Attempt::Fatal(e)) => return Err(self.fail(peer, e)),
+            }
+        }
+    }
+
+    fn accept_all(
+        &self,
+        listener: &TcpListener,
+        expected: &[String],
+        notify: Option<&str>,
+    ) -> Result<Vec<(String, TlsChannel)>, NetError> {
+        let mut got: BTreeMap<String, TlsChannel> = BTreeMap::new();
+        let mut notified: BTreeSet<String> = BTreeSet::new();
+        let mut last_refusal: Option<Refusal> = None;
+        let mut last_problem: Option<String> = None;
+        let (tx, rx) = mpsc::channel::<Result<(String, TlsChannel), Attempt>>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let abort_got = |got: BTreeMap<String, TlsChannel>, reason: Option<StopReason>| {
+            let wire = reason.map(|r| r.to_wire()).unwrap_or_default();
+            for (_, mut ch) in got {
+                ch.abort(&wire);
+            }
+        };
+        loop {
+            while let Ok(done) = rx.try_recv() {
+                match done {
+                    Ok((name, ch)) => {
+                        got.insert(name, ch);
+                    }
+                    Err(Attempt::Notified(name)) => {
+                        notified.insert(name);
+                    }
+                    Err(Attempt::Refused(refusal)) => {
+                        tracing::warn!(me = %self.cfg.me, "{refusal}");
+                        last_refusal = Some(refusal);
+                    }
+                    Err(Attempt::Retry(problem)) => {
+                        tracing::debug!(me = %self.cfg.me, problem = %problem, "incoming connection failed");
+                        last_problem = Some(problem);
+                    }
+                    Err(Attempt::Fatal(e)) => {
+                        let peer = net_error_peer(&e).unwrap_or_default();
+                        let e = self.fail(&peer, e);
+                        abort_got(got, self.hs.stop.reason());
+                        return Err(e);
+                    }
+                }
+            }
+            let missing = expected
+                .iter()
+                .find(|p| !got.contains_key(*p) && !notified.contains(*p));
+            let Some(missing) = missing else {
+                return Ok(got.into_iter().collect());
+            };
+            if let Some(e) = self.cancelled(missing, notify) {
+                abort_got(got, self.hs.stop.reason());
+                return Err(e);
+            }
+            if self.hs.remaining().is_zero() {
+                let secs = self.cfg.connect_timeout.as_secs();
+                let e = match last_refusal {
+                    Some(refusal) => NetError::Refused {
+                        peer: missing.clone(),
+                        secs,
+                        refusal,
+                    },
+                    None => NetError::ConnectTimeout {
+                        peer: missing.clone(),
+                        secs,
+                        last_problem,
+                    },
+                };
+                let e = self.fail(&missing.clone(), e);
+                abort_got(got, self.hs.stop.reason());
+                return Err(e);
+            }
+            match listener.accept() {
+                Ok((sock, from)) => {
+                    if pending.load(Ordering::SeqCst) >= MAX_PENDING_HANDSHAKES {
+                        last_problem = Some(format!(
+                            "dropped a connection from {from}: too many handshakes at once"
+                        ));
+                        continue;
+                    }
+                    pending.fetch_add(1, Ordering::SeqCst);
+                    let (hs, tx, in_flight) = (self.hs.clone(), tx.clone(), Arc::clone(&pending));
+                    let expected = expected.to_vec();
+                    let notify = notify.map(str::to_string);
+                    let spawned = thread::Builder::new()
+                        .name("samen-net-accept".to_string())
+                        .spawn(move || {
+                            let r = hs.accept_one(sock, from, &expected, notify.as_deref());
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            // After set-up ended nobody listens; the channel is dropped.
+                            let _ = tx.send(r);
+                        });
+                    if spawned.is_err() {
+                        pending.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    thread::sleep(ACCEPT_POLL.min(self.hs.remaining()));
+                }
+                Err(e) => {
+                    last_problem = Some(format!("accept failed: {e}"));
+                    thread::sleep(ACCEPT_POLL.min(self.hs.remaining()));
+                }
+            }
+        }
+    }
+}
+
+/// The peer a set-up error is about, if it names one.
+fn net_error_peer(e: &NetError) -> Option<String> {
+    match e {
+        NetError::RefusedByPeer { peer, .. }
+        | NetError::PeerCertificate { peer, .. }
+        | NetError::Handshake { peer, .. }
+        | NetError::ConnectTimeout { peer, .. }
+        | NetError::Refused { peer, .. }
+        | NetError::Cancelled { peer } => Some(peer.clone()),
+        NetError::Stopped(r) => r.via.clone(),
+        NetError::Hello(
+            HelloError::Version { peer, .. }
+            | HelloError::StudyName { peer, .. }
+            | HelloError::StudyHash { peer, .. }
+            | HelloError::Sender { peer, .. }
+            | HelloError::Receiver { peer, .. }
+            | HelloError::Malformed { peer, .. },
+        ) => Some(peer.clone()),
+        _ => None,
+    }
+}
+
+impl Handshaker {
     fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
@@ -253,13 +552,15 @@ impl Setup<'_> {
     fn hello_to(&self, peer: &str) -> Hello {
         Hello {
             version: PROTOCOL_VERSION,
-            study_name: self.cfg.study_name.clone(),
-            study_hash: self.cfg.study_hash,
-            sender: self.cfg.me.clone(),
+            study_name: self.study_name.clone(),
+            study_hash: self.study_hash,
+            sender: self.me.clone(),
             receiver: peer.to_string(),
         }
     }
 
+    /// Each handshake has its own deadline: at most [`HANDSHAKE_TIMEOUT`], never past the
+    /// set-up deadline (but at least 200 ms).
     fn prepare(&self, sock: &TcpStream) -> io::Result<()> {
         sock.set_nonblocking(false)?;
         sock.set_nodelay(true)?;
@@ -271,36 +572,15 @@ impl Setup<'_> {
         sock.set_write_timeout(Some(limit))
     }
 
-    fn dial(&self, peer: &str, addr: &str) -> Result<(String, TlsChannel), NetError> {
-        let mut last_problem = None;
-        loop {
-            if self.cancel.load(Ordering::SeqCst) {
-                return Err(NetError::Cancelled {
-                    peer: peer.to_string(),
-                });
-            }
-            let remaining = self.remaining();
-            if remaining.is_zero() {
-                return Err(NetError::ConnectTimeout {
-                    peer: peer.to_string(),
-                    secs: self.cfg.connect_timeout.as_secs(),
-                    last_problem,
-                });
-            }
-            match self.dial_once(peer, addr, remaining) {
-                Ok(ch) => return Ok((peer.to_string(), ch)),
-                Err(Attempt::Retry(problem)) => {
-                    tracing::debug!(peer, addr, problem = %problem, "dial attempt failed; retrying");
-                    last_problem = Some(problem);
-                    thread::sleep(RETRY_EVERY.min(self.remaining()));
-                }
-                Err(Attempt::Refused(r)) => {
-                    last_problem = Some(r.to_string());
-                    thread::sleep(RETRY_EVERY.min(self.remaining()));
-                }
-                Err(Attempt::Fatal(e)) => return Err(e),
-            }
-        }
+    /// After the TLS handshake: in notify mode, or once this party has stopped, answer with
+    /// an abort instead of a hello. Returns the abort text if one was sent.
+    fn abort_instead_of_hello(&self, io: &mut SetupIo, notify: Option<&str>) -> Option<String> {
+        let text = match notify {
+            Some(t) => t.to_string(),
+            None => self.stop.reason()?.to_wire(),
+        };
+        io.send_abort(&text);
+        Some(text)
     }
 
     fn dial_once(
@@ -308,6 +588,7 @@ impl Setup<'_> {
         peer: &str,
         addr: &str,
         remaining: Duration,
+        notify: Option<&str>,
     ) -> Result<TlsChannel, Attempt> {
         let targets: Vec<SocketAddr> = addr
             .to_socket_addrs()
@@ -317,6 +598,13 @@ impl Setup<'_> {
         let mut sock = None;
         for target in targets {
             match TcpStream::connect_timeout(&target, remaining.min(HANDSHAKE_TIMEOUT)) {
+                // A dial to a port in the ephemeral range that nobody listens on yet can
+                // connect the socket to itself (TCP simultaneous open): refuse and retry.
+                Ok(s) if is_self_connection(&s) => {
+                    last = Attempt::Retry(format!(
+                        "{addr}: the connection looped back to this socket (nobody listens yet)"
+                    ));
+                }
                 Ok(s) => {
                     sock = Some(s);
                     break;
@@ -345,6 +633,14 @@ impl Setup<'_> {
             decoder: FrameDecoder::new(),
         };
         io.handshake().map_err(|e| client_failure(peer, addr, e))?;
+        if let Some(_text) = self.abort_instead_of_hello(&mut io, notify) {
+            return Err(match notify {
+                Some(_) => Attempt::Notified(peer.to_string()),
+                None => Attempt::Fatal(NetError::Cancelled {
+                    peer: peer.to_string(),
+                }),
+            });
+        }
         let ours = self.hello_to(peer);
         io.exchange_hello(peer, &ours)
             .map_err(|e| client_failure(peer, addr, e))?;
@@ -353,68 +649,10 @@ impl Setup<'_> {
             io.conn,
             io.sock,
             io.decoder,
-            self.cfg.io_timeout,
+            self.io_timeout,
+            self.stop.clone(),
         )
         .map_err(|e| Attempt::Fatal(e.into()))
-    }
-
-    fn accept_all(
-        &self,
-        listener: TcpListener,
-        expected: &[String],
-    ) -> Result<Vec<(String, TlsChannel)>, NetError> {
-        let mut got: BTreeMap<String, TlsChannel> = BTreeMap::new();
-        let mut last_refusal: Option<Refusal> = None;
-        let mut last_problem: Option<String> = None;
-        loop {
-            let missing = expected.iter().find(|p| !got.contains_key(*p));
-            let Some(missing) = missing else {
-                return Ok(got.into_iter().collect());
-            };
-            if self.cancel.load(Ordering::SeqCst) {
-                return Err(NetError::Cancelled {
-                    peer: missing.clone(),
-                });
-            }
-            if self.remaining().is_zero() {
-                let secs = self.cfg.connect_timeout.as_secs();
-                return Err(match last_refusal {
-                    Some(refusal) => NetError::Refused {
-                        peer: missing.clone(),
-                        secs,
-                        refusal,
-                    },
-                    None => NetError::ConnectTimeout {
-                        peer: missing.clone(),
-                        secs,
-                        last_problem,
-                    },
-                });
-            }
-            match listener.accept() {
-                Ok((sock, from)) => match self.accept_one(sock, from, expected, &got) {
-                    Ok((name, ch)) => {
-                        got.insert(name, ch);
-                    }
-                    Err(Attempt::Refused(refusal)) => {
-                        tracing::warn!(me = %self.cfg.me, "{refusal}");
-                        last_refusal = Some(refusal);
-                    }
-                    Err(Attempt::Retry(problem)) => {
-                        tracing::debug!(me = %self.cfg.me, problem = %problem, "incoming connection failed");
-                        last_problem = Some(problem);
-                    }
-                    Err(Attempt::Fatal(e)) => return Err(e),
-                },
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    thread::sleep(ACCEPT_POLL.min(self.remaining()));
-                }
-                Err(e) => {
-                    last_problem = Some(format!("accept failed: {e}"));
-                    thread::sleep(ACCEPT_POLL.min(self.remaining()));
-                }
-            }
-        }
     }
 
     fn accept_one(
@@ -422,7 +660,7 @@ impl Setup<'_> {
         sock: TcpStream,
         from: SocketAddr,
         expected: &[String],
-        got: &BTreeMap<String, TlsChannel>,
+        notify: Option<&str>,
     ) -> Result<(String, TlsChannel), Attempt> {
         let refused = |detail: String| Attempt::Refused(Refusal::Handshake { from, detail });
         self.prepare(&sock)
@@ -438,11 +676,6 @@ impl Setup<'_> {
             return Err(Attempt::Refused(server_refusal(from, e)));
         }
         let peer = match self.identify(&io, expected) {
-            Ok(peer) if got.contains_key(&peer) => {
-                let r = Refusal::Duplicate { from, party: peer };
-                io.send_abort(&r.to_string());
-                return Err(Attempt::Refused(r));
-            }
             Ok(peer) => peer,
             Err(()) => {
                 let r = Refusal::NotAnExpectedParty {
@@ -451,10 +684,28 @@ impl Setup<'_> {
                 };
                 io.send_abort(&format!(
                     "party '{}' accepts connections only from {} (checked by certificate name)",
-                    self.cfg.me,
+                    self.me,
                     expected.join(", ")
                 ));
                 return Err(Attempt::Refused(r));
+            }
+        };
+        if self.abort_instead_of_hello(&mut io, notify).is_some() {
+            return Err(Attempt::Notified(peer));
+        }
+        let fresh = self
+            .claimed
+            .lock()
+            .map(|mut c| c.insert(peer.clone()))
+            .unwrap_or(false);
+        if !fresh {
+            let r = Refusal::Duplicate { from, party: peer };
+            io.send_abort(&r.to_string());
+            return Err(Attempt::Refused(r));
+        }
+        let unclaim = |peer: &str| {
+            if let Ok(mut c) = self.claimed.lock() {
+                c.remove(peer);
             }
         };
         let ours = self.hello_to(&peer);
@@ -462,16 +713,20 @@ impl Setup<'_> {
             Ok(()) => {}
             Err(SetupError::Hello(e)) => return Err(Attempt::Fatal(e.into())),
             Err(SetupError::Aborted(reason)) => {
-                return Err(Attempt::Fatal(NetError::RefusedByPeer { peer, reason }))
+                return Err(Attempt::Fatal(aborted_by(&peer, reason)))
             }
-            Err(e) => return Err(Attempt::Refused(server_refusal(from, e))),
+            Err(e) => {
+                unclaim(&peer);
+                return Err(Attempt::Refused(server_refusal(from, e)));
+            }
         }
         TlsChannel::start(
             peer.clone(),
             io.conn,
             io.sock,
             io.decoder,
-            self.cfg.io_timeout,
+            self.io_timeout,
+            self.stop.clone(),
         )
         .map(|ch| (peer, ch))
         .map_err(|e| Attempt::Fatal(e.into()))
@@ -494,6 +749,25 @@ impl Setup<'_> {
             })
             .cloned()
             .ok_or(())
+    }
+}
+
+/// True if a connected socket is connected to itself.
+fn is_self_connection(sock: &TcpStream) -> bool {
+    matches!((sock.local_addr(), sock.peer_addr()), (Ok(l), Ok(p)) if l == p)
+}
+
+/// The error for an abort received from `peer` during set-up: a report that some party
+/// stopped, or the peer's refusal.
+fn aborted_by(peer: &str, reason: String) -> NetError {
+    let parsed = StopReason::from_wire(peer, &reason);
+    if parsed.reason != reason {
+        NetError::Stopped(parsed)
+    } else {
+        NetError::RefusedByPeer {
+            peer: peer.to_string(),
+            reason,
+        }
     }
 }
 
@@ -588,7 +862,7 @@ fn client_failure(peer: &str, addr: &str, e: SetupError) -> Attempt {
             detail: other.to_string(),
         }),
         SetupError::Hello(e) => Attempt::Fatal(e.into()),
-        SetupError::Aborted(reason) => refused(reason),
+        SetupError::Aborted(reason) => Attempt::Fatal(aborted_by(peer, reason)),
         other => Attempt::Retry(format!("{addr}: {other}")),
     }
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use samen_core::channel::ChannelError;
+use samen_core::channel::{ChannelError, StopReason};
 use thiserror::Error;
 
 use crate::hello::HelloError;
@@ -216,6 +216,10 @@ pub enum NetError {
     /// A channel failure during set-up.
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    /// A peer reported that some party stopped (a refusal, a failed check or a lost
+    /// connection), directly or relayed by another party.
+    #[error("{0}")]
+    Stopped(StopReason),
     /// Set-up stopped because the connection to another peer failed.
     #[error("stopped connecting to party '{peer}' because another connection failed")]
     Cancelled {

@@ -33,6 +33,8 @@ pub mod frame;
 pub mod hello;
 
 pub use certs::generate_certs;
-pub use channel::{keepalive_interval, TlsChannel, DEFAULT_MAX_QUEUED, MAX_KEEPALIVE_INTERVAL};
+pub use channel::{
+    keepalive_interval, TlsChannel, DEFAULT_MAX_QUEUED, DEFAULT_WINDOW, MAX_KEEPALIVE_INTERVAL,
+};
 pub use connect::{connect_all, NetConfig};
 pub use error::{NetError, Refusal};

@@ -264,3 +264,74 @@ fn a_peer_that_sends_too_far_ahead_is_stopped() {
         "{err}"
     );
 }
+
+#[test]
+fn a_small_window_makes_a_far_ahead_sender_wait_instead_of_failing() {
+    // Each side first sends everything, then reads: beta sends 3 MiB, alpha 16 KiB. With a
+    // 64 KiB window alpha's reader pauses and TCP makes beta's send wait, so alpha never
+    // holds more than the window plus socket buffers, far below the 1 MiB cap that would
+    // otherwise stop the run.
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
+    a.set_window(64 << 10);
+    a.set_max_queued(1 << 20);
+    let big: Vec<u64> = (0..(3u64 << 20) / 8).collect();
+    let expected = big.clone();
+    let tb = std::thread::spawn(move || {
+        for chunk in big.chunks(2048) {
+            b.send_u64s(chunk).unwrap();
+        }
+        let small = b.recv_u64s(2048).unwrap();
+        (b, small)
+    });
+    a.send_u64s(&[9u64; 2048]).unwrap();
+    // Give beta time to run far ahead before alpha reads anything.
+    std::thread::sleep(Duration::from_millis(300));
+    let got = a.recv_u64s(expected.len()).unwrap();
+    assert_eq!(got, expected);
+    let (_b, small) = tb.join().unwrap();
+    assert_eq!(small, vec![9u64; 2048]);
+}
+
+#[test]
+fn an_abort_on_one_channel_stops_the_other_channels_of_the_party() {
+    // alpha waits for beta; gamma (which alpha is not talking to) aborts: alpha's receive
+    // from beta fails within moments with gamma's reason, and so does a send.
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["alpha".to_string(), "beta".to_string(), "gamma".to_string()];
+    samen_net::generate_certs(&names, dir.path()).unwrap();
+    let cfgs = common::configs(
+        &["alpha", "beta", "gamma"],
+        dir.path(),
+        Duration::from_secs(20),
+    );
+    let mut all: Vec<_> = common::connect_threads(cfgs)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut gamma = all.pop().unwrap();
+    let _beta = all.pop().unwrap();
+    let mut alpha = all.pop().unwrap();
+    let mut to_beta = alpha.remove("beta").unwrap();
+    gamma
+        .get_mut("alpha")
+        .unwrap()
+        .abort("party 'gamma' stopped: its input failed validation");
+    let start = Instant::now();
+    let err = to_beta.recv(8).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    match &err {
+        ChannelError::Stopped(r) => {
+            assert_eq!(
+                (r.party.as_str(), r.reason.as_str()),
+                ("gamma", "its input failed validation")
+            );
+            assert_eq!(r.via.as_deref(), Some("gamma"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(to_beta.send(&[1]), Err(ChannelError::Stopped(_))));
+    assert_eq!(
+        err.to_string(),
+        "party 'gamma' stopped: its input failed validation"
+    );
+}

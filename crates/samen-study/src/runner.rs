@@ -20,7 +20,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use samen_core::channel::Channel;
+use samen_core::channel::{Channel, StopReason};
 use samen_net::{connect_all, NetConfig, NetError};
 use thiserror::Error;
 
@@ -234,10 +234,60 @@ fn load_inputs(study: &Study, opts: &RunOptions) -> Result<Option<PartyTable>, R
     }
 }
 
+/// What a party whose own checks failed before the computation tells its peers (no paths,
+/// line numbers or rows: those stay in the local error).
+fn local_failure_reason(party: &str, e: &RunError) -> StopReason {
+    let reason = match e {
+        RunError::Input(_) => "its input failed validation",
+        RunError::Usage(_) => "it was started with options that do not fit the study",
+        RunError::Spec(_) => "its table is too large for the study (overflow rule)",
+        RunError::Output(_) => "it cannot write to its output directory",
+        _ => "it failed before the computation",
+    };
+    StopReason::new(party, reason)
+}
+
+/// Environment variable of the test-only fault injection hook: `exit:<phase>` makes the
+/// process exit at once (status 86, without closing its connections, like a crash) when
+/// `<phase>` starts; `exit:<phase>:<ms>` does so `<ms>` milliseconds into the phase. Phases:
+/// `start` (before connecting), `connect` (right after all connections are up) and the
+/// engine's phases (`join`, `shares`, `products`, `comparison`, `open`). Used by the fault
+/// suite (`crates/samen-cli/tests/faults.rs`); not meant for production runs.
+pub const FAULT_ENV: &str = "SAMEN_FAULT";
+
+/// Exit status of a process ended by [`FAULT_ENV`].
+pub const FAULT_EXIT_CODE: i32 = 86;
+
+/// The fault-injection hook (see [`FAULT_ENV`]): called when `phase` starts.
+fn inject_fault(phase: &str) {
+    let Ok(spec) = std::env::var(FAULT_ENV) else {
+        return;
+    };
+    let mut parts = spec.split(':');
+    if parts.next() != Some("exit") || parts.next() != Some(phase) {
+        return;
+    }
+    match parts.next().and_then(|ms| ms.parse::<u64>().ok()) {
+        Some(ms) => {
+            let spawned = std::thread::Builder::new()
+                .name("samen-fault".to_string())
+                .spawn(move || {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    std::process::exit(FAULT_EXIT_CODE);
+                });
+            if spawned.is_err() {
+                std::process::exit(FAULT_EXIT_CODE);
+            }
+        }
+        None => std::process::exit(FAULT_EXIT_CODE),
+    }
+}
+
 /// Run one party over mutual TLS (see the module documentation).
 pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let study = Study::load(&opts.study)?;
     let started = Instant::now();
+    inject_fault("start");
     if study.party(&opts.party).is_none() {
         // Without a party name there is nobody to connect as.
         load_inputs(&study, opts)?;
@@ -266,10 +316,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     };
     tracing::info!(party = %opts.party, "connecting to the other parties");
     let tls = connect_all(&cfg)?;
+    inject_fault("connect");
     let input = match local {
         Ok(t) => t,
         Err(e) => {
-            let reason = format!("party '{}' stopped before the computation: {e}", opts.party);
+            let reason = local_failure_reason(&opts.party, &e).to_wire();
             let mut tls = tls;
             for ch in tls.values_mut() {
                 ch.abort(&reason);
@@ -325,6 +376,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         }
         if !name.is_empty() {
             tracing::info!(phase = name, "phase started");
+            inject_fault(name);
         }
     })
     .with_progress(progress_reporter(bar.clone()));
@@ -339,6 +391,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         b.finish_and_clear();
     }
     let result = result?;
+    finish_all(&opts.party, &mut channels)?;
     drop(input);
 
     let mut outputs = Vec::new();
@@ -388,6 +441,32 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     write_atomic(&summary_file, json.as_bytes())?;
     drop(channels);
     Ok(summary)
+}
+
+/// End a successful run on every channel at once: tell each peer this party is done and wait
+/// until each is done too, so that a peer that fails after this party's last message (the
+/// helper finishes before the data parties open the outputs) still makes this party fail
+/// instead of report success. On a failure the other peers get an abort.
+fn finish_all(me: &str, channels: &mut BTreeMap<String, Box<dyn Channel>>) -> Result<(), RunError> {
+    let results: Vec<Result<(), samen_core::channel::ChannelError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = channels
+            .values_mut()
+            .map(|ch| s.spawn(move || ch.finish()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(())))
+            .collect()
+    });
+    let Some(err) = results.into_iter().find_map(Result::err) else {
+        return Ok(());
+    };
+    let err = EngineError::Channel(err);
+    let reason = crate::session::peer_reason(me, &err).to_wire();
+    for ch in channels.values_mut() {
+        ch.abort(&reason);
+    }
+    Err(err.into())
 }
 
 /// Write the certificates of all parties of a study (`samen certs`).

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use samen_core::channel::{local_mesh, Channel, ChannelError};
+use samen_core::channel::{local_mesh, Channel, ChannelError, StopReason};
+use samen_core::mpc::MpcError;
+use samen_join::JoinError;
 
 use crate::engine::{run_data_party, run_helper, EngineError, Phases, Sizes};
 use crate::input::PartyTable;
@@ -58,8 +60,9 @@ fn two_channels<'m, C: Channel>(
 }
 
 /// Run party `me` of `study` over `channels` (keyed by peer name). A data party passes its
-/// validated table; the helper passes `None`. On any error every peer is sent an abort with
-/// the error message (which never contains data) before the error is returned.
+/// validated table; the helper passes `None`. On any error every peer is sent an abort
+/// ([`peer_reason`]: the party that stopped first and why, without local details) before the
+/// error is returned.
 pub fn run_party<C: Channel>(
     study: &Study,
     me: &str,
@@ -69,12 +72,72 @@ pub fn run_party<C: Channel>(
 ) -> Result<PartyResult, EngineError> {
     let result = run_party_inner(study, me, input, channels, phases);
     if let Err(e) = &result {
-        let reason = e.to_string();
+        let reason = peer_reason(me, e).to_wire();
         for ch in channels.values_mut() {
             ch.abort(&reason);
         }
     }
     result
+}
+
+/// The channel error inside an engine error, if the failure came from a channel.
+fn channel_error(e: &EngineError) -> Option<&ChannelError> {
+    match e {
+        EngineError::Channel(c)
+        | EngineError::Mpc(MpcError::Channel(c))
+        | EngineError::Join(JoinError::Channel(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// What party `me` tells its peers when it stops with `e`: the party whose failure started it
+/// (`me`, or the peer whose abort, failure or silence `me` saw, so a relayed stop keeps its
+/// origin) and a reason without file paths, line numbers, rows or data; the details stay in
+/// the local error.
+pub fn peer_reason(me: &str, e: &EngineError) -> StopReason {
+    let mine = |reason: &str| StopReason::new(me, reason);
+    if let Some(c) = channel_error(e) {
+        return match c {
+            ChannelError::Stopped(r) => StopReason {
+                via: None,
+                ..r.clone()
+            },
+            ChannelError::PeerAborted { peer, reason } => StopReason {
+                via: None,
+                ..StopReason::from_wire(peer, reason)
+            },
+            ChannelError::Closed { peer } => StopReason::new(
+                peer,
+                "its connection was lost (its process ended or the network failed)",
+            ),
+            ChannelError::Timeout { peer, .. } => {
+                StopReason::new(peer, "it sent nothing for longer than the I/O timeout")
+            }
+            ChannelError::Transport { peer, .. } => {
+                mine(&format!("its connection to party '{peer}' failed"))
+            }
+            ChannelError::Protocol { peer, .. } | ChannelError::FrameTooLarge { peer, .. } => {
+                mine(&format!("party '{peer}' deviated from the protocol"))
+            }
+            _ => mine("the secure computation failed"),
+        };
+    }
+    match e {
+        EngineError::Join(JoinError::DuplicateId { .. }) => {
+            mine("its input holds the same identifier twice")
+        }
+        EngineError::Join(JoinError::TooManyIds { .. }) => {
+            mine("its input is larger than the join allows")
+        }
+        EngineError::Join(_) => mine("the private join failed"),
+        EngineError::Spec(_) => mine("the study cannot be run with these table sizes"),
+        EngineError::Sizes { .. } => mine("the data parties reported inconsistent table sizes"),
+        EngineError::WrongTable { .. }
+        | EngineError::UnknownParty(_)
+        | EngineError::MissingChannel(_) => mine("it was started with the wrong party or table"),
+        EngineError::BadBit => mine("a peer deviated from the protocol (invalid revealed bit)"),
+        _ => mine("the secure computation failed"),
+    }
 }
 
 fn run_party_inner<C: Channel>(
@@ -128,19 +191,17 @@ pub struct LocalRun {
     pub transcripts: BTreeMap<String, Vec<String>>,
 }
 
+/// True if `e` only reports another party's failure (its abort, its closed channel or the
+/// shared stop), so that the in-process runner returns the root cause instead.
 fn is_consequence(e: &EngineError) -> bool {
-    let ch = match e {
-        EngineError::Channel(c) => Some(c),
-        EngineError::Mpc(samen_core::mpc::MpcError::Channel(c)) => Some(c),
-        _ => None,
-    };
-    let join_consequence = matches!(e, EngineError::Join(_))
-        && (e.to_string().contains("aborted") || e.to_string().contains("closed"));
-    join_consequence
-        || matches!(
-            ch,
-            Some(ChannelError::PeerAborted { .. }) | Some(ChannelError::Closed { .. })
+    matches!(
+        channel_error(e),
+        Some(
+            ChannelError::PeerAborted { .. }
+                | ChannelError::Closed { .. }
+                | ChannelError::Stopped(_)
         )
+    )
 }
 
 /// How long an in-process party waits for a peer (30 days: no timeout in practice).

@@ -175,4 +175,8 @@ impl<C: Channel> Channel for TranscriptChannel<C> {
     fn abort(&mut self, reason: &str) {
         self.inner.abort(reason)
     }
+
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        self.inner.finish()
+    }
 }
