@@ -16,8 +16,10 @@
 //!   written without it; the channel (`app`, `web` or the rare `machtiging`, logging in on
 //!   someone else's behalf) and a skewed login count in `0..=10_000` depend on the age band.
 //!   The rare channel makes small cells (and so suppression) visible in the smaller provinces.
-//! * `study.toml` — the three parties on loopback, both tables with their declared levels and
-//!   bounds, and the outputs of [`OUTPUTS`].
+//! * `study.toml` — the three parties on loopback, the join method (`--join`, helper-assisted
+//!   by default), both tables with their declared levels and bounds, and the outputs of
+//!   [`OUTPUTS`]: counts, sums, means and variances by category, a covariance of income and
+//!   logins, and one count released with differential privacy (ε = 1).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -234,11 +236,6 @@ impl OutputSpec {
 
     const fn by(mut self, by: &'static [Column]) -> OutputSpec {
         self.by = by;
-        self
-    }
-
-    const fn x(mut self, x: &'static [Column]) -> OutputSpec {
-        self.x = x;
         self
     }
 
