@@ -56,6 +56,7 @@ pub mod runner;
 pub mod session;
 pub mod spec;
 pub mod statistic;
+pub mod stats;
 pub mod transcript;
 
 pub use engine::{EngineError, Sizes};

@@ -125,9 +125,10 @@ pub fn helper_join_with_progress(
 ) -> Result<JoinOutput, JoinError> {
     let result = data_party(role, ids, peer, helper, progress);
     if let Err(e) = &result {
-        let reason = abort_reason(e);
-        peer.abort(reason);
-        helper.abort(reason);
+        if let Some(reason) = abort_reason(e) {
+            peer.abort(reason);
+            helper.abort(reason);
+        }
     }
     result
 }
@@ -148,26 +149,29 @@ pub fn serve_helper_join(
 ) -> Result<JoinSizes, JoinError> {
     let result = serve(first, second);
     if let Err(e) = &result {
-        let reason = abort_reason(e);
-        first.abort(reason);
-        second.abort(reason);
+        if let Some(reason) = abort_reason(e) {
+            first.abort(reason);
+            second.abort(reason);
+        }
     }
     result
 }
 
-fn abort_reason(e: &JoinError) -> &'static str {
+/// What to tell the others when the join fails here; `None` for a failed connection or a
+/// peer that stopped, whose true reason the party's runner passes on.
+fn abort_reason(e: &JoinError) -> Option<&'static str> {
     match e {
         JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
-            "helper join: a data party's input was rejected"
+            Some("helper join: a data party's input was rejected")
         }
-        JoinError::Randomness { .. } => "helper join: local randomness failure",
+        JoinError::Randomness { .. } => Some("helper join: local randomness failure"),
         JoinError::Channel(
             ChannelError::Closed { .. }
             | ChannelError::PeerAborted { .. }
             | ChannelError::Timeout { .. }
             | ChannelError::Transport { .. },
-        ) => "helper join: a connection failed",
-        _ => "helper join: protocol violation detected",
+        ) => None,
+        _ => Some("helper join: protocol violation detected"),
     }
 }
 

@@ -201,6 +201,10 @@ pub enum Statistic {
     Variance,
     /// Count and population covariance of two value columns per cell.
     Covariance,
+    /// Pearson correlation matrix of two or more value columns over the matched rows.
+    Correlation,
+    /// Ordinary least squares regression of a response on predictors, with an intercept.
+    Regression,
 }
 
 impl Statistic {

@@ -21,9 +21,13 @@ use crate::output::OutputTable;
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, SpecError, Statistic, Study};
 
 mod cells;
+mod correlation;
 mod covariance;
+mod gram;
+mod regression;
 
 pub use cells::mean_and_variance;
+pub use regression::MAX_TERMS;
 
 /// One per-row factor of a quantity.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -122,6 +126,8 @@ pub fn definition(statistic: Statistic) -> &'static dyn Definition {
         Statistic::Mean => &cells::MEAN,
         Statistic::Variance => &cells::VARIANCE,
         Statistic::Covariance => &covariance::COVARIANCE,
+        Statistic::Correlation => &correlation::CORRELATION,
+        Statistic::Regression => &regression::REGRESSION,
     }
 }
 

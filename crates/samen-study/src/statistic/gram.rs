@@ -1,0 +1,45 @@
+//! The Gram matrix `Σ z zᵀ` over the matched rows of a vector `z = (1, z_1, …)` of atoms, as
+//! quantities: shared by the regression and the correlation statistics.
+
+use super::{Atom, Quantity};
+use crate::stats::Gram;
+
+/// The quantities of the upper triangle of the Gram matrix of `z` (without the leading 1),
+/// row by row: `(0,0)` = n, `(0,j)` = Σz_j, `(i,j)` = Σz_i·z_j.
+pub(super) fn quantities(z: &[Atom]) -> Vec<Quantity> {
+    let d = z.len() + 1;
+    let atom = |i: usize| -> Vec<Atom> {
+        i.checked_sub(1)
+            .and_then(|i| z.get(i))
+            .cloned()
+            .into_iter()
+            .collect()
+    };
+    let mut q = Vec::with_capacity(d * (d + 1) / 2);
+    for i in 0..d {
+        for j in i..d {
+            let mut atoms = atom(i);
+            atoms.extend(atom(j));
+            q.push(Quantity(atoms));
+        }
+    }
+    q
+}
+
+/// The full symmetric Gram matrix from the opened upper triangle (as [`quantities`] orders it).
+pub(super) fn from_upper(d: usize, upper: &[i128]) -> Result<Gram, crate::stats::StatsError> {
+    let mut full = vec![0i128; d * d];
+    let mut it = upper.iter();
+    for i in 0..d {
+        for j in i..d {
+            let v = it.next().copied().unwrap_or(0);
+            if let Some(x) = full.get_mut(i * d + j) {
+                *x = v;
+            }
+            if let Some(x) = full.get_mut(j * d + i) {
+                *x = v;
+            }
+        }
+    }
+    Gram::new(d, full)
+}

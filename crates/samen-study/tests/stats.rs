@@ -1,0 +1,12 @@
+//! Post-opening numerics of `samen_study::stats` against independent computations.
+
+#[path = "stats/common.rs"]
+mod common;
+#[path = "stats/correlation.rs"]
+mod correlation;
+#[path = "stats/ols.rs"]
+mod ols;
+#[path = "stats/ols_reference.rs"]
+mod ols_reference;
+#[path = "stats/tdist.rs"]
+mod tdist;
