@@ -80,6 +80,9 @@ fn demo_tables_match_the_plaintext_computation() {
         "matched",
         "covariance_income_logins_by_household",
         "users_by_province_dp",
+        "regression_logins",
+        "regression_logins.glance",
+        "correlation_income_logins",
     ] {
         assert!(keep.path().join(format!("out/bureau/{name}.csv")).exists());
         assert!(keep.path().join(format!("out/portal/{name}.csv")).exists());

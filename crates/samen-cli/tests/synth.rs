@@ -192,6 +192,8 @@ fn study_file_declares_parties_tables_and_outputs() {
         "mean_income_by_channel",
         "matched",
         "covariance_income_logins_by_household",
+        "regression_logins",
+        "correlation_income_logins",
         "users_by_province_dp",
     ] {
         assert!(names.contains(&want), "missing output {want}");
@@ -271,4 +273,43 @@ fn users_beyond_the_register_are_outsiders() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), 100, 300, 3);
     assert_eq!(rows(&dir.path().join("usage.csv")).len(), 301);
+}
+
+#[test]
+fn regression_on_the_synthetic_data_is_not_singular() {
+    // 80 000 users: about 36 matched rows use the rare channel, so every dummy has rows.
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 200_000, 80_000, 2026);
+    let study = samen_study::spec::Study::load(&dir.path().join("study.toml")).unwrap();
+    let read = |table: &str| {
+        samen_study::input::read_csv(&study, table, &dir.path().join(format!("{table}.csv")))
+            .unwrap()
+    };
+    let (register, usage) = (read("register"), read("usage"));
+    let tables = samen_study::reference::compute(&study, &[&register, &usage]);
+    let regression = tables
+        .iter()
+        .find(|t| t.statistic == samen_study::Statistic::Regression)
+        .expect("the synthetic study has a regression");
+    assert!(regression.notes.is_empty(), "{:?}", regression.notes);
+    let coefficients = &regression.files[0];
+    // Intercept, income, four household dummies, two channel dummies.
+    assert_eq!(coefficients.rows.len(), 8);
+    for row in 0..coefficients.rows.len() {
+        for column in ["estimate", "std_error", "p_value"] {
+            let v: f64 = coefficients.get(row, column).unwrap().parse().unwrap();
+            assert!(v.is_finite(), "row {row} {column}");
+        }
+    }
+    let glance = &regression.files[1];
+    assert_eq!(glance.get(0, "suppressed"), Some("false"));
+    let r2: f64 = glance.get(0, "r_squared").unwrap().parse().unwrap();
+    assert!(r2 > 0.0 && r2 < 1.0, "r² {r2}");
+
+    let correlation = tables
+        .iter()
+        .find(|t| t.statistic == samen_study::Statistic::Correlation)
+        .expect("the synthetic study has a correlation");
+    let r: f64 = correlation.get(0, "usage.logins").unwrap().parse().unwrap();
+    assert!(r.abs() < 1.0 && r != 0.0, "correlation {r}");
 }

@@ -377,6 +377,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 _ => {}
             }
         }
+        for note in &want.notes {
+            println!("  note: {note}");
+        }
         println!();
         verdicts.push(Verdict {
             name: spec.name.clone(),

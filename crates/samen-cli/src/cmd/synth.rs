@@ -19,7 +19,8 @@
 //! * `study.toml` — the three parties on loopback, the join method (`--join`, helper-assisted
 //!   by default), both tables with their declared levels and bounds, and the outputs of
 //!   [`OUTPUTS`]: counts, sums, means and variances by category, a covariance of income and
-//!   logins, and one count released with differential privacy (ε = 1).
+//!   logins, a regression of logins on income, household type and channel, the correlation of
+//!   income and logins, and one count released with differential privacy (ε = 1).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -239,6 +240,11 @@ impl OutputSpec {
         self
     }
 
+    const fn x(mut self, x: &'static [Column]) -> OutputSpec {
+        self.x = x;
+        self
+    }
+
     const fn epsilon(mut self, epsilon: f64) -> OutputSpec {
         self.epsilon = Some(epsilon);
         self
@@ -249,7 +255,7 @@ impl OutputSpec {
 pub const EPSILON: f64 = 1.0;
 
 /// The outputs of the synthetic study, in the order of the study file.
-pub const OUTPUTS: [OutputSpec; 8] = [
+pub const OUTPUTS: [OutputSpec; 10] = [
     OutputSpec::new(
         "users_by_province_channel",
         Statistic::Count,
@@ -296,6 +302,19 @@ pub const OUTPUTS: [OutputSpec; 8] = [
     )
     .of(&[Column::Income, Column::Logins])
     .by(&[Column::Household]),
+    OutputSpec::new(
+        "regression_logins",
+        Statistic::Regression,
+        "Logins regressed on income, household type and channel (OLS)",
+    )
+    .of(&[Column::Logins])
+    .x(&[Column::Income, Column::Household, Column::Channel]),
+    OutputSpec::new(
+        "correlation_income_logins",
+        Statistic::Correlation,
+        "Correlation of income (register) and logins (usage)",
+    )
+    .of(&[Column::Income, Column::Logins]),
     OutputSpec::new(
         "users_by_province_dp",
         Statistic::Count,
