@@ -1,5 +1,6 @@
 //! `samen demo` at a small size, as separate processes over mutual TLS on loopback: it must
-//! succeed and every revealed table must equal the demo's own plaintext computation.
+//! succeed, every exact output must equal the study engine's plaintext reference byte for
+//! byte, and the differentially private output must have every cell.
 
 use std::process::Command;
 
@@ -26,20 +27,63 @@ fn demo_tables_match_the_plaintext_computation() {
         out.status.success(),
         "samen demo failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    let verdicts: Vec<&str> = stdout
+    let study = samen_study::spec::Study::load(&keep.path().join("study.toml")).unwrap();
+    let exact: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains("matches plaintext:"))
         .collect();
-    assert_eq!(
-        verdicts.len(),
-        6,
-        "one verdict per table expected:\n{stdout}"
+    let noisy: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("every cell present with its levels:"))
+        .collect();
+    let private = study
+        .outputs()
+        .iter()
+        .filter(|o| o.privacy.is_some())
+        .count();
+    assert!(
+        private >= 1,
+        "the demo study has no differentially private output"
     );
-    for v in &verdicts {
+    assert_eq!(
+        (exact.len(), noisy.len()),
+        (study.outputs().len() - private, private),
+        "one verdict per output expected:\n{stdout}"
+    );
+    for v in &exact {
         assert!(v.trim_end().ends_with("matches plaintext: yes"), "{v}");
     }
+    for v in &noisy {
+        assert!(
+            v.trim_end()
+                .ends_with("every cell present with its levels: yes"),
+            "{v}"
+        );
+    }
+    // The noise is reported per noisy integer column, with the mechanism's deviation.
+    let report = stdout
+        .lines()
+        .find(|l| l.contains("noisy count − exact over"))
+        .unwrap_or_else(|| panic!("no noise report:\n{stdout}"));
+    assert!(report.contains("mechanism: 1.357"), "{report}");
+    // Every file of every output is shown (companion files under their own name).
+    for o in study.outputs() {
+        assert!(
+            stdout.contains(&format!("{} — ", o.name)),
+            "{} not shown:\n{stdout}",
+            o.name
+        );
+    }
     // Both data parties wrote the tables; the helper wrote none.
-    for name in ["users_by_province_channel", "matched"] {
+    for name in [
+        "users_by_province_channel",
+        "matched",
+        "covariance_income_logins_by_household",
+        "users_by_province_dp",
+        "regression_logins",
+        "regression_logins.glance",
+        "correlation_income_logins",
+    ] {
         assert!(keep.path().join(format!("out/bureau/{name}.csv")).exists());
         assert!(keep.path().join(format!("out/portal/{name}.csv")).exists());
         assert!(!keep.path().join(format!("out/trustee/{name}.csv")).exists());

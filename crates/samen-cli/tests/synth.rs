@@ -188,19 +188,83 @@ fn study_file_declares_parties_tables_and_outputs() {
         "users_by_province_channel",
         "mean_logins_by_household",
         "variance_logins_by_age_band",
+        "logins_by_province",
+        "mean_income_by_channel",
         "matched",
+        "covariance_income_logins_by_household",
+        "regression_logins",
+        "correlation_income_logins",
+        "users_by_province_dp",
     ] {
         assert!(names.contains(&want), "missing output {want}");
     }
     for o in outputs {
         assert_eq!(o["min_cell"].as_integer(), Some(10));
     }
+    let covariance = &outputs[names
+        .iter()
+        .position(|n| *n == "covariance_income_logins_by_household")
+        .unwrap()];
+    assert_eq!(covariance["statistic"].as_str(), Some("covariance"));
+    assert_eq!(
+        covariance["of"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["register.income", "usage.logins"]
+    );
+    // Exactly one differentially private output: the count by province with ε = 1.
+    let private: Vec<_> = outputs
+        .iter()
+        .filter(|o| o.get("epsilon").is_some())
+        .collect();
+    assert_eq!(private.len(), 1);
+    assert_eq!(private[0]["name"].as_str(), Some("users_by_province_dp"));
+    assert_eq!(private[0]["statistic"].as_str(), Some("count"));
+    assert_eq!(private[0]["epsilon"].as_float(), Some(1.0));
+    // The helper-assisted join unless asked otherwise.
+    assert_eq!(study["study"]["join"].as_str(), Some("helper"));
 
     // The study engine accepts it, and the default sizes cannot overflow.
     let parsed = samen_study::spec::Study::from_toml_str(&text).unwrap();
     assert_eq!(parsed.outputs().len(), outputs.len());
     assert_eq!(parsed.tables().len(), 2);
     parsed.check_overflow(1_000_000 + 400_000).unwrap();
+    assert_eq!(parsed.join(), samen_join::JoinMethod::Helper);
+    assert!(parsed.outputs().iter().any(|o| o.privacy.is_some()));
+}
+
+#[test]
+fn join_method_is_written_into_the_study_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_samen"))
+        .args([
+            "synth",
+            "mijnoverheid",
+            "--residents",
+            "100",
+            "--users",
+            "50",
+        ])
+        .args(["--join", "two-party", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let study = samen_study::spec::Study::load(&dir.path().join("study.toml")).unwrap();
+    assert_eq!(study.join(), samen_join::JoinMethod::TwoParty);
+    let bad = Command::new(env!("CARGO_BIN_EXE_samen"))
+        .args(["synth", "mijnoverheid", "--join", "telepathy", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
 }
 
 #[test]
@@ -209,4 +273,43 @@ fn users_beyond_the_register_are_outsiders() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), 100, 300, 3);
     assert_eq!(rows(&dir.path().join("usage.csv")).len(), 301);
+}
+
+#[test]
+fn regression_on_the_synthetic_data_is_not_singular() {
+    // 80 000 users: about 36 matched rows use the rare channel, so every dummy has rows.
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 200_000, 80_000, 2026);
+    let study = samen_study::spec::Study::load(&dir.path().join("study.toml")).unwrap();
+    let read = |table: &str| {
+        samen_study::input::read_csv(&study, table, &dir.path().join(format!("{table}.csv")))
+            .unwrap()
+    };
+    let (register, usage) = (read("register"), read("usage"));
+    let tables = samen_study::reference::compute(&study, &[&register, &usage]);
+    let regression = tables
+        .iter()
+        .find(|t| t.statistic == samen_study::Statistic::Regression)
+        .expect("the synthetic study has a regression");
+    assert!(regression.notes.is_empty(), "{:?}", regression.notes);
+    let coefficients = &regression.files[0];
+    // Intercept, income, four household dummies, two channel dummies.
+    assert_eq!(coefficients.rows.len(), 8);
+    for row in 0..coefficients.rows.len() {
+        for column in ["estimate", "std_error", "p_value"] {
+            let v: f64 = coefficients.get(row, column).unwrap().parse().unwrap();
+            assert!(v.is_finite(), "row {row} {column}");
+        }
+    }
+    let glance = &regression.files[1];
+    assert_eq!(glance.get(0, "suppressed"), Some("false"));
+    let r2: f64 = glance.get(0, "r_squared").unwrap().parse().unwrap();
+    assert!(r2 > 0.0 && r2 < 1.0, "r² {r2}");
+
+    let correlation = tables
+        .iter()
+        .find(|t| t.statistic == samen_study::Statistic::Correlation)
+        .expect("the synthetic study has a correlation");
+    let r: f64 = correlation.get(0, "usage.logins").unwrap().parse().unwrap();
+    assert!(r.abs() < 1.0 && r != 0.0, "correlation {r}");
 }

@@ -6,9 +6,12 @@
 //! 4. Start `bureau` (register), `portal` (usage) and `trustee` (helper) as three OS processes of
 //!    this binary (`samen run … --quiet`) talking mutual TLS on 127.0.0.1, with a spinner.
 //! 5. Print each revealed table, the time per phase and the bytes each party sent (from the
-//!    `<party>-summary.json` files the runners write), and check every table against a plaintext
-//!    computation the demo does itself — possible only because the demo generated both data
-//!    sets. Exit non-zero if a party fails or a table differs.
+//!    `<party>-summary.json` files the runners write), and check every file against the study
+//!    engine's plaintext reference (`samen_study::reference`, the same declarations evaluated
+//!    in the clear on both inputs) — possible only because the demo generated both data sets.
+//!    Exact outputs must match byte for byte, at the bureau and at the portal; for a
+//!    differentially private output the demo checks every cell is there and reports the noise
+//!    (noisy − exact). Exit non-zero if a party fails or a table differs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,10 +23,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::synth::{self, SynthConfig, OUTPUTS, PARTIES};
+use samen_study::spec::{Privacy, Study};
+
+use super::synth::{self, Join, SynthConfig, OUTPUTS, PARTIES};
 use super::CliError;
 
-mod plain;
+mod check;
 mod view;
 
 /// Arguments of `samen demo`.
@@ -45,6 +50,10 @@ pub struct Args {
     /// Stop the parties if they have not finished after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1800)]
     timeout: u64,
+    /// Use the two-party Diffie–Hellman join (minutes for 10^6 rows) instead of the
+    /// helper-assisted join (seconds).
+    #[arg(long)]
+    two_party: bool,
 }
 
 /// Errors of `samen demo`.
@@ -62,8 +71,11 @@ pub enum DemoError {
     /// A child process (certs or a party) failed.
     #[error("{0}")]
     Child(String),
-    /// Some revealed tables differ from the plaintext computation.
-    #[error("{0} of {1} tables differ from the plaintext computation")]
+    /// The demo's own study file or data could not be read back for the plaintext check.
+    #[error("cannot read back the generated study or data: {0}")]
+    Reference(String),
+    /// Some revealed outputs differ from the plaintext computation.
+    #[error("{0} of {1} outputs differ from the plaintext computation")]
     Mismatch(usize, usize),
 }
 
@@ -145,6 +157,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             users: args.users,
             seed: args.seed,
             ports,
+            join: if args.two_party {
+                Join::TwoParty
+            } else {
+                Join::Helper
+            },
         },
         &dir,
     )?;
@@ -184,11 +201,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     timings.push(("certificates", t.elapsed()));
     println!(
-        "study     {} (parties on 127.0.0.1 ports {}, {}, {}), certificates in {}",
+        "study     {} (parties on 127.0.0.1 ports {}, {}, {}; {} join), certificates in {}",
         data.study.display(),
         ports[0],
         ports[1],
         ports[2],
+        if args.two_party {
+            "two-party Diffie–Hellman"
+        } else {
+            "helper-assisted"
+        },
         certs.display()
     );
 
@@ -205,14 +227,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     for (name, input) in PARTIES.iter().zip(inputs) {
         let out = dir.join("out").join(name);
         std::fs::create_dir_all(&out).map_err(io(format!("cannot create {}", out.display())))?;
-        // With --keep on a directory used before: never show a previous run's tables.
-        for stale in OUTPUTS
-            .iter()
-            .map(|o| format!("{}.csv", o.name))
-            .chain([format!("{name}-summary.json")])
-        {
-            let _ = std::fs::remove_file(out.join(stale));
-        }
+        // With --keep on a directory used before: never show a previous run's tables (any
+        // file of an output: `<output>.csv`, `<output>.<suffix>.csv`).
+        remove_stale(&out, name);
         let stderr = logs.join(format!("{name}.stderr"));
         let stdout = logs.join(format!("{name}.stdout"));
         let mut cmd = Command::new(&exe);
@@ -298,46 +315,78 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
     // 5. Tables, costs, checks.
     let t = Instant::now();
-    let join = plain::join(&data.register, &data.usage)?;
+    let study = Study::load(&data.study).map_err(|e| DemoError::Reference(e.to_string()))?;
+    let read = |table: &str, path: &Path| {
+        samen_study::input::read_csv(&study, table, path)
+            .map_err(|e| DemoError::Reference(e.to_string()))
+    };
+    let register = read("register", &data.register)?;
+    let usage = read("usage", &data.usage)?;
+    let reference = samen_study::reference::compute(&study, &[&register, &usage]);
+    let plan =
+        samen_study::plan::Plan::new(&study).map_err(|e| DemoError::Reference(e.to_string()))?;
     let bureau_out = parties
         .first()
         .map(|p| p.out.clone())
         .unwrap_or_else(|| dir.clone());
     let portal_out = parties.get(1).map(|p| p.out.clone());
     let mut verdicts = Vec::new();
-    for spec in &OUTPUTS {
-        let path = bureau_out.join(format!("{}.csv", spec.name));
-        let text = std::fs::read_to_string(&path);
-        println!(
-            "{} — {} (min_cell {})",
-            spec.name, spec.title, spec.min_cell
-        );
-        let verdict = match &text {
-            Ok(text) => {
-                match view::render(spec, text) {
-                    Ok(t) => print!("{t}"),
-                    Err(e) => println!("  (cannot display: {e})"),
+    for ((spec, want), output_plan) in study.outputs().iter().zip(&reference).zip(&plan.outputs) {
+        let title = OUTPUTS
+            .iter()
+            .find(|o| o.name == spec.name)
+            .map_or(spec.statistic.as_str(), |o| o.title);
+        println!("{} — {title} (min_cell {})", spec.name, spec.min_cell);
+        let mut problems: Vec<String> = Vec::new();
+        let mut noise: Vec<check::NoiseStats> = Vec::new();
+        for (file, want_text) in want.rendered() {
+            let path = bureau_out.join(&file);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    println!("  (no {file}: {e})");
+                    problems.push(format!("{} is missing: {e}", path.display()));
+                    continue;
                 }
-                let want = plain::expected(&join, spec);
-                let same_at_portal = portal_out
-                    .as_ref()
-                    .map(|d| std::fs::read_to_string(d.join(format!("{}.csv", spec.name))));
-                match (plain::compare(spec, text, &want), same_at_portal) {
-                    (Err(e), _) => Err(e),
-                    (Ok(()), Some(Ok(p))) if &p != text => {
-                        Err("bureau and portal revealed different tables".to_string())
-                    }
-                    (Ok(()), Some(Err(e))) => Err(format!("portal's table is missing: {e}")),
-                    (Ok(()), _) => Ok(()),
+            };
+            if want.files.len() > 1 {
+                println!("  {file}");
+            }
+            match view::render(&text) {
+                Ok(t) => print!("{t}"),
+                Err(e) => println!("  (cannot display: {e})"),
+            }
+            let verdict = match spec.privacy {
+                None => check::exact(&text, &want_text),
+                Some(_) => {
+                    let sd = |column: &str| check::planned_sd(spec, output_plan, column);
+                    check::noisy(&text, &want_text, spec.by.len(), &sd).map(|s| noise.extend(s))
                 }
+            };
+            if let Err(e) = verdict {
+                problems.push(format!("{file}: {e}"));
             }
-            Err(e) => {
-                println!("  (no table: {e})");
-                Err(format!("{} is missing: {e}", path.display()))
+            match portal_out
+                .as_ref()
+                .map(|d| std::fs::read_to_string(d.join(&file)))
+            {
+                Some(Ok(p)) if p != text => problems.push(format!(
+                    "{file}: bureau and portal revealed different bytes"
+                )),
+                Some(Err(e)) => problems.push(format!("{file}: the portal's copy is missing: {e}")),
+                _ => {}
             }
-        };
+        }
+        for note in &want.notes {
+            println!("  note: {note}");
+        }
         println!();
-        verdicts.push((spec.name, verdict));
+        verdicts.push(Verdict {
+            name: spec.name.clone(),
+            privacy: spec.privacy,
+            noise,
+            problems,
+        });
     }
     println!(
         "{} = suppressed inside MPC: fewer than min_cell matched rows; nothing about the cell but that fact is revealed\n",
@@ -354,22 +403,40 @@ pub fn run(args: Args) -> Result<(), CliError> {
     println!("  {:<26}{:>10}\n", "total", seconds(started.elapsed()));
 
     println!(
-        "check against a plaintext computation of the same join ({} register rows, {} usage rows, {} matched)",
-        join.register_rows,
-        join.usage_rows,
-        join.len()
+        "check against the plaintext reference of the same study ({} register rows, {} usage rows; bureau's and portal's files)",
+        register.len(),
+        usage.len(),
     );
     println!(
         "  (possible only because the demo generated both data sets; in a real study no party sees both)"
     );
-    let width = OUTPUTS.iter().map(|o| o.name.len()).max().unwrap_or(0);
+    let width = verdicts.iter().map(|v| v.name.len()).max().unwrap_or(0);
     let mut differ = 0;
-    for (name, v) in &verdicts {
-        match v {
-            Ok(()) => println!("  {name:<width$}  matches plaintext: yes"),
-            Err(e) => {
+    for v in &verdicts {
+        let name = &v.name;
+        match (v.privacy, v.problems.first()) {
+            (None, None) => println!("  {name:<width$}  matches plaintext: yes"),
+            (Some(p), None) => {
+                println!(
+                    "  {name:<width$}  differentially private ({}): every cell present with its levels: yes",
+                    budget(p)
+                );
+                for s in &v.noise {
+                    let expected = s
+                        .expected_sd
+                        .map_or_else(|| "not derived here".to_string(), |e| format!("{e:.3}"));
+                    println!(
+                        "  {:width$}    noisy {} − exact over {} cells: mean {:+.3}, sd {:.3} (mechanism: {expected}), max |error| {}",
+                        "", s.column, s.cells, s.mean, s.sd, s.max_abs
+                    );
+                }
+            }
+            (_, Some(_)) => {
                 differ += 1;
-                println!("  {name:<width$}  matches plaintext: NO ({e})");
+                println!(
+                    "  {name:<width$}  matches plaintext: NO ({})",
+                    v.problems.join("; ")
+                );
             }
         }
     }
@@ -383,6 +450,45 @@ pub fn run(args: Args) -> Result<(), CliError> {
         return Err(DemoError::Mismatch(differ, verdicts.len()).into());
     }
     Ok(())
+}
+
+/// The outcome of checking one output.
+struct Verdict {
+    name: String,
+    privacy: Option<Privacy>,
+    noise: Vec<check::NoiseStats>,
+    problems: Vec<String>,
+}
+
+/// `ε = 1` or `ρ = 0.5`.
+fn budget(p: Privacy) -> String {
+    match p {
+        Privacy::Epsilon(e) => format!("ε = {e}"),
+        Privacy::Rho(r) => format!("ρ = {r}"),
+    }
+}
+
+/// Remove the output files and summary a previous run left in `out` (only those: CSV files
+/// named after an output of the synthetic study, and `<party>-summary.json`).
+fn remove_stale(out: &Path, party: &str) {
+    let _ = std::fs::remove_file(out.join(format!("{party}-summary.json")));
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(file) = file.to_str() else {
+            continue;
+        };
+        let ours = file.strip_suffix(".csv").is_some_and(|stem| {
+            OUTPUTS
+                .iter()
+                .any(|o| stem == o.name || stem.starts_with(&format!("{}.", o.name)))
+        });
+        if ours {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Wait for all parties, with a spinner on a terminal. Returns the names of parties that failed

@@ -16,8 +16,11 @@
 //!   written without it; the channel (`app`, `web` or the rare `machtiging`, logging in on
 //!   someone else's behalf) and a skewed login count in `0..=10_000` depend on the age band.
 //!   The rare channel makes small cells (and so suppression) visible in the smaller provinces.
-//! * `study.toml` — the three parties on loopback, both tables with their declared levels and
-//!   bounds, and the outputs of [`OUTPUTS`].
+//! * `study.toml` — the three parties on loopback, the join method (`--join`, helper-assisted
+//!   by default), both tables with their declared levels and bounds, and the outputs of
+//!   [`OUTPUTS`]: counts, sums, means and variances by category, a covariance of income and
+//!   logins, a regression of logins on income, household type and channel, the correlation of
+//!   income and logins, and one count released with differential privacy (ε = 1).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -55,6 +58,30 @@ pub struct Args {
     /// Directory to write register.csv, usage.csv and study.toml to (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+    /// The private-join method the study file asks for: `helper` (helper-assisted, seconds
+    /// for 10^6 rows) or `two-party` (Diffie–Hellman between the data parties, minutes).
+    #[arg(long, value_enum, default_value_t = Join::Helper)]
+    pub join: Join,
+}
+
+/// The private-join method written into the study file (`[study] join`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Join {
+    /// Helper-assisted join: the helper matches tags it cannot invert.
+    #[default]
+    Helper,
+    /// Two-party Diffie–Hellman join between the data parties.
+    TwoParty,
+}
+
+impl Join {
+    /// The method's name in the study file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Join::Helper => "helper",
+            Join::TwoParty => "two-party",
+        }
+    }
 }
 
 /// Default number of residents.
@@ -169,70 +196,132 @@ impl Column {
 /// One output of the synthetic study.
 #[derive(Clone, Copy, Debug)]
 pub struct OutputSpec {
-    /// Output name (the runner writes `<name>.csv`).
+    /// Output name (the runner writes `<name>.csv`, and companion files for some statistics).
     pub name: &'static str,
     /// What is computed per cell.
     pub statistic: Statistic,
-    /// The value column for sum, mean and variance.
-    pub of: Option<Column>,
+    /// The value columns: one for sum, mean, variance and the response of a regression, two
+    /// for a covariance, two or more for a correlation; none for a count.
+    pub of: &'static [Column],
+    /// The predictors of a regression, in order.
+    pub x: &'static [Column],
     /// Grouping columns, first outermost.
     pub by: &'static [Column],
     /// Cells with fewer joined rows are suppressed.
     pub min_cell: u64,
+    /// Differential privacy: ε of the discrete Laplace noise added inside MPC.
+    pub epsilon: Option<f64>,
     /// One line saying what the table shows.
     pub title: &'static str,
 }
 
+impl OutputSpec {
+    /// An output with no value columns, predictors, grouping or noise, and `min_cell` 10.
+    const fn new(name: &'static str, statistic: Statistic, title: &'static str) -> OutputSpec {
+        OutputSpec {
+            name,
+            statistic,
+            of: &[],
+            x: &[],
+            by: &[],
+            min_cell: MIN_CELL,
+            epsilon: None,
+            title,
+        }
+    }
+
+    const fn of(mut self, of: &'static [Column]) -> OutputSpec {
+        self.of = of;
+        self
+    }
+
+    const fn by(mut self, by: &'static [Column]) -> OutputSpec {
+        self.by = by;
+        self
+    }
+
+    const fn x(mut self, x: &'static [Column]) -> OutputSpec {
+        self.x = x;
+        self
+    }
+
+    const fn epsilon(mut self, epsilon: f64) -> OutputSpec {
+        self.epsilon = Some(epsilon);
+        self
+    }
+}
+
+/// ε of the differentially private output.
+pub const EPSILON: f64 = 1.0;
+
 /// The outputs of the synthetic study, in the order of the study file.
-pub const OUTPUTS: [OutputSpec; 6] = [
-    OutputSpec {
-        name: "users_by_province_channel",
-        statistic: Statistic::Count,
-        of: None,
-        by: &[Column::Province, Column::Channel],
-        min_cell: MIN_CELL,
-        title: "Portal users by province and channel",
-    },
-    OutputSpec {
-        name: "mean_logins_by_household",
-        statistic: Statistic::Mean,
-        of: Some(Column::Logins),
-        by: &[Column::Household],
-        min_cell: MIN_CELL,
-        title: "Mean logins per user by household type",
-    },
-    OutputSpec {
-        name: "variance_logins_by_age_band",
-        statistic: Statistic::Variance,
-        of: Some(Column::Logins),
-        by: &[Column::AgeBand],
-        min_cell: MIN_CELL,
-        title: "Mean and variance of logins by age band",
-    },
-    OutputSpec {
-        name: "logins_by_province",
-        statistic: Statistic::Sum,
-        of: Some(Column::Logins),
-        by: &[Column::Province],
-        min_cell: MIN_CELL,
-        title: "Total logins by province",
-    },
-    OutputSpec {
-        name: "mean_income_by_channel",
-        statistic: Statistic::Mean,
-        of: Some(Column::Income),
-        by: &[Column::Channel],
-        min_cell: MIN_CELL,
-        title: "Mean income (register) by portal channel (usage)",
-    },
-    OutputSpec {
-        name: "matched",
-        statistic: Statistic::Count,
-        of: None,
-        by: &[],
-        min_cell: MIN_CELL,
-        title: "Residents who use the portal (size of the join)",
-    },
+pub const OUTPUTS: [OutputSpec; 10] = [
+    OutputSpec::new(
+        "users_by_province_channel",
+        Statistic::Count,
+        "Portal users by province and channel",
+    )
+    .by(&[Column::Province, Column::Channel]),
+    OutputSpec::new(
+        "mean_logins_by_household",
+        Statistic::Mean,
+        "Mean logins per user by household type",
+    )
+    .of(&[Column::Logins])
+    .by(&[Column::Household]),
+    OutputSpec::new(
+        "variance_logins_by_age_band",
+        Statistic::Variance,
+        "Mean and variance of logins by age band",
+    )
+    .of(&[Column::Logins])
+    .by(&[Column::AgeBand]),
+    OutputSpec::new(
+        "logins_by_province",
+        Statistic::Sum,
+        "Total logins by province",
+    )
+    .of(&[Column::Logins])
+    .by(&[Column::Province]),
+    OutputSpec::new(
+        "mean_income_by_channel",
+        Statistic::Mean,
+        "Mean income (register) by portal channel (usage)",
+    )
+    .of(&[Column::Income])
+    .by(&[Column::Channel]),
+    OutputSpec::new(
+        "matched",
+        Statistic::Count,
+        "Residents who use the portal (size of the join)",
+    ),
+    OutputSpec::new(
+        "covariance_income_logins_by_household",
+        Statistic::Covariance,
+        "Covariance of income (register) and logins (usage) by household type",
+    )
+    .of(&[Column::Income, Column::Logins])
+    .by(&[Column::Household]),
+    OutputSpec::new(
+        "regression_logins",
+        Statistic::Regression,
+        "Logins regressed on income, household type and channel (OLS)",
+    )
+    .of(&[Column::Logins])
+    .x(&[Column::Income, Column::Household, Column::Channel]),
+    OutputSpec::new(
+        "correlation_income_logins",
+        Statistic::Correlation,
+        "Correlation of income (register) and logins (usage)",
+    )
+    .of(&[Column::Income, Column::Logins]),
+    OutputSpec::new(
+        "users_by_province_dp",
+        Statistic::Count,
+        "Portal users by province, differentially private (ε = 1)",
+    )
+    .by(&[Column::Province])
+    .epsilon(EPSILON),
 ];
 
 /// Errors of `samen synth`.
@@ -282,6 +371,8 @@ pub struct SynthConfig {
     pub seed: u64,
     /// Loopback ports of bureau, portal and trustee.
     pub ports: [u16; 3],
+    /// The join method of the study file.
+    pub join: Join,
 }
 
 /// Run `samen synth`.
@@ -294,6 +385,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             users: args.users,
             seed: args.seed,
             ports: DEFAULT_PORTS,
+            join: args.join,
         },
         &args.out,
     )?;
@@ -438,9 +530,11 @@ pub fn generate(cfg: &SynthConfig, dir: &Path) -> Result<SynthSummary, SynthErro
     })?;
 
     let study_path = dir.join("study.toml");
-    std::fs::write(&study_path, study_toml(cfg.ports)).map_err(|source| SynthError::Io {
-        path: study_path.clone(),
-        source,
+    std::fs::write(&study_path, study_toml(cfg.ports, cfg.join)).map_err(|source| {
+        SynthError::Io {
+            path: study_path.clone(),
+            source,
+        }
     })?;
 
     Ok(SynthSummary {
@@ -605,15 +699,20 @@ fn string_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// The study file of the synthetic data set with the given loopback ports.
-pub fn study_toml(ports: [u16; 3]) -> String {
+/// The study file of the synthetic data set with the given loopback ports and join method.
+pub fn study_toml(ports: [u16; 3], join: Join) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "# Synthetic MijnOverheid-style study written by `samen synth mijnoverheid`.\n\
          # Every party uses this file byte for byte (its SHA-256 is checked when they connect).\n"
     );
-    let _ = writeln!(s, "[study]\nname = {}\n", quoted(STUDY_NAME));
+    let _ = writeln!(
+        s,
+        "[study]\nname = {}\njoin = {}   # \"helper\" (helper-assisted) or \"two-party\" (Diffie–Hellman)\n",
+        quoted(STUDY_NAME),
+        quoted(join.as_str())
+    );
     let _ = writeln!(
         s,
         "[parties.{}]         # holds the population register\naddress = \"127.0.0.1:{}\"\n",
@@ -667,15 +766,33 @@ pub fn study_toml(ports: [u16; 3]) -> String {
         let _ = writeln!(s, "\n# {}", o.title);
         let _ = writeln!(s, "[[outputs]]\nname = {}", quoted(o.name));
         let _ = writeln!(s, "statistic = {}", quoted(o.statistic.as_str()));
-        if let Some(of) = o.of {
-            let _ = writeln!(s, "of = {}", quoted(of.qualified()));
+        match o.of {
+            [] => {}
+            [one] => {
+                let _ = writeln!(s, "of = {}", quoted(one.qualified()));
+            }
+            many => {
+                let _ = writeln!(
+                    s,
+                    "of = {}",
+                    string_array(many.iter().map(|c| c.qualified()))
+                );
+            }
         }
-        let _ = writeln!(
-            s,
-            "by = {}",
-            string_array(o.by.iter().map(|c| c.qualified()))
-        );
+        if !o.x.is_empty() {
+            let _ = writeln!(s, "x = {}", string_array(o.x.iter().map(|c| c.qualified())));
+        }
+        if !o.by.is_empty() {
+            let _ = writeln!(
+                s,
+                "by = {}",
+                string_array(o.by.iter().map(|c| c.qualified()))
+            );
+        }
         let _ = writeln!(s, "min_cell = {}", o.min_cell);
+        if let Some(e) = o.epsilon {
+            let _ = writeln!(s, "epsilon = {e:?}");
+        }
     }
     s
 }
@@ -723,7 +840,7 @@ mod tests {
 
     #[test]
     fn study_file_is_valid_toml() {
-        let v: toml::Value = toml::from_str(&study_toml([1, 2, 3])).unwrap();
+        let v: toml::Value = toml::from_str(&study_toml([1, 2, 3], Join::TwoParty)).unwrap();
         assert_eq!(v["outputs"].as_array().unwrap().len(), OUTPUTS.len());
     }
 }

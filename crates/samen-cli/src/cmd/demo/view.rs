@@ -1,8 +1,8 @@
-//! Terminal rendering of revealed tables: aligned columns, `·` for suppressed cells.
+//! Terminal rendering of revealed output files, whatever the statistic: aligned columns (text
+//! left, numbers right), numbers rounded for reading, `·` for the values of a suppressed row,
+//! and a cross table for a count over two grouping columns.
 
-use super::super::synth::{OutputSpec, Statistic};
-
-/// Shown instead of the values of a suppressed cell.
+/// Shown instead of the values of a suppressed row.
 pub const SUPPRESSED: &str = "·";
 
 /// Left- or right-aligned column.
@@ -53,17 +53,40 @@ fn grid(header: &[String], align: &[Align], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Format a printed float for reading: two decimals (variances of large values: none).
-fn readable(v: &str, decimals: usize) -> String {
+/// Whether a field is a number as the runner writes them (integer or shortest `f64`).
+fn is_number(v: &str) -> bool {
+    !v.is_empty() && v.parse::<f64>().is_ok()
+}
+
+/// A field for reading: integers as they are, other numbers to about four significant digits
+/// (large ones without decimals, tiny ones in exponent notation), text as it is.
+fn readable(v: &str) -> String {
+    if v.parse::<i128>().is_ok() {
+        return v.to_string();
+    }
     match v.parse::<f64>() {
-        Ok(x) if x.abs() >= 1e5 => format!("{x:.0}"),
-        Ok(x) => format!("{x:.decimals$}"),
+        Ok(x) => {
+            let a = x.abs();
+            if a == 0.0 {
+                "0".to_string()
+            } else if a >= 1e5 {
+                format!("{x:.0}")
+            } else if a >= 100.0 {
+                format!("{x:.1}")
+            } else if a >= 1.0 {
+                format!("{x:.2}")
+            } else if a >= 1e-3 {
+                format!("{x:.4}")
+            } else {
+                format!("{x:.2e}")
+            }
+        }
         Err(_) => v.to_string(),
     }
 }
 
-/// Render the CSV text of a revealed table for the terminal.
-pub fn render(spec: &OutputSpec, csv_text: &str) -> Result<String, String> {
+/// Render the CSV text of one revealed output file for the terminal: any header, any rows.
+pub fn render(csv_text: &str) -> Result<String, String> {
     let mut r = csv::ReaderBuilder::new().from_reader(csv_text.as_bytes());
     let header: Vec<String> = r
         .headers()
@@ -76,75 +99,57 @@ pub fn render(spec: &OutputSpec, csv_text: &str) -> Result<String, String> {
         .map(|rec| rec.map(|rec| rec.iter().map(str::to_string).collect()))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let nby = spec.by.len();
-    let last = header.len().saturating_sub(1);
-    let is_suppressed = |row: &Vec<String>| row.get(last).map(String::as_str) == Some("true");
+    // The `suppressed` flag (last column when present) is shown as `·` in the value fields.
+    let flag = header
+        .iter()
+        .position(|h| h == "suppressed")
+        .filter(|&k| k + 1 == header.len());
+    let is_suppressed = |row: &[String]| {
+        flag.and_then(|k| row.get(k))
+            .is_some_and(|v| v.as_str() == "true")
+    };
+    // Text columns (levels, term names) are those with a non-numeric field.
+    let text: Vec<bool> = (0..header.len())
+        .map(|k| {
+            rows.iter()
+                .filter_map(|r| r.get(k))
+                .any(|v| !v.is_empty() && !is_number(v))
+        })
+        .collect();
+    let shown = flag.unwrap_or(header.len());
 
     // A count over two grouping columns reads best as a cross table.
-    if spec.statistic == Statistic::Count && nby == 2 {
-        let mut row_levels: Vec<String> = Vec::new();
-        let mut col_levels: Vec<String> = Vec::new();
-        for row in &rows {
-            let (Some(a), Some(b)) = (row.first(), row.get(1)) else {
-                continue;
-            };
-            if !row_levels.contains(a) {
-                row_levels.push(a.clone());
-            }
-            if !col_levels.contains(b) {
-                col_levels.push(b.clone());
-            }
-        }
-        let mut h = vec![format!(
-            "{} \\ {}",
-            header.first().map(String::as_str).unwrap_or(""),
-            header.get(1).map(String::as_str).unwrap_or("")
-        )];
-        h.extend(col_levels.iter().cloned());
-        let mut align = vec![Align::Left];
-        align.extend(col_levels.iter().map(|_| Align::Right));
-        let body: Vec<Vec<String>> = row_levels
-            .iter()
-            .map(|a| {
-                let mut line = vec![a.clone()];
-                for b in &col_levels {
-                    let cell = rows
-                        .iter()
-                        .find(|r| r.first() == Some(a) && r.get(1) == Some(b));
-                    line.push(match cell {
-                        Some(r) if is_suppressed(r) => SUPPRESSED.to_string(),
-                        Some(r) => r.get(2).cloned().unwrap_or_default(),
-                        None => String::new(),
-                    });
-                }
-                line
-            })
-            .collect();
-        return Ok(grid(&h, &align, &body));
+    let cross = flag == Some(3)
+        && header.get(2).map(String::as_str) == Some("count")
+        && text.first() == Some(&true)
+        && text.get(1) == Some(&true);
+    if cross {
+        return Ok(cross_table(&header, &rows, is_suppressed));
     }
 
-    // Otherwise one line per cell: levels, then the statistics (without the suppressed flag).
-    let h: Vec<String> = header.iter().take(last).cloned().collect();
-    let align: Vec<Align> = (0..h.len())
-        .map(|k| if k < nby { Align::Left } else { Align::Right })
+    let h: Vec<String> = header.iter().take(shown).cloned().collect();
+    let align: Vec<Align> = (0..shown)
+        .map(|k| {
+            if text.get(k) == Some(&true) {
+                Align::Left
+            } else {
+                Align::Right
+            }
+        })
         .collect();
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             let supp = is_suppressed(row);
-            (0..last)
+            (0..shown)
                 .map(|k| {
-                    let v = row.get(k).cloned().unwrap_or_default();
-                    if k < nby {
-                        v
-                    } else if supp {
+                    let v = row.get(k).map(String::as_str).unwrap_or("");
+                    if text.get(k) == Some(&true) {
+                        v.to_string()
+                    } else if supp && v.is_empty() {
                         SUPPRESSED.to_string()
                     } else {
-                        match header.get(k).map(String::as_str) {
-                            Some("mean") => readable(&v, 2),
-                            Some("variance") => readable(&v, 1),
-                            _ => v,
-                        }
+                        readable(v)
                     }
                 })
                 .collect()
@@ -153,17 +158,63 @@ pub fn render(spec: &OutputSpec, csv_text: &str) -> Result<String, String> {
     Ok(grid(&h, &align, &body))
 }
 
+/// Rows `a,b,count,suppressed` as a table with the levels of `a` down and those of `b` across.
+fn cross_table(
+    header: &[String],
+    rows: &[Vec<String>],
+    is_suppressed: impl Fn(&[String]) -> bool,
+) -> String {
+    let mut row_levels: Vec<&String> = Vec::new();
+    let mut col_levels: Vec<&String> = Vec::new();
+    for row in rows {
+        let (Some(a), Some(b)) = (row.first(), row.get(1)) else {
+            continue;
+        };
+        if !row_levels.contains(&a) {
+            row_levels.push(a);
+        }
+        if !col_levels.contains(&b) {
+            col_levels.push(b);
+        }
+    }
+    let mut h = vec![format!(
+        "{} \\ {}",
+        header.first().map(String::as_str).unwrap_or(""),
+        header.get(1).map(String::as_str).unwrap_or("")
+    )];
+    h.extend(col_levels.iter().map(|s| s.to_string()));
+    let mut align = vec![Align::Left];
+    align.extend(col_levels.iter().map(|_| Align::Right));
+    let body: Vec<Vec<String>> = row_levels
+        .iter()
+        .map(|&a| {
+            let mut line = vec![a.clone()];
+            for &b in &col_levels {
+                let cell = rows
+                    .iter()
+                    .find(|r| r.first() == Some(a) && r.get(1) == Some(b));
+                line.push(match cell {
+                    Some(r) if is_suppressed(r) => SUPPRESSED.to_string(),
+                    Some(r) => r.get(2).cloned().unwrap_or_default(),
+                    None => String::new(),
+                });
+            }
+            line
+        })
+        .collect();
+    grid(&h, &align, &body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::synth::OUTPUTS;
 
     #[test]
     fn cross_table_with_suppressed_cells() {
         let csv = "register.province,usage.channel,count,suppressed\n\
                    Groningen,app,120,false\nGroningen,web,,true\n\
                    Zeeland,app,15,false\nZeeland,web,3000,false\n";
-        let t = render(&OUTPUTS[0], csv).unwrap();
+        let t = render(csv).unwrap();
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].contains("register.province \\ usage.channel"));
         assert!(lines[2].starts_with("  Groningen") && lines[2].ends_with('·'));
@@ -175,11 +226,48 @@ mod tests {
     fn long_table_rounds_means() {
         let csv = "register.age_band,count,mean,variance,suppressed\n\
                    18-24,12,3.3333333333333335,2.2222222222222223,false\n75+,,,,true\n";
-        let t = render(&OUTPUTS[2], csv).unwrap();
-        assert!(t.contains("3.33") && t.contains("2.2") && !t.contains("3.333"));
+        let t = render(csv).unwrap();
+        assert!(t.contains("3.33") && t.contains("2.22") && !t.contains("3.333"));
+        assert!(!t.contains("suppressed"));
         assert!(t.lines().nth(3).unwrap().ends_with('·'));
         let csv = "register.province,count,sum,suppressed\nGroningen,12,30000,false\n";
-        let t = render(&OUTPUTS[3], csv).unwrap();
+        let t = render(csv).unwrap();
         assert!(t.lines().nth(2).unwrap().ends_with(" 30000"));
+    }
+
+    #[test]
+    fn regression_files_and_correlation_matrix() {
+        let coef = "term,estimate,std_error,statistic,p_value\n\
+                    (intercept),4.251234,0.1,42.5,1.5e-300\n\
+                    register.income,0.0000123,2e-6,6.1,1e-9\n\
+                    usage.channel=web,-1.5,0.25,-6,2.1e-9\n";
+        let t = render(coef).unwrap();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("  term") && lines[0].ends_with("p_value"));
+        assert!(lines[2].starts_with("  (intercept)") && lines[2].contains("4.25"));
+        assert!(lines[3].contains("1.23e-5"), "{t}");
+        assert!(lines[4].starts_with("  usage.channel=web") && lines[4].contains("-1.50"));
+        // Numbers right-aligned: every data line as long as the header line.
+        assert!(lines[2..]
+            .iter()
+            .all(|l| l.chars().count() == lines[0].chars().count()));
+
+        let glance = "n,r_squared,adj_r_squared,sigma,df_residual,suppressed\n\
+                      360000,0.0312,0.0311,11.9,359990,false\n";
+        let t = render(glance).unwrap();
+        assert!(t.lines().next().unwrap().ends_with("df_residual"));
+        assert!(t.lines().nth(2).unwrap().contains("0.0312"));
+
+        let suppressed = "n,r_squared,adj_r_squared,sigma,df_residual,suppressed\n4,,,,,true\n";
+        let t = render(suppressed).unwrap();
+        assert!(t.lines().nth(2).unwrap().ends_with('·'));
+
+        let corr = "column,register.income,usage.logins,n,suppressed\n\
+                    register.income,1,0.05,360000,false\n\
+                    usage.logins,0.05,1,360000,false\n";
+        let t = render(corr).unwrap();
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[2].starts_with("  register.income"));
+        assert!(lines[3].starts_with("  usage.logins") && lines[3].contains("0.0500"));
     }
 }
