@@ -22,6 +22,7 @@ pub mod fixed;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod mpc;
+pub mod names;
 pub mod prg;
 pub mod ring;
 pub mod share;

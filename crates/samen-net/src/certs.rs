@@ -37,12 +37,7 @@ const VALIDITY_YEARS: i32 = 3;
 /// assert!(validate_party_name("1234").is_err());
 /// ```
 pub fn validate_party_name(name: &str) -> Result<(), NetError> {
-    let simple = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && ServerName::try_from(name).is_ok();
+    let simple = samen_core::names::is_valid_party_name(name) && ServerName::try_from(name).is_ok();
     if simple {
         Ok(())
     } else {
@@ -405,5 +400,22 @@ mod tests {
         }
         fs::set_permissions(&key, fs::Permissions::from_mode(0o400)).unwrap();
         assert!(load_identity(dir.path(), "cbs").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod party_name_tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The study file's check (samen-core, no TLS) accepts exactly the names that serve as
+        /// certificate names here.
+        #[test]
+        fn core_and_certificate_checks_agree(name in "[a-z0-9_-]{0,66}|[A-Za-z0-9 ._-]{1,8}") {
+            prop_assert_eq!(
+                samen_core::names::is_valid_party_name(&name),
+                super::validate_party_name(&name).is_ok()
+            );
+        }
     }
 }

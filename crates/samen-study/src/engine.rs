@@ -13,8 +13,9 @@
 //!    Each data party learns |A|, |B|, N and the union position of each of its rows.
 //! 2. **sizes**: each data party sends `(|A|, |B|, N)` (three words) to the helper, which
 //!    checks that both agree (and agree with what it saw in a helper-assisted join).
-//! 3. The overflow rule ([`Study::check_overflow`] with `|A| + |B|` rows) is checked by all
-//!    three parties; if it fails, all stop with the same error.
+//! 3. The overflow rule ([`Study::check_overflow`] with `|A ∩ B| = |A| + |B| − N` rows, the
+//!    most any quantity sums over) is checked by all three parties; if it fails, all stop with
+//!    the same error.
 //! 4. **shares**/**products**: each data party starts its MPC session (seed from the helper)
 //!    and streams its matrix in blocks of rows ([`Plan::fill_rows`]) through cross-party
 //!    products (helper: a matrix triple per block); both data parties hold additive shares of
@@ -113,6 +114,13 @@ pub struct Sizes {
     pub second: u64,
     /// Size of the union of identifiers.
     pub union: u64,
+}
+
+impl Sizes {
+    /// Size of the intersection, `|A| + |B| − N`: the number of rows any quantity sums over.
+    pub fn intersection(&self) -> u64 {
+        (self.first + self.second).saturating_sub(self.union)
+    }
 }
 
 /// A callback told the name of each phase as it starts.
@@ -250,8 +258,9 @@ pub fn run_data_party(
     phases: &mut Phases,
 ) -> Result<(Vec<OutputTable>, Sizes), EngineError> {
     let is_first = check_table(study, me, table)?;
-    // Pre-check with this party's own size (a lower bound of |A| + |B|) before sending.
-    study.check_overflow(table.len() as u64)?;
+    // Before sending anything: a single row must not overflow (the full rule needs the
+    // intersection size, known after the join).
+    study.check_overflow(1)?;
     let plan = Plan::new(study)?;
 
     phases.start("join");
@@ -289,7 +298,7 @@ pub fn run_data_party(
     helper.set_step("sizes");
     helper.send_u64s(&[sizes.first, sizes.second, sizes.union])?;
     helper.flush()?;
-    study.check_overflow(sizes.first + sizes.second)?;
+    study.check_overflow(sizes.intersection())?;
 
     // The dealer's seed arrives once the helper has both size messages, i.e. once the slower
     // party has finished the join; waiting for it counts as part of the join phase.
@@ -463,7 +472,7 @@ pub fn run_helper(
         second: b,
         union: n,
     };
-    study.check_overflow(a + b)?;
+    study.check_overflow(sizes.intersection())?;
 
     phases.start("shares");
     let mut dealer = Dealer::new(first, second)?;

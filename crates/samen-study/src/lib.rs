@@ -11,7 +11,6 @@
 //!   private join, local matrices, the product with a helper triple, suppression of small
 //!   cells **inside MPC**, and the reveal of the final tables only;
 //! - writes the tables ([`output`]) and auditor transcripts ([`transcript`]);
-//! - runs one party over mutual TLS for `samen run` ([`runner`]);
 //! - computes the same tables in the clear for tests and audits ([`reference`]).
 //!
 //! Security model: semi-honest parties, no two of which collude. The data parties learn |A|,
@@ -52,7 +51,6 @@ pub mod input;
 pub mod output;
 pub mod plan;
 pub mod reference;
-pub mod runner;
 pub mod session;
 pub mod spec;
 pub mod statistic;

@@ -223,11 +223,10 @@ fn overflow_is_refused_by_every_party() {
     let text = study_header(0, 1 << 31, 0, 1) + &output("v", "variance", Some("ta.va"), &[], 0);
     let study = Study::from_toml_str(&text).unwrap();
     let mut rng = Rng(9);
-    // |A| + |B| = 2 → 2 · 2^62 = 2^63 is refused (the bound is strict).
-    let (ta, tb) = random_tables(&mut rng, 1, 1, 1, (0, 1 << 31), (0, 1));
+    // |A ∩ B| = 2 → 2 · 2^62 = 2^63 is refused (the bound is strict), after the join, by all.
+    let (ta, tb) = random_tables(&mut rng, 2, 2, 2, (0, 1 << 31), (0, 1));
     let a = ta.validate(&study, "ta").unwrap();
     let b = tb.validate(&study, "tb").unwrap();
-    // Own sizes 1 pass the pre-check; |A| + |B| = 2 does not.
     match run_in_process(&study, [&a, &b], false) {
         Err(EngineError::Spec(e)) => assert!(matches!(*e, SpecError::Overflow { rows: 2, .. })),
         other => panic!("expected an overflow error, got {other:?}"),
@@ -235,6 +234,11 @@ fn overflow_is_refused_by_every_party() {
     let msg = study.check_overflow(3).unwrap_err().to_string();
     assert!(msg.contains("2^63") && msg.contains("ta.va"), "{msg}");
     assert!(study.check_overflow(1).is_ok());
+    // Only matched rows count: 3 + 3 rows with one in common pass.
+    let (ta, tb) = random_tables(&mut rng, 3, 3, 1, (0, 1 << 31), (0, 1));
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    assert!(run_in_process(&study, [&a, &b], false).is_ok());
 }
 
 /// What the helper received in a run: (step, bytes, sha256) of every frame.

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use samen_study::runner::{self, RunOptions};
+use crate::runner::{self, RunOptions};
 
 use super::CliError;
 

@@ -60,7 +60,7 @@ pub enum SpecError {
         /// The value column (`table.column`), or the product of columns (`a.x·b.y`) whose sum
         /// is opened.
         column: String,
-        /// The number of rows used in the bound (|A| + |B|).
+        /// The number of rows used in the bound (the intersection size |A ∩ B|).
         rows: u64,
         /// max(|min|, |max|) of the column (of the product, for a product of columns).
         max_abs: u128,

@@ -358,7 +358,8 @@ impl Study {
     }
 
     /// Refuse if any integer an output opens (a count, a sum, a sum of squares or products)
-    /// could reach 2^63 in magnitude with `rows` joined rows (use `rows = |A| + |B|`): for every
+    /// could reach 2^63 in magnitude with `rows` joined rows (the engine uses the intersection
+    /// size `|A| + |B| − N`, since only matched rows contribute to a quantity): for every
     /// quantity, `rows · Π max|column|` must stay below 2^63.
     pub fn check_overflow(&self, rows: u64) -> Result<(), SpecError> {
         crate::statistic::check_overflow(self, rows)

@@ -17,7 +17,7 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
     let mut parties = Vec::new();
     for (name, p) in &raw.parties {
         check_name("party", name, false)?;
-        if samen_net::certs::validate_party_name(name).is_err() {
+        if !samen_core::names::is_valid_party_name(name) {
             return Err(SpecError::BadName {
                 what: "party",
                 name: name.clone(),

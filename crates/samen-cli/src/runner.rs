@@ -3,7 +3,7 @@
 //! Order of work: load the study; validate this party's own inputs and output directory
 //! (nothing is sent yet); connect to all peers (`samen_net::connect_all`, whose hello checks the
 //! study hash); if the local validation failed, send an abort naming this party and the
-//! problem to every peer and stop; otherwise run the party ([`crate::session::run_party`]),
+//! problem to every peer and stop; otherwise run the party ([`samen_study::session::run_party`]),
 //! write each output table atomically to `OUT/<name>.csv` (data parties only) and a summary
 //! `OUT/<party>-summary.json`:
 //!
@@ -17,19 +17,19 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, StopReason};
 use samen_net::{connect_all, NetConfig, NetError};
 use thiserror::Error;
 
-use crate::engine::{EngineError, Phases, Sizes};
-use crate::input::{read_csv, InputError, PartyTable};
-use crate::output::{write_atomic, OutputError};
-use crate::session::{run_party, PartyResult};
-use crate::spec::{PartyRole, SpecError, Study};
-use crate::transcript::Transcript;
+use samen_study::engine::{EngineError, Phases, Sizes};
+use samen_study::input::{read_csv, InputError, PartyTable};
+use samen_study::output::{write_atomic, OutputError};
+use samen_study::session::{run_party, PartyResult};
+use samen_study::spec::{PartyRole, Privacy, SpecError, Study};
+use samen_study::transcript::Transcript;
 
 /// An error of `samen run`.
 #[derive(Debug, Error)]
@@ -121,8 +121,61 @@ pub struct RunSummary {
     pub peak_rss_bytes: Option<u64>,
     /// Output files written.
     pub outputs: Vec<PathBuf>,
-    /// The summary file written.
-    pub summary_file: PathBuf,
+    /// Notes about outputs (e.g. why a model has no estimates).
+    pub notes: Vec<String>,
+    /// The differential-privacy budget of each output that has one, and the run's totals.
+    pub privacy: PrivacyBudget,
+}
+
+/// The privacy budgets of a study's outputs (basic composition: the run's total is the sum).
+#[derive(Clone, Debug, Default)]
+pub struct PrivacyBudget {
+    /// Per output with a budget: (output name, "epsilon" or "rho", value).
+    pub outputs: Vec<(String, &'static str, f64)>,
+    /// Σ ε over the outputs with `epsilon` (the run is ε-DP with this ε for those outputs).
+    pub total_epsilon: f64,
+    /// Σ ρ over the outputs with `rho` (ρ-zCDP).
+    pub total_rho: f64,
+}
+
+impl PrivacyBudget {
+    /// The budgets of `study`.
+    pub fn of(study: &Study) -> PrivacyBudget {
+        let mut b = PrivacyBudget::default();
+        for o in study.outputs() {
+            match o.privacy {
+                Some(Privacy::Epsilon(e)) => {
+                    b.outputs.push((o.name.clone(), "epsilon", e));
+                    b.total_epsilon += e;
+                }
+                Some(Privacy::Rho(r)) => {
+                    b.outputs.push((o.name.clone(), "rho", r));
+                    b.total_rho += r;
+                }
+                None => {}
+            }
+        }
+        b
+    }
+
+    /// One line for the log, or `None` without budgets.
+    pub fn line(&self) -> Option<String> {
+        if self.outputs.is_empty() {
+            return None;
+        }
+        let each: Vec<String> = self
+            .outputs
+            .iter()
+            .map(|(n, k, v)| format!("{n}: {k} = {v}"))
+            .collect();
+        Some(format!(
+            "differential privacy: {}; total epsilon = {}, total rho = {} (basic composition \
+             over the outputs of this run; add the budgets of earlier runs on the same people)",
+            each.join(", "),
+            self.total_epsilon,
+            self.total_rho
+        ))
+    }
 }
 
 impl RunSummary {
@@ -152,6 +205,12 @@ impl RunSummary {
         for o in &self.outputs {
             s.push_str(&format!("  wrote {}\n", o.display()));
         }
+        for n in &self.notes {
+            s.push_str(&format!("  note: {n}\n"));
+        }
+        if let Some(l) = self.privacy.line() {
+            s.push_str(&format!("  {l}\n"));
+        }
         s
     }
 
@@ -167,6 +226,12 @@ impl RunSummary {
             "bytes_received": self.bytes_received,
             "peak_rss_bytes": self.peak_rss_bytes,
             "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
+            "notes": self.notes,
+            "privacy": {
+                "outputs": self.privacy.outputs.iter().map(|(n, k, v)| serde_json::json!({"output": n, *k: v})).collect::<Vec<_>>(),
+                "total_epsilon": self.privacy.total_epsilon,
+                "total_rho": self.privacy.total_rho,
+            },
         })
     }
 }
@@ -296,7 +361,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let input_time = started.elapsed();
     let local = local.and_then(|t| {
         if let Some(t) = &t {
-            study.check_overflow(t.len() as u64)?;
+            // One row must fit; the full rule needs the intersection size (after the join).
+            if !t.is_empty() {
+                study.check_overflow(1)?;
+            }
         }
         Ok(t)
     });
@@ -315,6 +383,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         io_timeout: opts.io_timeout,
     };
     tracing::info!(party = %opts.party, "connecting to the other parties");
+    if let Some(l) = PrivacyBudget::of(&study).line() {
+        tracing::info!(party = %opts.party, "{l}");
+    }
     let tls = connect_all(&cfg)?;
     inject_fault("connect");
     let input = match local {
@@ -395,9 +466,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     drop(input);
 
     let mut outputs = Vec::new();
+    let mut notes = Vec::new();
     if let PartyResult::Data { tables, .. } = &result {
         for t in tables {
             outputs.extend(t.write_to_dir(&opts.out)?);
+            for n in &t.notes {
+                tracing::warn!("{n}");
+                notes.push(n.clone());
+            }
         }
     }
     if let Some(t) = &transcript {
@@ -435,7 +511,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             .collect(),
         peak_rss_bytes: peak_rss_bytes(),
         outputs,
-        summary_file: summary_file.clone(),
+        notes,
+        privacy: PrivacyBudget::of(&study),
     };
     let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
     write_atomic(&summary_file, json.as_bytes())?;
@@ -462,19 +539,11 @@ fn finish_all(me: &str, channels: &mut BTreeMap<String, Box<dyn Channel>>) -> Re
         return Ok(());
     };
     let err = EngineError::Channel(err);
-    let reason = crate::session::peer_reason(me, &err).to_wire();
+    let reason = samen_study::session::peer_reason(me, &err).to_wire();
     for ch in channels.values_mut() {
         ch.abort(&reason);
     }
     Err(err.into())
-}
-
-/// Write the certificates of all parties of a study (`samen certs`).
-pub fn generate_study_certs(study_path: &Path, out: &Path) -> Result<Vec<String>, RunError> {
-    let study = Study::load(study_path)?;
-    let names: Vec<String> = study.parties().iter().map(|p| p.name.clone()).collect();
-    samen_net::generate_certs(&names, out)?;
-    Ok(names)
 }
 
 /// The progress callback of a run: turns the spinner into a bar with percentage and estimated
