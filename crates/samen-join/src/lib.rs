@@ -16,6 +16,11 @@
 //! Taubeneck and Vlaskin, *Private Matching for Compute*, IACR ePrint 2020/599, with the
 //! message flow described in `docs/protocols/private-join.md` (summarised on [`private_join`]).
 //!
+//! A second method with the same output, [`helper_join`], lets the helper match pseudorandom
+//! tags instead: one HMAC per row instead of five scalar multiplications, at the price of more
+//! leakage if the helper colludes with a data party (see [`helper`]). [`JoinMethod`] selects
+//! between the two.
+//!
 //! ```
 //! use samen_core::channel::local_pair;
 //! use samen_join::{private_join, JoinRole};
