@@ -61,7 +61,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
-use samen_core::channel::{Channel, ChannelError};
+use samen_core::channel::Channel;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -125,10 +125,9 @@ pub fn helper_join_with_progress(
 ) -> Result<JoinOutput, JoinError> {
     let result = data_party(role, ids, peer, helper, progress);
     if let Err(e) = &result {
-        if let Some(reason) = abort_reason(e) {
-            peer.abort(reason);
-            helper.abort(reason);
-        }
+        let reason = abort_reason(e);
+        peer.abort(&reason);
+        helper.abort(&reason);
     }
     result
 }
@@ -149,29 +148,24 @@ pub fn serve_helper_join(
 ) -> Result<JoinSizes, JoinError> {
     let result = serve(first, second);
     if let Err(e) = &result {
-        if let Some(reason) = abort_reason(e) {
-            first.abort(reason);
-            second.abort(reason);
-        }
+        let reason = abort_reason(e);
+        first.abort(&reason);
+        second.abort(&reason);
     }
     result
 }
 
-/// What to tell the others when the join fails here; `None` for a failed connection or a
-/// peer that stopped, whose true reason the party's runner passes on.
-fn abort_reason(e: &JoinError) -> Option<&'static str> {
+/// What to tell the others when the join fails here: for a failed connection or a stopped
+/// peer, the channel error itself (it names that party and its reason, never data); otherwise
+/// a fixed description without details.
+fn abort_reason(e: &JoinError) -> String {
     match e {
         JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
-            Some("helper join: a data party's input was rejected")
+            "helper join: a data party's input was rejected".into()
         }
-        JoinError::Randomness { .. } => Some("helper join: local randomness failure"),
-        JoinError::Channel(
-            ChannelError::Closed { .. }
-            | ChannelError::PeerAborted { .. }
-            | ChannelError::Timeout { .. }
-            | ChannelError::Transport { .. },
-        ) => None,
-        _ => Some("helper join: protocol violation detected"),
+        JoinError::Randomness { .. } => "helper join: local randomness failure".into(),
+        JoinError::Channel(c) => c.to_string(),
+        _ => "helper join: protocol violation detected".into(),
     }
 }
 
