@@ -46,14 +46,18 @@
 //!      Groningen,app,1,false\nGroningen,web,1,false\n\
 //!      Friesland,app,0,false\nFriesland,web,1,false\n"
 //! );
-//! let groningen = &tables[1].cells[0];
-//! assert_eq!((groningen.count, groningen.mean, groningen.variance), (Some(2), Some(6.0), Some(4.0)));
-//! assert!(tables[1].cells[1].suppressed); // Friesland: 1 joined row < min_cell = 2
+//! let logins = &tables[1]; // Groningen: 4 and 8 logins
+//! assert_eq!(
+//!     (logins.get(0, "count"), logins.get(0, "mean"), logins.get(0, "variance")),
+//!     (Some("2"), Some("6"), Some("4"))
+//! );
+//! assert_eq!(logins.get(1, "suppressed"), Some("true")); // Friesland: 1 joined row < min_cell = 2
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! For deployment each party runs `samen run` (see `docs/protocols/study-runner.md`); the
-//! same engine runs there over mutual TLS ([`study::runner`]).
+//! same engine runs there over mutual TLS (the runner lives in the `samen` binary, so this
+//! library needs no TLS stack unless you use [`net`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
