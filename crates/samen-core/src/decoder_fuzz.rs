@@ -7,8 +7,8 @@ use proptest::prelude::*;
 
 use crate::channel::{local_pair, Channel, ChannelError, ChannelExt, BULK_FRAME};
 use crate::codec::{self, CodecError, MAX_CONTROL_MESSAGE};
-use crate::dealer::{header, HELLO_LEN, HELLO_TAG, KIND_MUL};
 use crate::fuzzing::{bytes, mutated};
+use crate::mpc::wire::{header, HELLO_LEN, HELLO_TAG, KIND_MUL};
 use crate::mpc::{Computer, MpcError, Role};
 
 /// A control message with the field types samen sends (strings, fixed arrays, vectors,

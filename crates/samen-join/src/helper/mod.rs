@@ -66,7 +66,8 @@ use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 use self::wire::{MessageKind, Tag, WireError, ITEMS_PER_FRAME, TAG_LEN};
-use crate::{check_distinct, JoinError, JoinOutput, JoinProgress, JoinRole, MAX_PARTY_SIZE};
+use crate::protocol::check_distinct;
+use crate::{JoinError, JoinOutput, JoinProgress, JoinRole, MAX_PARTY_SIZE};
 
 /// Domain-separation tag of the identifier tags, versioned: the HMAC message is
 /// `len(D) ‖ D ‖ id` (one length byte).

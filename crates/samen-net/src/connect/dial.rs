@@ -1,0 +1,165 @@
+//! The dialing side: connect to the peers whose names sort higher, retrying until the deadline.
+
+use super::*;
+
+impl Setup<'_> {
+    pub(super) fn dial(
+        &self,
+        peer: &str,
+        addr: &str,
+        notify: Option<&str>,
+    ) -> Result<Option<(String, TlsChannel)>, NetError> {
+        let mut last_problem = None;
+        loop {
+            if let Some(e) = self.cancelled(peer, notify) {
+                return Err(e);
+            }
+            let remaining = self.hs.remaining();
+            if remaining.is_zero() {
+                return Err(self.fail(
+                    peer,
+                    NetError::ConnectTimeout {
+                        peer: peer.to_string(),
+                        secs: self.cfg.connect_timeout.as_secs(),
+                        last_problem,
+                    },
+                ));
+            }
+            match self.hs.dial_once(peer, addr, remaining, notify) {
+                Ok(ch) => return Ok(Some((peer.to_string(), ch))),
+                Err(Attempt::Notified(_)) => return Ok(None),
+                Err(Attempt::Retry(problem)) => {
+                    tracing::debug!(peer, addr, problem = %problem, "dial attempt failed; retrying");
+                    last_problem = Some(problem);
+                    thread::sleep(RETRY_EVERY.min(self.hs.remaining()));
+                }
+                Err(Attempt::Refused(r)) => {
+                    last_problem = Some(r.to_string());
+                    thread::sleep(RETRY_EVERY.min(self.hs.remaining()));
+                }
+                Err(Attempt::Fatal(e)) => return Err(self.fail(peer, e)),
+            }
+        }
+    }
+}
+
+impl Handshaker {
+    pub(super) fn dial_once(
+        &self,
+        peer: &str,
+        addr: &str,
+        remaining: Duration,
+        notify: Option<&str>,
+    ) -> Result<TlsChannel, Attempt> {
+        let targets: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| Attempt::Retry(format!("cannot resolve {addr}: {e}")))?
+            .collect();
+        let mut last = Attempt::Retry(format!("{addr} resolves to no address"));
+        let mut sock = None;
+        for target in targets {
+            match TcpStream::connect_timeout(&target, remaining.min(HANDSHAKE_TIMEOUT)) {
+                // A dial to a port in the ephemeral range that nobody listens on yet can
+                // connect the socket to itself (TCP simultaneous open): refuse and retry.
+                Ok(s) if is_self_connection(&s) => {
+                    last = Attempt::Retry(format!(
+                        "{addr}: the connection looped back to this socket (nobody listens yet)"
+                    ));
+                }
+                Ok(s) => {
+                    sock = Some(s);
+                    break;
+                }
+                Err(e) => last = Attempt::Retry(format!("cannot connect to {addr}: {e}")),
+            }
+        }
+        let sock = sock.ok_or(last)?;
+        self.prepare(&sock)
+            .map_err(|e| Attempt::Retry(format!("socket set-up for {addr} failed: {e}")))?;
+        let name = ServerName::try_from(peer.to_string()).map_err(|_| {
+            Attempt::Fatal(NetError::InvalidPartyName {
+                name: peer.to_string(),
+            })
+        })?;
+        let conn =
+            rustls::ClientConnection::new(Arc::clone(&self.tls.client), name).map_err(|e| {
+                Attempt::Fatal(NetError::Handshake {
+                    peer: peer.to_string(),
+                    detail: e.to_string(),
+                })
+            })?;
+        let mut io = SetupIo {
+            conn: conn.into(),
+            sock,
+            decoder: FrameDecoder::new(),
+        };
+        io.handshake().map_err(|e| client_failure(peer, addr, e))?;
+        if let Some(_text) = self.abort_instead_of_hello(&mut io, notify) {
+            return Err(match notify {
+                Some(_) => Attempt::Notified(peer.to_string()),
+                None => Attempt::Fatal(NetError::Cancelled {
+                    peer: peer.to_string(),
+                }),
+            });
+        }
+        let ours = self.hello_to(peer);
+        io.exchange_hello(peer, &ours)
+            .map_err(|e| client_failure(peer, addr, e))?;
+        TlsChannel::start(
+            peer.to_string(),
+            io.conn,
+            io.sock,
+            io.decoder,
+            self.io_timeout,
+            self.stop.clone(),
+        )
+        .map_err(|e| Attempt::Fatal(e.into()))
+    }
+}
+
+pub(super) fn client_failure(peer: &str, addr: &str, e: SetupError) -> Attempt {
+    let refused = |reason: String| {
+        Attempt::Fatal(NetError::RefusedByPeer {
+            peer: peer.to_string(),
+            reason,
+        })
+    };
+    match e {
+        SetupError::Tls(rustls::Error::InvalidCertificate(ce)) => {
+            let detail = match ce {
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    format!("its certificate is issued by the study CA but not to party '{peer}'")
+                }
+                CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                    "its certificate is not issued by this study's CA".to_string()
+                }
+                other => format!("{other:?}"),
+            };
+            Attempt::Fatal(NetError::PeerCertificate {
+                peer: peer.to_string(),
+                addr: addr.to_string(),
+                detail,
+            })
+        }
+        SetupError::Tls(rustls::Error::AlertReceived(alert)) => refused(match alert {
+            AlertDescription::CertificateRequired => "it requires a client certificate".to_string(),
+            AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::DecryptError
+            | AlertDescription::AccessDenied => format!(
+                "it does not accept this party's certificate (TLS alert {alert:?}); check that \
+                 the certificate directory holds this party's certificate issued by the study CA"
+            ),
+            other => format!("TLS alert {other:?}"),
+        }),
+        SetupError::Tls(other) => Attempt::Fatal(NetError::Handshake {
+            peer: peer.to_string(),
+            detail: other.to_string(),
+        }),
+        SetupError::Hello(e) => Attempt::Fatal(e.into()),
+        SetupError::Aborted(reason) => Attempt::Fatal(aborted_by(peer, reason)),
+        other => Attempt::Retry(format!("{addr}: {other}")),
+    }
+}
