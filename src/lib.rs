@@ -3,9 +3,10 @@
 //! Privacy-preserving secure multiparty computation (MPC) for official statistics. Two data
 //! parties — say a statistics bureau with a population register and a portal operator with
 //! usage logs — hold tables keyed by a national identifier. samen joins them privately and
-//! computes count, sum, mean and variance tables over the joined rows with additive secret
-//! sharing; cells with fewer than `min_cell` rows are suppressed **inside** the computation, and
-//! only the final tables are revealed. A third party, the helper, only produces correlated
+//! computes count, sum, mean, variance and covariance tables, correlation matrices and linear
+//! regressions over the joined rows with additive secret sharing; cells with fewer than
+//! `min_cell` rows are suppressed **inside** the computation, and only the final tables are
+//! revealed. A third party, the helper, only produces correlated
 //! randomness and never sees data. Security model: semi-honest parties, no two of which
 //! collude.
 //!
@@ -46,9 +47,12 @@
 //!      Groningen,app,1,false\nGroningen,web,1,false\n\
 //!      Friesland,app,0,false\nFriesland,web,1,false\n"
 //! );
-//! let groningen = &tables[1].cells[0];
-//! assert_eq!((groningen.count, groningen.mean, groningen.variance), (Some(2), Some(6.0), Some(4.0)));
-//! assert!(tables[1].cells[1].suppressed); // Friesland: 1 joined row < min_cell = 2
+//! assert_eq!(
+//!     tables[1].to_csv(),
+//!     "register.region,count,mean,variance,suppressed\n\
+//!      Groningen,2,6,4,false\n\
+//!      Friesland,,,,true\n" // 1 joined row < min_cell = 2
+//! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
