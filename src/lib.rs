@@ -57,7 +57,7 @@
 //! ```
 //!
 //! For deployment each party runs `samen run` (see `docs/protocols/study-runner.md`); the
-//! same engine runs there over mutual TLS ([`study::runner`]).
+//! same engine ([`study::session::run_party`]) runs there over mutual TLS ([`net`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
