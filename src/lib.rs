@@ -3,9 +3,10 @@
 //! Privacy-preserving secure multiparty computation (MPC) for official statistics. Two data
 //! parties — say a statistics bureau with a population register and a portal operator with
 //! usage logs — hold tables keyed by a national identifier. samen joins them privately and
-//! computes count, sum, mean and variance tables over the joined rows with additive secret
-//! sharing; cells with fewer than `min_cell` rows are suppressed **inside** the computation, and
-//! only the final tables are revealed. A third party, the helper, only produces correlated
+//! computes count, sum, mean, variance and covariance tables, correlation matrices and linear
+//! regressions over the joined rows with additive secret sharing; cells with fewer than
+//! `min_cell` rows are suppressed **inside** the computation, and only the final tables are
+//! revealed. A third party, the helper, only produces correlated
 //! randomness and never sees data. Security model: semi-honest parties, no two of which
 //! collude.
 //!
@@ -46,18 +47,18 @@
 //!      Groningen,app,1,false\nGroningen,web,1,false\n\
 //!      Friesland,app,0,false\nFriesland,web,1,false\n"
 //! );
-//! let logins = &tables[1]; // Groningen: 4 and 8 logins
 //! assert_eq!(
-//!     (logins.get(0, "count"), logins.get(0, "mean"), logins.get(0, "variance")),
-//!     (Some("2"), Some("6"), Some("4"))
+//!     tables[1].to_csv(),
+//!     "register.region,count,mean,variance,suppressed\n\
+//!      Groningen,2,6,4,false\n\
+//!      Friesland,,,,true\n" // 1 joined row < min_cell = 2
 //! );
-//! assert_eq!(logins.get(1, "suppressed"), Some("true")); // Friesland: 1 joined row < min_cell = 2
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! For deployment each party runs `samen run` (see `docs/protocols/study-runner.md`); the
-//! same engine runs there over mutual TLS (the runner lives in the `samen` binary, so this
-//! library needs no TLS stack unless you use [`net`]).
+//! same engine ([`study::session::run_party`]) runs there over mutual TLS (the runner lives in
+//! the `samen` binary, so this library needs no TLS stack unless you use [`net`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
