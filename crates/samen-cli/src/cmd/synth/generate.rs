@@ -168,17 +168,20 @@ pub(super) fn distinct_bsns(rng: &mut ChaCha8Rng, n: usize) -> Vec<u32> {
     out
 }
 
-/// The 11-test check digit of an 8-digit prefix, `None` when it would be 10.
+/// The 11-test check digit of an 8-digit prefix (below 10^8), `None` when it would be 10
+/// ([`samen_pseudonym::normalise::bsn_check_digit`]).
 pub fn check_digit(prefix: u32) -> Option<u32> {
-    // 9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 (mod 11)  ⇒  d9 = (Σ weights·digits) mod 11.
+    let mut digits = [b'0'; 8];
     let mut p = prefix;
-    let mut s = 0u32;
-    for weight in 2..=9 {
-        s += weight * (p % 10);
+    for d in digits.iter_mut().rev() {
+        // p % 10 < 10, so the cast cannot truncate.
+        *d = b'0' + (p % 10) as u8;
         p /= 10;
     }
-    let d = s % 11;
-    (d < 10).then_some(d)
+    if p != 0 {
+        return None;
+    }
+    samen_pseudonym::normalise::bsn_check_digit(&digits).map(|d| u32::from(d - b'0'))
 }
 
 /// Cumulative thresholds (on a u32 scale) of a weighted list.
