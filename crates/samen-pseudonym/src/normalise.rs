@@ -207,19 +207,38 @@ pub fn normalise_bytes(kind: IdKind, raw: &[u8]) -> Result<Normalised<'_>, Inval
     }
 }
 
-/// The weighted sum `9·d1 + 8·d2 + … + 2·d8` of the first eight digits (ASCII).
-fn weighted_prefix_sum(d: &[u8]) -> u32 {
-    d.iter()
-        .take(8)
+/// The 11-test check digit of the first eight digits of a BSN (ASCII): the `d9` with
+/// `9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 (mod 11)`, that is `(9·d1 + … + 2·d8) mod 11`, or `None`
+/// when that is 10 (no valid BSN starts with these digits) or a byte is not a digit. The one
+/// implementation of the 11-test in samen: [`normalise`] and every generator of BSNs use it.
+///
+/// ```
+/// use samen_pseudonym::normalise::bsn_check_digit;
+/// assert_eq!(bsn_check_digit(b"11122233"), Some(b'3')); // 111222333
+/// assert_eq!(bsn_check_digit(b"1234567x"), None);
+/// ```
+pub fn bsn_check_digit(prefix: &[u8; 8]) -> Option<u8> {
+    if !prefix.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let s: u32 = prefix
+        .iter()
         .zip((2..=9u32).rev())
         .map(|(&c, w)| w * u32::from(c - b'0'))
-        .sum()
+        .sum();
+    // s % 11 < 11, so the cast cannot truncate.
+    let d = (s % 11) as u8;
+    (d < 10).then_some(b'0' + d)
 }
 
 /// The 11-test on 9 ASCII digits: `9·d1 + … + 2·d8 − d9 ≡ 0 (mod 11)`.
 fn passes_11_test(d: &[u8; 9]) -> bool {
-    let s = weighted_prefix_sum(d);
-    s % 11 == u32::from(d[8] - b'0')
+    let (prefix, last) = d.split_at(8);
+    prefix
+        .try_into()
+        .ok()
+        .and_then(bsn_check_digit)
+        .is_some_and(|c| last == [c])
 }
 
 /// The number of distinct valid BSNs that [`bsn_from_index`] can produce
@@ -277,18 +296,16 @@ pub fn bsn_digits_from_index(i: u64) -> Option<[u8; 9]> {
         d[k] = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    let s7 = weighted_prefix_sum(&d[..7]);
     let mut seen = 0u64;
-    for d8 in 0..10u32 {
-        let s = s7 + 2 * d8;
-        let check = s % 11;
-        if check == 10 {
+    for d8 in b'0'..=b'9' {
+        d[7] = d8;
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&d[..8]);
+        let Some(check) = bsn_check_digit(&prefix) else {
             continue;
-        }
+        };
         if seen == j {
-            // d8 < 10 and check < 10.
-            d[7] = b'0' + d8 as u8;
-            d[8] = b'0' + check as u8;
+            d[8] = check;
             return Some(d);
         }
         seen += 1;
