@@ -7,7 +7,7 @@
 //! world-readable, not even briefly).
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -183,34 +183,10 @@ pub fn generate_certs_with(
 /// Write `bytes` to `path` atomically: a new temporary file created with `mode` (Unix) in the
 /// same directory, then renamed over `path`.
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NetError> {
-    let err = |source| NetError::Write {
+    samen_core::atomic::write_atomic(path, bytes, mode).map_err(|source| NetError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    })
 }
 
 /// This party's TLS identity and the study's trust anchors, loaded from a certificate

@@ -40,6 +40,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use samen_core::atomic::AtomicFile;
+
 use crate::key::PseudonymKey;
 use crate::normalise::InvalidId;
 
@@ -198,15 +200,12 @@ pub fn pseudonymise_csv(
         _ => None,
     };
     let summary = {
-        let rejects = rej_tmp.as_mut().map(|(t, p)| {
-            (
-                BufWriter::with_capacity(1 << 16, t.as_file_mut()),
-                p.clone(),
-            )
-        });
+        let rejects = rej_tmp
+            .as_mut()
+            .map(|(t, p)| (BufWriter::with_capacity(1 << 16, t.file()), p.clone()));
         let run = Run {
             input_path: input,
-            out: out_tmp.as_file_mut(),
+            out: out_tmp.file(),
             out_path: output,
             rejects,
             key,
@@ -221,20 +220,15 @@ pub fn pseudonymise_csv(
         move |source| BulkError::Write { path, source }
     };
     if opts.durable {
-        out_tmp.as_file().sync_all().map_err(werr(output))?;
-        if let Some((t, p)) = &rej_tmp {
-            t.as_file().sync_all().map_err(werr(p))?;
+        out_tmp.file().sync_all().map_err(werr(output))?;
+        if let Some((t, p)) = &mut rej_tmp {
+            t.file().sync_all().map_err(werr(p))?;
         }
     }
-    out_tmp.persist(output).map_err(|e| BulkError::Write {
-        path: output.to_owned(),
-        source: e.error,
-    })?;
+    // Synced above when durable: both files are on disk before either is renamed.
+    out_tmp.commit(false).map_err(werr(output))?;
     if let Some((t, p)) = rej_tmp {
-        t.persist(&p).map_err(|e| BulkError::Write {
-            path: p.clone(),
-            source: e.error,
-        })?;
+        t.commit(false).map_err(werr(&p))?;
     }
     Ok(summary)
 }
@@ -246,16 +240,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn temp_beside(dest: &Path) -> Result<tempfile::NamedTempFile, BulkError> {
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".samen-tmp-")
-        .tempfile_in(dir)
-        .map_err(|source| BulkError::Write {
-            path: dest.to_owned(),
-            source,
-        })
+/// A temporary file beside `dest` (mode `0600` on Unix), renamed over it when committed.
+fn temp_beside(dest: &Path) -> Result<AtomicFile, BulkError> {
+    AtomicFile::create(dest, 0o600).map_err(|source| BulkError::Write {
+        path: dest.to_owned(),
+        source,
+    })
 }

@@ -55,7 +55,8 @@ mod perms;
 mod tests;
 mod text;
 
-use perms::{check_owner_only, set_owner_only};
+use perms::check_owner_only;
+use samen_core::atomic::AtomicFile;
 use text::{check_domain, fingerprint_of, hex_val, is_lower_hex, is_rfc3339_utc, rfc3339_now};
 
 /// Length of a key in bytes.
@@ -420,26 +421,16 @@ impl PseudonymKey {
                 path: path.to_owned(),
             });
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        // tempfile creates the file with mode 0600 on Unix.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".samen-key-")
-            .tempfile_in(dir)
-            .map_err(werr)?;
-        set_owner_only(tmp.path()).map_err(werr)?;
+        let mut tmp = AtomicFile::create(path, 0o600).map_err(werr)?;
         let text = self.to_toml();
-        tmp.write_all(text.as_bytes()).map_err(werr)?;
-        tmp.as_file().sync_all().map_err(werr)?;
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+        tmp.file().write_all(text.as_bytes()).map_err(werr)?;
+        tmp.commit_new().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
                 KeyError::AlreadyExists {
                     path: path.to_owned(),
                 }
             } else {
-                werr(e.error)
+                werr(e)
             }
         })?;
         Ok(())

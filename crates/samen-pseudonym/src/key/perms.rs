@@ -2,17 +2,6 @@
 
 use super::*;
 
-#[cfg(unix)]
-pub(super) fn set_owner_only(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-pub(super) fn set_owner_only(_path: &Path) -> std::io::Result<()> {
-    Ok(())
-}
-
 /// Refuse a key file whose group or other users have any access (Unix).
 #[cfg(unix)]
 pub(super) fn check_owner_only(path: &Path, file: &std::fs::File) -> Result<(), KeyError> {
