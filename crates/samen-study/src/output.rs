@@ -22,7 +22,6 @@
 //! assert_eq!(t.get(0, "count"), Some("3"));
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -159,7 +158,8 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Write a file atomically: a temporary file in the same directory, synced, then renamed.
+/// Write a file atomically (`samen_core::atomic`: a temporary file in the same directory,
+/// synced, then renamed; mode 0600), creating the directory if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let err = |source| OutputError::Write {
         path: path.display().to_string(),
@@ -170,9 +170,5 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    samen_core::atomic::write_atomic(path, bytes, 0o600).map_err(err)
 }
