@@ -9,6 +9,7 @@
 //! The helper-assisted join at 10^4, 10^5 and 10^6 rows per party, the two-party join at 10^4
 //! and 10^5. Throughput counts the rows of both parties. All three parties share the machine's
 //! cores.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::sync::Arc;
 use std::thread;

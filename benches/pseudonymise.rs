@@ -7,6 +7,7 @@
 //!
 //! Fixed key and inputs (the first `n` valid BSNs); throughput in identifiers per second.
 //! `crates/samen-pseudonym/benches/pseudonym.rs` has the multi-core and CSV end-to-end numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::hint::black_box;
 

@@ -16,6 +16,7 @@
 //!   depend only on |A|, |B| and N;
 //! - after the product, the only values opened are masked values and the final, suppressed
 //!   table.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::collections::{BTreeMap, HashMap};
 

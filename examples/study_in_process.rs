@@ -5,6 +5,7 @@
 //! ```
 //! Builds synthetic register and usage tables (deterministic), runs the joint computation over
 //! in-process channels, prints every output as CSV and checks it against the plaintext answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use samen::study::reference;
 use samen::{IdKind, InputTable, Statistic, StudyBuilder};

@@ -1,5 +1,6 @@
 //! Contract: the files each statistic writes, by name and header line, as revealed by a study
 //! run in process through the facade.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 

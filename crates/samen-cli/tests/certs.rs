@@ -1,4 +1,5 @@
 //! `samen certs`: keys are written owner-only and never overwritten without `--force`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! `samen demo` at a small size, as separate processes over mutual TLS on loopback: it must
 //! succeed, every exact output must equal the study engine's plaintext reference byte for
 //! byte, and the differentially private output must have every cell.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::process::Command;
 

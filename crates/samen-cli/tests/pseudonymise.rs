@@ -1,4 +1,5 @@
 //! End-to-end tests of `samen keygen` and `samen pseudonymise` through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,4 +1,5 @@
 //! `samen synth mijnoverheid` as a process: determinism, valid BSNs, shape of the data.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -5,6 +5,7 @@
 //! actually received (user + system, from `/proc/self/stat`, in clock ticks of 10 ms), so its
 //! numbers stay comparable under load. Run with
 //! `cargo run --release -p samen-core --example cpu_throughput`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::time::Instant;
 

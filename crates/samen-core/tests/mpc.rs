@@ -1,5 +1,6 @@
 //! Protocol tests: the three roles run as threads over in-process channels, and every output is
 //! compared with the plaintext computation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::collections::BTreeMap;
 

@@ -3,6 +3,7 @@
 //! Run: `cargo bench -p samen-join --bench join -- --warm-up-time 1 --measurement-time 3`.
 //! Both parties share the machine's cores, as in the two-process benchmark
 //! (`examples/join_two_process.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::thread;
 

@@ -2,6 +2,7 @@
 //! inputs with the same sizes and intersection size, passes every distinguishing check we can
 //! run; the positions a data party receives form a uniformly random order; the tags are fresh
 //! per run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::collections::{HashMap, HashSet};
 use std::thread;

@@ -1,4 +1,5 @@
 //! Full-duplex bulk transfer and channel semantics over TLS on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 

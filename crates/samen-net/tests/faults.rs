@@ -1,5 +1,6 @@
 //! Misbehaving or silent peers: oversized, truncated and garbage frames over TLS, timeouts,
 //! aborts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 

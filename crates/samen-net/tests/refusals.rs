@@ -1,5 +1,6 @@
 //! Every refusal has its own error: no client certificate, another CA, right CA but wrong
 //! party name (both directions), version and study mismatches.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 

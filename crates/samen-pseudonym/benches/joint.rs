@@ -3,6 +3,7 @@
 //! core and all cores).
 //!
 //! Run: `cargo bench -p samen-pseudonym --bench joint -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use samen_pseudonym::joint::{

@@ -1,6 +1,7 @@
 //! In-process end-to-end study (join, product, suppression, reveal) for growing table sizes.
 //!
 //! `cargo bench -p samen-study --bench engine -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_study::input::InputTable;

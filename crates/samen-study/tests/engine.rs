@@ -1,4 +1,5 @@
 //! The joint computation (three parties in one process) against the plaintext reference.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 

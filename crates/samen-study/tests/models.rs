@@ -1,4 +1,5 @@
 //! Regression and correlation over the private join, against independent plaintext fits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 #[path = "stats/ols_reference.rs"]

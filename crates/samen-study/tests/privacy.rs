@@ -1,4 +1,5 @@
 //! Differential privacy: noise dealt by the helper and added inside MPC.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 mod common;
 
