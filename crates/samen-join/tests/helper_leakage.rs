@@ -11,43 +11,15 @@ use hmac::{Hmac, Mac};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use samen_core::channel::{local_pair, Channel, ChannelError, ChannelStats, LocalChannel};
+use samen_core::channel::{local_pair, LocalChannel};
 use samen_join::helper::wire::TAG_LEN;
 use samen_join::helper::HELPER_TAG_DST;
 use samen_join::{helper_join, serve_helper_join, JoinOutput, JoinRole, JoinSizes};
 use sha2::{Digest, Sha256};
 
-/// A channel that records every frame it sends and receives, labelled with the current step.
-struct Recorder {
-    inner: LocalChannel,
-    step: String,
-    received: Vec<(String, Vec<u8>)>,
-    sent: Vec<(String, Vec<u8>)>,
-}
-
-impl Channel for Recorder {
-    fn peer(&self) -> &str {
-        self.inner.peer()
-    }
-    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
-        self.send_owned(payload.to_vec())
-    }
-    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
-        self.sent.push((self.step.clone(), payload.clone()));
-        self.inner.send_owned(payload)
-    }
-    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        let f = self.inner.recv(max_len)?;
-        self.received.push((self.step.clone(), f.clone()));
-        Ok(f)
-    }
-    fn stats(&self) -> ChannelStats {
-        self.inner.stats()
-    }
-    fn set_step(&mut self, step: &str) {
-        self.step = step.to_string();
-    }
-}
+#[path = "common/recorder.rs"]
+mod recorder;
+use recorder::Recorder;
 
 fn recorder(c: LocalChannel) -> Recorder {
     Recorder {
