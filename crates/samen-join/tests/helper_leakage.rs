@@ -8,8 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::thread;
 
 use hmac::{Hmac, Mac};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, LocalChannel};
 use samen_join::helper::wire::TAG_LEN;
@@ -19,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 #[path = "common/recorder.rs"]
 mod recorder;
-use recorder::Recorder;
+use recorder::{make_sets, Recorder};
 
 fn recorder(c: LocalChannel) -> Recorder {
     Recorder {
@@ -205,33 +204,6 @@ fn check_helper_view(r: &Run) {
 
 fn shape(frames: &[(String, Vec<u8>)]) -> Vec<(String, usize)> {
     frames.iter().map(|(s, f)| (s.clone(), f.len())).collect()
-}
-
-fn make_sets(
-    rng: &mut ChaCha20Rng,
-    na: usize,
-    nb: usize,
-    common: usize,
-    shuffle: bool,
-) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut seen = HashSet::new();
-    let mut fresh = || loop {
-        let id = format!("{:09}", rng.random_range(0..1_000_000_000u32)).into_bytes();
-        if seen.insert(id.clone()) {
-            return id;
-        }
-    };
-    let shared: Vec<Vec<u8>> = (0..common).map(|_| fresh()).collect();
-    let mut a = shared.clone();
-    a.extend((common..na).map(|_| fresh()));
-    let mut b = shared;
-    b.extend((common..nb).map(|_| fresh()));
-    if shuffle {
-        let mut r2 = ChaCha20Rng::seed_from_u64(99);
-        a.shuffle(&mut r2);
-        b.shuffle(&mut r2);
-    }
-    (a, b)
 }
 
 #[test]

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::thread;
 
 use curve25519_dalek::ristretto::RistrettoPoint;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, LocalChannel};
@@ -15,7 +14,7 @@ use samen_pseudonym::joint::{decompress, hash_to_group, Encoded, SecretScalar};
 
 #[path = "common/recorder.rs"]
 mod recorder;
-use recorder::Recorder;
+use recorder::{make_sets, Recorder};
 
 struct View {
     ids: Vec<Vec<u8>>,
@@ -206,33 +205,6 @@ fn frame_shape(v: &View) -> Vec<(String, usize)> {
         .iter()
         .map(|(s, f)| (s.clone(), f.len()))
         .collect()
-}
-
-fn make_sets(
-    rng: &mut ChaCha20Rng,
-    na: usize,
-    nb: usize,
-    common: usize,
-    shuffle: bool,
-) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut seen = HashSet::new();
-    let mut fresh = || loop {
-        let id = format!("{:09}", rng.random_range(0..1_000_000_000u32)).into_bytes();
-        if seen.insert(id.clone()) {
-            return id;
-        }
-    };
-    let shared: Vec<Vec<u8>> = (0..common).map(|_| fresh()).collect();
-    let mut a = shared.clone();
-    a.extend((common..na).map(|_| fresh()));
-    let mut b = shared;
-    b.extend((common..nb).map(|_| fresh()));
-    if shuffle {
-        let mut r2 = ChaCha20Rng::seed_from_u64(99);
-        a.shuffle(&mut r2);
-        b.shuffle(&mut r2);
-    }
-    (a, b)
 }
 
 #[test]

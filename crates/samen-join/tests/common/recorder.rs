@@ -1,5 +1,10 @@
-//! A recording channel shared by the leakage tests.
+//! What the leakage tests of both join methods share: a recording channel and test sets.
 
+use std::collections::HashSet;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{Channel, ChannelError, ChannelStats, LocalChannel};
 
 /// A channel that records every frame it sends and receives, labelled with the current step.
@@ -36,4 +41,33 @@ impl Channel for Recorder {
     fn set_step(&mut self, step: &str) {
         self.step = step.to_string();
     }
+}
+
+/// Two sets of distinct 9-digit identifiers of sizes `na` and `nb` sharing `common`; the
+/// shared ones come first in both unless `shuffle`.
+pub fn make_sets(
+    rng: &mut ChaCha20Rng,
+    na: usize,
+    nb: usize,
+    common: usize,
+    shuffle: bool,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut seen = HashSet::new();
+    let mut fresh = || loop {
+        let id = format!("{:09}", rng.random_range(0..1_000_000_000u32)).into_bytes();
+        if seen.insert(id.clone()) {
+            return id;
+        }
+    };
+    let shared: Vec<Vec<u8>> = (0..common).map(|_| fresh()).collect();
+    let mut a = shared.clone();
+    a.extend((common..na).map(|_| fresh()));
+    let mut b = shared;
+    b.extend((common..nb).map(|_| fresh()));
+    if shuffle {
+        let mut r2 = ChaCha20Rng::seed_from_u64(99);
+        a.shuffle(&mut r2);
+        b.shuffle(&mut r2);
+    }
+    (a, b)
 }
