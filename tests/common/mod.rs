@@ -5,30 +5,7 @@
 use samen::join::JoinMethod;
 use samen::{IdKind, InputTable, Statistic, StudyBuilder};
 
-/// A small deterministic generator (xorshift64*), enough for test data.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in `min..=max`.
-    pub fn range(&mut self, min: i64, max: i64) -> i64 {
-        min + self.below((max - min + 1) as u64) as i64
-    }
-}
+pub use samen_testkit::Rng;
 
 /// The parties and tables: First = `bureau` with table `reg` (`region`, `sex`, `age`, `income`),
 /// Second = `portal` with table `use` (`channel`, `logins`, `minutes`).
@@ -111,7 +88,7 @@ pub fn every_statistic(b: StudyBuilder, min_cell: u64) -> StudyBuilder {
 /// Random tables: `na` rows of `reg`, `nb` of `use`, the first `common` identifiers shared
 /// (Second's rows in another order). Region `islands` is rare, so that its cells are small.
 pub fn tables(seed: u64, na: usize, nb: usize, common: usize) -> (InputTable, InputTable) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ seed);
     let mut reg = InputTable::new(&["id", "region", "sex", "age", "income"]);
     for i in 0..na {
         let id = if i < common {

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const STUDY: &str = r#"[study]
 name = "certs-test"
@@ -25,9 +25,8 @@ statistic = "count"
 "#;
 
 fn certs(dir: &Path, force: bool) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_samen"));
-    c.env_remove("RUST_LOG")
-        .arg("certs")
+    let mut c = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"));
+    c.arg("certs")
         .arg("--study")
         .arg(dir.join("study.toml"))
         .arg("--out")

@@ -3,12 +3,10 @@
 //! byte, and the differentially private output must have every cell.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
-use std::process::Command;
-
 #[test]
 fn demo_tables_match_the_plaintext_computation() {
     let keep = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_samen"))
+    let out = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args([
             "demo",
             "--residents",
@@ -93,7 +91,7 @@ fn demo_tables_match_the_plaintext_computation() {
     assert!(stdout.contains('·'), "no suppressed cell shown:\n{stdout}");
 
     // The kept directory can be used again (certificates and tables are replaced).
-    let again = Command::new(env!("CARGO_BIN_EXE_samen"))
+    let again = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args([
             "demo",
             "--residents",
@@ -120,7 +118,7 @@ fn demo_tables_match_the_plaintext_computation() {
 fn demo_reports_a_failing_party() {
     // The portal's input is made invalid after generation is impossible to arrange from the
     // outside, so use an unusable timeout instead: zero seconds stops the parties at once.
-    let out = Command::new(env!("CARGO_BIN_EXE_samen"))
+    let out = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args([
             "demo",
             "--residents",

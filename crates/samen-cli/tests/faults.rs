@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use samen_pseudonym::normalise::bsn_from_index;
@@ -16,10 +16,7 @@ const STOP_WITHIN: Duration = Duration::from_secs(5);
 
 fn free_port_in(range: Option<(u16, u16)>) -> u16 {
     match range {
-        None => {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        }
+        None => samen_testkit::free_port(),
         Some((lo, hi)) => {
             let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
             let span = u64::from(hi - lo);
@@ -39,27 +36,22 @@ fn study_text(range: Option<(u16, u16)>) -> String {
             ports.push(p);
         }
     }
-    format!(
-        r#"[study]
-name = "fault-test"
-
-[parties.bureau]
-address = "127.0.0.1:{}"
-[parties.portal]
-address = "127.0.0.1:{}"
-[parties.trustee]
-address = "127.0.0.1:{}"
-role = "helper"
-
+    let head = samen_testkit::study_head(
+        "fault-test",
+        None,
+        [("bureau", ports[0]), ("portal", ports[1])],
+        ("trustee", ports[2]),
+    );
+    head + r#"
 [tables.register]
 party = "bureau"
-id = {{ column = "bsn", kind = "bsn" }}
-columns.region = {{ kind = "category", levels = ["north", "south"] }}
+id = { column = "bsn", kind = "bsn" }
+columns.region = { kind = "category", levels = ["north", "south"] }
 
 [tables.usage]
 party = "portal"
-id = {{ column = "bsn", kind = "bsn" }}
-columns.logins = {{ kind = "integer", min = 0, max = 500 }}
+id = { column = "bsn", kind = "bsn" }
+columns.logins = { kind = "integer", min = 0, max = 500 }
 
 [[outputs]]
 name = "logins_by_region"
@@ -67,9 +59,7 @@ statistic = "mean"
 of = "usage.logins"
 by = ["register.region"]
 min_cell = 3
-"#,
-        ports[0], ports[1], ports[2]
-    )
+"#
 }
 
 struct Run {
@@ -80,7 +70,7 @@ impl Run {
     fn new(range: Option<(u16, u16)>) -> Run {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("study.toml"), study_text(range)).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_samen"))
+        let out = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
             .args(["certs", "--study"])
             .arg(dir.path().join("study.toml"))
             .arg("--out")
@@ -108,9 +98,8 @@ impl Run {
     }
 
     fn spawn(&self, party: &str, study: &str, fault: Option<&str>) -> Child {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_samen"));
-        c.env_remove("RUST_LOG")
-            .env_remove("SAMEN_FAULT")
+        let mut c = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"));
+        c.env_remove("SAMEN_FAULT")
             .args(["run", "--quiet", "--study"])
             .arg(self.path(study))
             .args(["--party", party, "--certs"])

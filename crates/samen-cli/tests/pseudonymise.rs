@@ -2,13 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use samen_pseudonym::key::PseudonymKey;
 use samen_pseudonym::pseudonym::pseudonymise;
 
 fn samen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_samen"))
+    samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args(args)
         .env("RUST_LOG", "info")
         .output()

@@ -10,42 +10,30 @@ use samen_study::input::read_csv;
 use samen_study::reference;
 use samen_study::spec::Study;
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn samen() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_samen"));
-    c.env_remove("RUST_LOG");
-    c
+    samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
 }
 
 fn study_text() -> String {
-    let (p1, p2, p3) = (free_port(), free_port(), free_port());
-    format!(
-        r#"[study]
-name = "portal-usage-test"
-
-[parties.bureau]
-address = "127.0.0.1:{p1}"
-[parties.portal]
-address = "127.0.0.1:{p2}"
-[parties.trustee]
-address = "127.0.0.1:{p3}"
-role = "helper"
-
+    let ports = samen_testkit::free_ports(3);
+    let head = samen_testkit::study_head(
+        "portal-usage-test",
+        None,
+        [("bureau", ports[0]), ("portal", ports[1])],
+        ("trustee", ports[2]),
+    );
+    head + r#"
 [tables.register]
 party = "bureau"
-id = {{ column = "bsn", kind = "bsn" }}
-columns.region = {{ kind = "category", levels = ["Groningen", "Friesland", "Drenthe"] }}
-columns.income = {{ kind = "integer", min = -5000, max = 100000 }}
+id = { column = "bsn", kind = "bsn" }
+columns.region = { kind = "category", levels = ["Groningen", "Friesland", "Drenthe"] }
+columns.income = { kind = "integer", min = -5000, max = 100000 }
 
 [tables.usage]
 party = "portal"
-id = {{ column = "bsn", kind = "bsn" }}
-columns.channel = {{ kind = "category", levels = ["app", "web"] }}
-columns.logins = {{ kind = "integer", min = 0, max = 500 }}
+id = { column = "bsn", kind = "bsn" }
+columns.channel = { kind = "category", levels = ["app", "web"] }
+columns.logins = { kind = "integer", min = 0, max = 500 }
 
 [[outputs]]
 name = "users_by_region_channel"
@@ -71,7 +59,6 @@ name = "total_logins"
 statistic = "sum"
 of = "usage.logins"
 "#
-    )
 }
 
 struct Setup {

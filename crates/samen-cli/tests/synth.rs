@@ -3,10 +3,9 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Command;
 
 fn synth(dir: &Path, residents: usize, users: usize, seed: u64) {
-    let out = Command::new(env!("CARGO_BIN_EXE_samen"))
+    let out = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args(["synth", "mijnoverheid", "--residents"])
         .arg(residents.to_string())
         .arg("--users")
@@ -240,7 +239,7 @@ fn study_file_declares_parties_tables_and_outputs() {
 #[test]
 fn join_method_is_written_into_the_study_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_samen"))
+    let out = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args([
             "synth",
             "mijnoverheid",
@@ -260,7 +259,7 @@ fn join_method_is_written_into_the_study_file() {
     );
     let study = samen_study::spec::Study::load(&dir.path().join("study.toml")).unwrap();
     assert_eq!(study.join(), samen_join::JoinMethod::TwoParty);
-    let bad = Command::new(env!("CARGO_BIN_EXE_samen"))
+    let bad = samen_testkit::samen(env!("CARGO_BIN_EXE_samen"))
         .args(["synth", "mijnoverheid", "--join", "telepathy", "--out"])
         .arg(dir.path())
         .output()

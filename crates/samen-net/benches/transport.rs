@@ -146,13 +146,6 @@ fn spawn(mode: &str, port: u16, certs: &str) -> Child {
         .expect("spawn peer")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
 const SIZES: [usize; 2] = [1 << 20, 32 << 20];
 
 fn bench_transport(c: &mut Criterion, name: &str, ch: &mut dyn Channel, duplex: bool) {
@@ -245,7 +238,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).expect("certs");
     let certs = dir.path().to_string_lossy().into_owned();
-    let port = free_port();
+    let port = samen_testkit::free_port();
     let mut child = spawn("tls", port, &certs);
     let mut chans = samen_net::connect_all(&net_config("alpha", &certs, port)).expect("connect");
     let mut tls = chans.remove("beta").expect("beta");

@@ -27,8 +27,8 @@ fn both_parties_send_large_vectors_at_the_same_time() {
     let mut b = all[1].remove("alpha").unwrap();
     // 128 MiB each way, both send before either receives.
     let n = 16 << 20;
-    let va = common::splitmix(1, n);
-    let vb = common::splitmix(2, n);
+    let va = samen_testkit::Rng::new(1).words(n);
+    let vb = samen_testkit::Rng::new(2).words(n);
     let (va2, vb2) = (va.clone(), vb.clone());
     let start = Instant::now();
     let tb = std::thread::spawn(move || {

@@ -18,8 +18,8 @@ const N: usize = 1_000_000;
 
 /// x = secret vector; party 0 holds `share0`, party 1 holds `x - share0`.
 fn shares() -> (Vec<u64>, Vec<u64>, Vec<u64>) {
-    let x = common::splitmix(42, N);
-    let s0 = common::splitmix(7, N);
+    let x = samen_testkit::Rng::new(42).words(N);
+    let s0 = samen_testkit::Rng::new(7).words(N);
     let s1 = x.iter().zip(&s0).map(|(x, s)| x.wrapping_sub(*s)).collect();
     (x, s0, s1)
 }

@@ -64,7 +64,7 @@ fn every_statistic_and_grouping_matches_plaintext() {
         let text =
             study_header(bounds_a.0, bounds_a.1, bounds_b.0, bounds_b.1) + &all_outputs(min_cell);
         let study = Study::from_toml_str(&text).unwrap();
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ seed);
         let (ta, tb) = random_tables(&mut rng, 150, 120, 90, bounds_a, bounds_b);
         let (mpc, plain) = run_both(&study, &ta, &tb);
         assert_eq!(mpc.len(), study.outputs().len());
@@ -192,7 +192,7 @@ fn negative_values_only() {
         + &output("s", "sum", Some("ta.va"), &["tb.cd"], 0)
         + &output("v", "variance", Some("tb.vb"), &[], 0);
     let study = Study::from_toml_str(&text).unwrap();
-    let mut rng = Rng(77);
+    let mut rng = Rng::new(77);
     let (ta, tb) = random_tables(&mut rng, 60, 70, 50, (-1_000_000, -1), (-9, -3));
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
@@ -208,7 +208,7 @@ fn empty_intersection_and_empty_tables() {
         + &output("n", "count", None, &["ta.ca", "tb.cc"], 0)
         + &output("m", "mean", Some("ta.va"), &[], 1);
     let study = Study::from_toml_str(&text).unwrap();
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let (ta, tb) = random_tables(&mut rng, 10, 12, 0, (0, 10), (0, 10));
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
@@ -223,7 +223,7 @@ fn empty_intersection_and_empty_tables() {
 fn overflow_is_refused_by_every_party() {
     let text = study_header(0, 1 << 31, 0, 1) + &output("v", "variance", Some("ta.va"), &[], 0);
     let study = Study::from_toml_str(&text).unwrap();
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     // |A ∩ B| = 2 → 2 · 2^62 = 2^63 is refused (the bound is strict), after the join, by all.
     let (ta, tb) = random_tables(&mut rng, 2, 2, 2, (0, 1 << 31), (0, 1));
     let a = ta.validate(&study, "ta").unwrap();
@@ -281,7 +281,7 @@ fn helper_view_does_not_depend_on_data() {
         let study = Study::from_toml_str(&with_join(&body, method)).unwrap();
         let mut views = Vec::new();
         for seed in [11u64, 12, 11] {
-            let mut rng = Rng(seed);
+            let mut rng = Rng::new(seed);
             let (ta, tb) = random_tables(&mut rng, 40, 30, 20, (-100, 100), (0, 50));
             views.push(helper_view(&study, &ta, &tb));
         }
@@ -312,7 +312,7 @@ fn helper_view_does_not_depend_on_data() {
             assert_ne!(joins(&views[0]), joins(&views[2]));
         }
         // A different intersection size gives a different N in the sizes message.
-        let mut rng = Rng(11);
+        let mut rng = Rng::new(11);
         let (ta, tb) = random_tables(&mut rng, 40, 30, 10, (-100, 100), (0, 50));
         let other = helper_view(&study, &ta, &tb);
         let sizes_of = |v: &[(String, u64, String)]| -> Vec<String> {
@@ -329,7 +329,7 @@ fn helper_view_does_not_depend_on_data() {
 fn transcripts_never_contain_payloads_and_label_steps() {
     let text = study_header(0, 9, 0, 9) + &output("n", "count", None, &["ta.ca"], 2);
     let study = Study::from_toml_str(&text).unwrap();
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let (ta, tb) = random_tables(&mut rng, 20, 20, 15, (0, 9), (0, 9));
     let a = ta.validate(&study, "ta").unwrap();
     let b = tb.validate(&study, "tb").unwrap();
@@ -394,7 +394,7 @@ mod properties {
                 + &super::output("v", "variance", Some("ta.va"), groupings[by], min_cell)
                 + &super::output("s", "sum", Some("tb.vb"), groupings[by], min_cell);
             let study = samen_study::spec::Study::from_toml_str(&text).unwrap();
-            let mut rng = super::Rng(seed | 1);
+            let mut rng = super::Rng::new(seed | 1);
             let common = na.min(nb) / 2;
             let (ta, tb) = super::random_tables(&mut rng, na, nb, common, (-20, 20), (0, 9));
             let (mpc, plain) = super::run_both(&study, &ta, &tb);

@@ -112,7 +112,7 @@ fn close(what: &str, got: f64, want: f64) {
 /// both, integer and category; the p-values follow from t and the residual degrees of freedom.
 #[test]
 fn regression_equals_an_independent_fit() {
-    let mut rng = Rng(0xC0FFEE);
+    let mut rng = Rng::new(0xC0FFEE);
     let (ta, tb, people) = data(&mut rng, 300, 3);
     let text = study_header(-1000, 100_000, -500, 500)
         + &regression("both", "tb.vb", &["ta.va", "ta.ca", "tb.cd"], 10)
@@ -205,7 +205,7 @@ fn regression_equals_an_independent_fit() {
 /// naming the output, never NaN or infinity.
 #[test]
 fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let (ta, tb, _) = data(&mut rng, 60, 2); // ca = a2 occurs only among unmatched rows
     let text = study_header(-1000, 100_000, -500, 500)
         + &regression("m", "tb.vb", &["ta.ca", "ta.va"], 10);
@@ -233,7 +233,7 @@ fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
 #[test]
 fn models_are_suppressed_below_min_cell() {
     for (matched, suppressed) in [(19usize, true), (20, false), (21, false)] {
-        let mut rng = Rng(matched as u64);
+        let mut rng = Rng::new(matched as u64);
         let (ta, tb, _) = data(&mut rng, matched, 3);
         let text = study_header(-1000, 100_000, -500, 500)
             + &regression("m", "tb.vb", &["ta.va"], 20)
@@ -262,7 +262,7 @@ fn models_are_suppressed_below_min_cell() {
 /// The correlation matrix equals a direct two-pass computation on the joined rows.
 #[test]
 fn correlation_equals_a_direct_computation() {
-    let mut rng = Rng(77);
+    let mut rng = Rng::new(77);
     let (ta, tb, people) = data(&mut rng, 200, 3);
     let text = study_header(-1000, 100_000, -500, 500)
         + "\n[[outputs]]\nname = \"r\"\nstatistic = \"correlation\"\nof = [\"ta.va\", \"tb.vb\", \"ta.ca\"]\nmin_cell = 5\n";

@@ -31,7 +31,7 @@ fn noisy_counts_follow_the_mechanism_and_differ_between_runs() {
     );
     let study = Study::from_toml_str(&text).unwrap();
     assert_eq!(study.outputs()[0].privacy, Some(Privacy::Epsilon(0.5)));
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let (ta, tb) = random_tables(&mut rng, 80, 70, 50, (0, 10), (0, 10));
     let a = ta.validate(&study, "ta").unwrap();
     let b = tb.validate(&study, "tb").unwrap();
@@ -66,7 +66,7 @@ fn noisy_sums_and_suppression_on_noisy_counts() {
     let base = study_header(-5, 5, 0, 3) + &output("v", "variance", Some("tb.vb"), &["ta.ca"], 3);
     let exact_study = Study::from_toml_str(&base).unwrap();
     let noisy_study = Study::from_toml_str(&with_budget(base, "epsilon = 2.0")).unwrap();
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     let (ta, tb) = random_tables(&mut rng, 60, 60, 45, (-5, 5), (0, 3));
     let a = ta.validate(&exact_study, "ta").unwrap();
     let b = tb.validate(&exact_study, "tb").unwrap();
@@ -118,7 +118,7 @@ fn rho_uses_the_discrete_gaussian() {
         "rho = 0.25",
     );
     let study = Study::from_toml_str(&text).unwrap();
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let (ta, tb) = random_tables(&mut rng, 40, 40, 30, (0, 10), (0, 10));
     let a = ta.validate(&study, "ta").unwrap();
     let b = tb.validate(&study, "tb").unwrap();

@@ -7,14 +7,7 @@ use std::time::Duration;
 
 use samen_net::{NetConfig, TlsChannel};
 
-/// A free loopback port (bound then released; the small race is acceptable in tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use samen_testkit::free_port;
 
 /// Configs for `names`, each on its own free loopback port.
 pub fn configs(names: &[&str], certs: &Path, timeout: Duration) -> Vec<NetConfig> {
@@ -45,20 +38,6 @@ pub fn connect_threads(
         .map(|c| std::thread::spawn(move || samen_net::connect_all(&c)))
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
-/// Deterministic test vector generator (splitmix64).
-pub fn splitmix(seed: u64, n: usize) -> Vec<u64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
-        .collect()
 }
 
 /// A hand-made dialer ("raw peer") for misbehaviour tests: TLS client with the given client

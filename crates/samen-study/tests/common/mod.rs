@@ -3,26 +3,7 @@
 
 use samen_study::input::InputTable;
 
-/// A small deterministic generator (xorshift64*), enough for test data.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    pub fn range(&mut self, min: i64, max: i64) -> i64 {
-        let span = (max as i128 - min as i128 + 1) as u128;
-        (min as i128 + (self.next() as u128 % span) as i128) as i64
-    }
-}
+pub use samen_testkit::Rng;
 
 /// The study used by most tests: First = "alpha" (table ta), Second = "beta" (table tb).
 pub fn study_header(min_a: i64, max_a: i64, min_b: i64, max_b: i64) -> String {

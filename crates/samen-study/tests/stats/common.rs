@@ -2,25 +2,7 @@
 
 use samen_study::stats::{Gram, OlsFit};
 
-/// SplitMix64: a small seeded generator, so the tests need no extra dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % ((hi - lo) as u64 + 1)) as i64
-    }
-}
+pub use samen_testkit::Rng;
 
 /// The exact Gram matrix Σ z zᵀ of rows `z` (each row already starting with the constant 1).
 pub fn gram_of(rows: &[Vec<i64>]) -> Gram {
