@@ -9,15 +9,9 @@ use samen_study::input::{read_csv, InputError};
 use samen_study::spec::{SpecError, Study};
 
 fn study() -> Study {
-    let text = r#"[study]
-name = "v"
-[parties.alpha]
-address = "127.0.0.1:1"
-[parties.beta]
-address = "127.0.0.1:2"
-[parties.helper]
-address = "127.0.0.1:3"
-role = "helper"
+    let head = samen_testkit::study_head("v", None, [("alpha", 1), ("beta", 2)], ("helper", 3));
+    let text = head
+        + r#"
 [tables.ta]
 party = "alpha"
 id = { column = "bsn", kind = "bsn" }
@@ -31,7 +25,7 @@ name = "n"
 statistic = "count"
 by = ["ta.ca"]
 "#;
-    Study::from_toml_str(text).unwrap()
+    Study::from_toml_str(&text).unwrap()
 }
 
 fn csv_error(body: &str) -> (InputError, String) {

@@ -153,65 +153,42 @@ pub trait Channel: Send {
     }
 }
 
-impl<C: Channel + ?Sized> Channel for Box<C> {
-    fn peer(&self) -> &str {
-        (**self).peer()
-    }
-    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
-        (**self).send(payload)
-    }
-    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
-        (**self).send_owned(payload)
-    }
-    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        (**self).recv(max_len)
-    }
-    fn flush(&mut self) -> Result<(), ChannelError> {
-        (**self).flush()
-    }
-    fn stats(&self) -> ChannelStats {
-        (**self).stats()
-    }
-    fn set_step(&mut self, step: &str) {
-        (**self).set_step(step)
-    }
-    fn abort(&mut self, reason: &str) {
-        (**self).abort(reason)
-    }
-    fn finish(&mut self) -> Result<(), ChannelError> {
-        (**self).finish()
-    }
+/// Implements [`Channel`] for a pointer type by forwarding every method to the pointee.
+macro_rules! forward_channel {
+    ($($ptr:ty),+) => {$(
+        impl<C: Channel + ?Sized> Channel for $ptr {
+            fn peer(&self) -> &str {
+                (**self).peer()
+            }
+            fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
+                (**self).send(payload)
+            }
+            fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
+                (**self).send_owned(payload)
+            }
+            fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+                (**self).recv(max_len)
+            }
+            fn flush(&mut self) -> Result<(), ChannelError> {
+                (**self).flush()
+            }
+            fn stats(&self) -> ChannelStats {
+                (**self).stats()
+            }
+            fn set_step(&mut self, step: &str) {
+                (**self).set_step(step)
+            }
+            fn abort(&mut self, reason: &str) {
+                (**self).abort(reason)
+            }
+            fn finish(&mut self) -> Result<(), ChannelError> {
+                (**self).finish()
+            }
+        }
+    )+};
 }
 
-impl<C: Channel + ?Sized> Channel for &mut C {
-    fn peer(&self) -> &str {
-        (**self).peer()
-    }
-    fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
-        (**self).send(payload)
-    }
-    fn send_owned(&mut self, payload: Vec<u8>) -> Result<(), ChannelError> {
-        (**self).send_owned(payload)
-    }
-    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
-        (**self).recv(max_len)
-    }
-    fn flush(&mut self) -> Result<(), ChannelError> {
-        (**self).flush()
-    }
-    fn stats(&self) -> ChannelStats {
-        (**self).stats()
-    }
-    fn set_step(&mut self, step: &str) {
-        (**self).set_step(step)
-    }
-    fn abort(&mut self, reason: &str) {
-        (**self).abort(reason)
-    }
-    fn finish(&mut self) -> Result<(), ChannelError> {
-        (**self).finish()
-    }
-}
+forward_channel!(Box<C>, &mut C);
 
 /// Typed helpers on every [`Channel`]: bulk vectors as raw little-endian bytes, control
 /// messages through [`crate::codec`].

@@ -5,20 +5,17 @@ use samen_study::input::InputTable;
 
 pub use samen_testkit::Rng;
 
-/// The study used by most tests: First = "alpha" (table ta), Second = "beta" (table tb).
+/// The study used by most tests: First = "alpha" (table ta), Second = "beta" (table tb), and
+/// "helper".
 pub fn study_header(min_a: i64, max_a: i64, min_b: i64, max_b: i64) -> String {
-    format!(
-        r#"[study]
-name = "test-study"
-
-[parties.alpha]
-address = "127.0.0.1:1"
-[parties.beta]
-address = "127.0.0.1:2"
-[parties.helper]
-address = "127.0.0.1:3"
-role = "helper"
-
+    let head = samen_testkit::study_head(
+        "test-study",
+        None,
+        [("alpha", 1), ("beta", 2)],
+        ("helper", 3),
+    );
+    head + &format!(
+        r#"
 [tables.ta]
 party = "alpha"
 id = {{ column = "id", kind = "text" }}

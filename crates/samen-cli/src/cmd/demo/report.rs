@@ -2,7 +2,6 @@
 //! reference, the costs per party and the timings.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use samen_study::spec::{Privacy, Study};
 
 use super::children::Party;
 use super::synth::{SynthSummary, OUTPUTS};
+use super::view::{grid, Align};
 use super::{check, view, DemoError};
 
 pub(super) fn seconds(d: Duration) -> String {
@@ -305,31 +305,15 @@ pub(super) fn print_costs(parties: &[Party]) {
         println!("  (and nothing about which records are in both)\n");
     }
     println!("time per phase and bytes sent, per party (from each party's run summary)");
-    let widths: Vec<usize> = (0..header.len())
+    let align: Vec<Align> = (0..header.len())
         .map(|k| {
-            rows.iter()
-                .filter_map(|r| r.get(k))
-                .chain(header.get(k))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
+            if k == 0 || k + 1 == header.len() {
+                Align::Left
+            } else {
+                Align::Right
+            }
         })
         .collect();
-    let line = |r: &[String]| {
-        let mut s = String::new();
-        for (k, w) in widths.iter().enumerate() {
-            let c = r.get(k).map(String::as_str).unwrap_or("");
-            if k == 0 || k + 1 == widths.len() {
-                let _ = write!(s, "  {c:<w$}");
-            } else {
-                let _ = write!(s, "  {c:>w$}");
-            }
-        }
-        println!("{}", s.trim_end());
-    };
-    line(&header);
-    for r in &rows {
-        line(r);
-    }
+    print!("{}", grid(&header, &align, &rows));
     println!();
 }

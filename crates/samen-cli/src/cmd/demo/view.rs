@@ -7,13 +7,15 @@ pub const SUPPRESSED: &str = "·";
 
 /// Left- or right-aligned column.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
+pub(super) enum Align {
+    /// Text: padded on the right.
     Left,
+    /// Numbers: padded on the left.
     Right,
 }
 
 /// Lay out rows of text as aligned columns with a rule under the header.
-fn grid(header: &[String], align: &[Align], rows: &[Vec<String>]) -> String {
+pub(super) fn grid(header: &[String], align: &[Align], rows: &[Vec<String>]) -> String {
     let width = |k: usize| {
         rows.iter()
             .filter_map(|r| r.get(k))
