@@ -9,7 +9,12 @@
 //! The helper-assisted join at 10^4, 10^5 and 10^6 rows per party, the two-party join at 10^4
 //! and 10^5. Throughput counts the rows of both parties. All three parties share the machine's
 //! cores.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::sync::Arc;
 use std::thread;

@@ -7,7 +7,12 @@
 //!
 //! Fixed key and inputs (the first `n` valid BSNs); throughput in identifiers per second.
 //! `crates/samen-pseudonym/benches/pseudonym.rs` has the multi-core and CSV end-to-end numbers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::hint::black_box;
 

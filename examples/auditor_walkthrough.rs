@@ -16,7 +16,12 @@
 //!   depend only on |A|, |B| and N;
 //! - after the product, the only values opened are masked values and the final, suppressed
 //!   table.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::collections::{BTreeMap, HashMap};
 

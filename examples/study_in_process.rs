@@ -5,7 +5,12 @@
 //! ```
 //! Builds synthetic register and usage tables (deterministic), runs the joint computation over
 //! in-process channels, prints every output as CSV and checks it against the plaintext answer.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use samen::study::reference;
 use samen::{IdKind, InputTable, Statistic, StudyBuilder};

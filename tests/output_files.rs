@@ -1,6 +1,11 @@
 //! Contract: the files each statistic writes, by name and header line, as revealed by a study
 //! run in process through the facade.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 

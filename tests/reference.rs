@@ -1,7 +1,12 @@
 //! Contract: a study run in process through the facade, with either join method, reveals
 //! exactly the files of the plaintext reference computation
 //! (`samen::study::reference::compute`), for every statistic and every grouping.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! `samen certs`: keys are written owner-only and never overwritten without `--force`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::path::Path;
 use std::process::Output;

@@ -2,7 +2,12 @@
 //! phase through the test-only `SAMEN_FAULT` hook, its study file differs, or its input is
 //! invalid) and the other two must exit non-zero within 5 s, naming it, without writing a
 //! table. Small inputs keep each case to a few seconds.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};

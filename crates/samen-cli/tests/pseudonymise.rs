@@ -1,5 +1,10 @@
 //! End-to-end tests of `samen keygen` and `samen pseudonymise` through the binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,5 +1,10 @@
 //! `samen run` as three OS processes over mutual TLS on loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,5 +1,10 @@
 //! `samen synth mijnoverheid` as a process: determinism, valid BSNs, shape of the data.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::collections::HashSet;
 use std::path::Path;

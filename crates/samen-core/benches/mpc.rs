@@ -4,7 +4,12 @@
 //! as they would be in a preprocessing phase; the timed part is everything the two computing
 //! parties do, including expanding their seeds. The dealer's own generation rate is measured
 //! separately.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};

@@ -1,5 +1,10 @@
 //! PRG throughput: bulk fill of `u64` slices, single core and parallel.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_core::prg::{Prg, Seed};
 

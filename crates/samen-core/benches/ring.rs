@@ -1,6 +1,11 @@
 //! Ring kernels: element-wise add / multiply (elements/s), single core vs rayon to justify
 //! `ring::PAR_THRESHOLD`, and the transposed matrix product of the cross-party product.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_core::prg::{Prg, Seed};
 use samen_core::ring;

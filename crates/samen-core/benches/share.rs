@@ -1,5 +1,10 @@
 //! Two-party share / reconstruct of vectors (elements/s).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_core::prg::{Prg, Seed};
 use samen_core::share;

@@ -293,8 +293,8 @@ pub fn dot(a: &[u64], b: &[u64]) -> Result<u64, RingError> {
         let mut ca = a.chunks_exact(4);
         let mut cb = b.chunks_exact(4);
         for (x, y) in (&mut ca).zip(&mut cb) {
-            for i in 0..4 {
-                acc[i] = acc[i].wrapping_add(x[i].wrapping_mul(y[i]));
+            for ((s, xi), yi) in acc.iter_mut().zip(x).zip(y) {
+                *s = s.wrapping_add(xi.wrapping_mul(*yi));
             }
         }
         let tail = ca
@@ -323,8 +323,7 @@ pub fn matmul(a: &[u64], b: &[u64], k: usize, n: usize, l: usize) -> Result<Vec<
     if l == 0 || n == 0 {
         return Ok(out);
     }
-    let row = |(i, out_row): (usize, &mut [u64])| {
-        let a_row = &a[i * n..(i + 1) * n];
+    let row = |(out_row, a_row): (&mut [u64], &[u64])| {
         for (aij, b_row) in a_row.iter().zip(b.chunks_exact(l)) {
             for (o, bj) in out_row.iter_mut().zip(b_row) {
                 *o = o.wrapping_add(aij.wrapping_mul(*bj));
@@ -332,9 +331,11 @@ pub fn matmul(a: &[u64], b: &[u64], k: usize, n: usize, l: usize) -> Result<Vec<
         }
     };
     if k.saturating_mul(n).saturating_mul(l) >= MATMUL_PAR_THRESHOLD {
-        out.par_chunks_mut(l).enumerate().for_each(row);
+        out.par_chunks_mut(l)
+            .zip(a.par_chunks_exact(n))
+            .for_each(row);
     } else {
-        out.chunks_mut(l).enumerate().for_each(row);
+        out.chunks_mut(l).zip(a.chunks_exact(n)).for_each(row);
     }
     Ok(out)
 }
@@ -358,8 +359,8 @@ fn tn_block_const<const L: usize>(a: &[u64], b: &[u64], k: usize, acc: &mut [u64
         let mut bv = [0u64; L];
         bv.copy_from_slice(b_row);
         for (acc_row, ap) in acc_rows.iter_mut().zip(a_row) {
-            for q in 0..L {
-                acc_row[q] = acc_row[q].wrapping_add(ap.wrapping_mul(bv[q]));
+            for (o, bq) in acc_row.iter_mut().zip(&bv) {
+                *o = o.wrapping_add(ap.wrapping_mul(*bq));
             }
         }
     }

@@ -9,7 +9,12 @@
 //! valid BSNs, `OVERLAP_PERCENT` % (default 50) of them shared, connects with
 //! `samen_net::connect_all`, runs [`samen_join::private_join`] and reports its wall time, CPU
 //! time and peak resident memory (`VmHWM`); the parent checks the sizes and prints a summary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,7 +2,12 @@
 //! inputs with the same sizes and intersection size, passes every distinguishing check we can
 //! run; the positions a data party receives form a uniformly random order; the tags are fresh
 //! per run.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::collections::{HashMap, HashSet};
 use std::thread;

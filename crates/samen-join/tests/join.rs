@@ -1,6 +1,11 @@
 //! Both private-join methods (two-party and helper-assisted) reconstruct the plaintext full
 //! outer join exactly, and fail cleanly on bad input from the peer or from the caller.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::thread;

@@ -1,6 +1,11 @@
 //! Leakage checks: what a party receives during the join, for two different inputs with the
 //! same sizes and intersection size, passes every distinguishing check we can run.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::collections::HashSet;
 use std::thread;

@@ -4,7 +4,12 @@
 //!
 //! The peer process is this benchmark binary itself, started with `SAMEN_NET_BENCH_CHILD`.
 //! Run: `cargo bench -p samen-net --bench transport -- --warm-up-time 1 --measurement-time 3`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

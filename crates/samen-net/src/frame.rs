@@ -129,10 +129,8 @@ pub fn encode_header(kind: FrameKind, len: usize) -> Result<[u8; HEADER_LEN], Fr
     }
     // `max` is below 2^32, so the conversion cannot fail once the check above passed.
     let len32 = u32::try_from(len).map_err(|_| FrameError::TooLarge { kind, len, max })?;
-    let mut header = [0u8; HEADER_LEN];
-    header[0] = kind.to_byte();
-    header[1..].copy_from_slice(&len32.to_le_bytes());
-    Ok(header)
+    let [l0, l1, l2, l3] = len32.to_le_bytes();
+    Ok([kind.to_byte(), l0, l1, l2, l3])
 }
 
 /// Encode a whole frame (header + payload) into a new buffer.
@@ -147,8 +145,8 @@ pub fn encode_frame(kind: FrameKind, payload: &[u8]) -> Result<Vec<u8>, FrameErr
 /// An incremental frame decoder: feed it bytes as they arrive, in pieces of any size.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
-    header: [u8; HEADER_LEN],
-    header_filled: usize,
+    /// The bytes of a header not yet complete (fewer than [`HEADER_LEN`]).
+    header: Vec<u8>,
     current: Option<(FrameKind, Vec<u8>, usize)>,
 }
 
@@ -162,41 +160,36 @@ impl FrameDecoder {
     /// completed, if any. At most one frame is returned per call: call again with the unused
     /// rest of `input` until everything is used.
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Frame>), FrameError> {
-        let mut used = 0;
+        let mut rest = input;
         if self.current.is_none() {
-            let take = (HEADER_LEN - self.header_filled).min(input.len());
-            self.header[self.header_filled..self.header_filled + take]
-                .copy_from_slice(&input[..take]);
-            self.header_filled += take;
-            used += take;
-            if self.header_filled < HEADER_LEN {
-                return Ok((used, None));
-            }
-            let kind = FrameKind::from_byte(self.header[0])
-                .ok_or(FrameError::UnknownKind(self.header[0]))?;
-            let len = u32::from_le_bytes([
-                self.header[1],
-                self.header[2],
-                self.header[3],
-                self.header[4],
-            ]) as usize;
+            let want = HEADER_LEN.saturating_sub(self.header.len()).min(rest.len());
+            let (head, tail) = rest.split_at(want);
+            self.header.extend_from_slice(head);
+            rest = tail;
+            let [kind, l0, l1, l2, l3] = *self.header.as_slice() else {
+                // The header is still incomplete: every input byte went into it.
+                return Ok((input.len(), None));
+            };
+            let kind = FrameKind::from_byte(kind).ok_or(FrameError::UnknownKind(kind))?;
+            let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
             let max = kind.max_len();
             if len > max {
                 return Err(FrameError::TooLarge { kind, len, max });
             }
-            self.header_filled = 0;
+            self.header.clear();
             self.current = Some((kind, Vec::with_capacity(len), len));
         }
-        let rest = &input[used..];
         let done = match self.current.as_mut() {
             Some((_, payload, len)) => {
-                let take = (*len - payload.len()).min(rest.len());
-                payload.extend_from_slice(&rest[..take]);
-                used += take;
+                let want = len.saturating_sub(payload.len()).min(rest.len());
+                let (body, tail) = rest.split_at(want);
+                payload.extend_from_slice(body);
+                rest = tail;
                 payload.len() == *len
             }
             None => false,
         };
+        let used = input.len() - rest.len();
         if done {
             if let Some((kind, mut payload, _)) = self.current.take() {
                 if kind == FrameKind::Abort {
@@ -210,7 +203,7 @@ impl FrameDecoder {
 
     /// True when the decoder sits between frames (no partial frame buffered).
     pub fn at_boundary(&self) -> bool {
-        self.current.is_none() && self.header_filled == 0
+        self.current.is_none() && self.header.is_empty()
     }
 
     /// Call when the stream has ended: an error if it ended inside a frame.
@@ -220,8 +213,8 @@ impl FrameDecoder {
                 have: HEADER_LEN + payload.len(),
                 need: HEADER_LEN + len,
             }),
-            None if self.header_filled > 0 => Err(FrameError::Truncated {
-                have: self.header_filled,
+            None if !self.header.is_empty() => Err(FrameError::Truncated {
+                have: self.header.len(),
                 need: HEADER_LEN,
             }),
             None => Ok(()),
@@ -242,7 +235,7 @@ pub fn decode_all(mut bytes: &[u8]) -> Result<Vec<Frame>, FrameError> {
     while !bytes.is_empty() {
         let (used, frame) = decoder.decode(bytes)?;
         frames.extend(frame);
-        bytes = &bytes[used..];
+        bytes = bytes.get(used..).unwrap_or_default();
     }
     decoder.finish()?;
     Ok(frames)

@@ -1,6 +1,11 @@
 //! Misbehaving or silent peers: oversized, truncated and garbage frames over TLS, timeouts,
 //! aborts.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 

@@ -4,7 +4,12 @@
 //!
 //! The second process is this test binary itself, started with `SAMEN_NET_CHILD` set so that
 //! only `child_party` runs (it does nothing in a normal test run).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 

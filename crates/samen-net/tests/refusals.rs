@@ -1,6 +1,11 @@
 //! Every refusal has its own error: no client certificate, another CA, right CA but wrong
 //! party name (both directions), version and study mismatches.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 

@@ -3,7 +3,12 @@
 //! core and all cores).
 //!
 //! Run: `cargo bench -p samen-pseudonym --bench joint -- --warm-up-time 1 --measurement-time 3`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use samen_pseudonym::joint::{

@@ -7,7 +7,12 @@
 //!
 //! Without KEYFILE the benchmark key is used (32 bytes of 0x42, domain `cbs-2026`). Run it under
 //! `perf stat` or `/usr/bin/time` to see the CPU time as well.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -291,9 +291,9 @@ pub fn bsn_digits_from_index(i: u64) -> Option<[u8; 9]> {
     let qp = (q * PREFIX_MUL + PREFIX_ADD) % PREFIXES;
     let mut d = [b'0'; 9];
     let mut v = qp;
-    for k in (0..7).rev() {
+    for dk in d.iter_mut().take(7).rev() {
         // v % 10 < 10, so the cast cannot truncate.
-        d[k] = b'0' + (v % 10) as u8;
+        *dk = b'0' + (v % 10) as u8;
         v /= 10;
     }
     let mut seen = 0u64;

@@ -1,5 +1,10 @@
 //! Regression and correlation over the private join, against independent plaintext fits.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 #[path = "stats/ols_reference.rs"]

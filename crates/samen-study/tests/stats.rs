@@ -1,5 +1,10 @@
 //! Post-opening numerics of `samen_study::stats` against independent computations.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 #[path = "stats/common.rs"]
 mod common;

@@ -1,6 +1,11 @@
 //! Bad study files and bad inputs are rejected with messages that say what to fix, and never
 //! contain an identifier.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test and benchmark code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test and benchmark code
 
 mod common;
 

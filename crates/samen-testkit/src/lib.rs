@@ -5,7 +5,12 @@
 //! panic on a broken test environment (a port that cannot be bound, a command that cannot be
 //! started), which is the right failure for a test.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test support code
 
 use std::fmt::Write as _;
 use std::net::TcpListener;

@@ -77,11 +77,15 @@ pub fn local_mesh(names: &[&str]) -> Vec<std::collections::BTreeMap<String, Loca
     let stops: Vec<StopSignal> = names.iter().map(|_| StopSignal::new()).collect();
     let mut out: Vec<std::collections::BTreeMap<String, LocalChannel>> =
         names.iter().map(|_| Default::default()).collect();
-    for i in 0..names.len() {
-        for j in (i + 1)..names.len() {
-            let (ci, cj) = local_pair_with(names[i], names[j], stops[i].clone(), stops[j].clone());
-            out[i].insert(names[j].to_string(), ci);
-            out[j].insert(names[i].to_string(), cj);
+    for (i, (a, stop_a)) in names.iter().zip(&stops).enumerate() {
+        for (j, (b, stop_b)) in names.iter().zip(&stops).enumerate().skip(i + 1) {
+            let (ci, cj) = local_pair_with(a, b, stop_a.clone(), stop_b.clone());
+            if let Some(channels) = out.get_mut(i) {
+                channels.insert(b.to_string(), ci);
+            }
+            if let Some(channels) = out.get_mut(j) {
+                channels.insert(a.to_string(), cj);
+            }
         }
     }
     out

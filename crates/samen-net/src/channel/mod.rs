@@ -351,12 +351,13 @@ impl Channel for TlsChannel {
     }
 
     fn abort(&mut self, reason: &str) {
-        let mut end = reason.len().min(MAX_REASON);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
+        // The longest prefix of at most MAX_REASON bytes that ends on a character boundary.
+        let cut = (0..=reason.len().min(MAX_REASON))
+            .rev()
+            .find_map(|end| reason.get(..end))
+            .unwrap_or_default();
         if let Ok(mut w) = self.writer.lock() {
-            let _ = w.send_frame(FrameKind::Abort, &reason.as_bytes()[..end]);
+            let _ = w.send_frame(FrameKind::Abort, cut.as_bytes());
             w.closed = true;
         }
     }

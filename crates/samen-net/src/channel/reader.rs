@@ -54,7 +54,9 @@ impl Reader {
                     break;
                 }
             };
-            stop = self.process(&raw[..n], &mut plain).err();
+            stop = self
+                .process(raw.get(..n).unwrap_or_default(), &mut plain)
+                .err();
         }
         if let Some(Stop::Failed(e)) = stop {
             if !self.window.dropped.load(Ordering::SeqCst) {
@@ -97,7 +99,7 @@ impl Reader {
                 match conn.reader().read(plain) {
                     // TLS close from the peer.
                     Ok(0) => return Err(self.eof()),
-                    Ok(k) => self.frames(&plain[..k])?,
+                    Ok(k) => self.frames(plain.get(..k).unwrap_or_default())?,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         return Err(Stop::Failed(io_to_channel(&self.peer, &e, Duration::ZERO)))
@@ -116,7 +118,7 @@ impl Reader {
                 .decoder
                 .decode(bytes)
                 .map_err(|e| Stop::Failed(frame_to_channel(&self.peer, e)))?;
-            bytes = &bytes[used..];
+            bytes = bytes.get(used..).unwrap_or_default();
             let Some(frame) = frame else { continue };
             let item = match frame.kind {
                 FrameKind::Data if self.window.dropped.load(Ordering::SeqCst) => continue,

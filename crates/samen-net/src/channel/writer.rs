@@ -58,10 +58,9 @@ impl Writer {
             self.out.clear();
             {
                 let mut conn = self.conn.lock().map_err(|_| lock_failed(&self.peer))?;
-                let mut parts: &[IoSlice<'_>] = &[IoSlice::new(header), IoSlice::new(chunk)];
-                if !first {
-                    parts = &parts[1..];
-                }
+                let with_header = [IoSlice::new(header), IoSlice::new(chunk)];
+                let without_header = [IoSlice::new(chunk)];
+                let parts: &[IoSlice<'_>] = if first { &with_header } else { &without_header };
                 let want: usize = parts.iter().map(|p| p.len()).sum();
                 let written = conn
                     .writer()
@@ -98,7 +97,7 @@ impl Writer {
         let mut done = 0;
         let mut progress = Instant::now();
         while done < self.out.len() {
-            match self.sock.write(&self.out[done..]) {
+            match self.sock.write(self.out.get(done..).unwrap_or_default()) {
                 Ok(0) => {
                     return Err(ChannelError::Closed {
                         peer: self.peer.clone(),

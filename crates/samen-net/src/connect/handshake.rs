@@ -169,7 +169,7 @@ impl SetupIo {
                 };
                 let (_, frame) = self
                     .decoder
-                    .decode(&plain[..n])
+                    .decode(plain.get(..n).unwrap_or_default())
                     .map_err(SetupError::Frame)?;
                 if let Some(frame) = frame {
                     return Ok(frame);

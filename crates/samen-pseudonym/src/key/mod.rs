@@ -274,7 +274,9 @@ impl PseudonymKey {
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, KeyError> {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e.span().map(|s| {
-                text.as_bytes()[..s.start.min(text.len())]
+                text.as_bytes()
+                    .get(..s.start)
+                    .unwrap_or(text.as_bytes())
                     .iter()
                     .filter(|&&b| b == b'\n')
                     .count()

@@ -158,11 +158,13 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
             delimiter,
         });
     }
-    if tables[0].party == tables[1].party {
-        return Err(SpecError::Parties(format!(
-            "both tables belong to party '{}'; each data party holds exactly one table",
-            tables[0].party
-        )));
+    if let [first, second] = tables.as_slice() {
+        if first.party == second.party {
+            return Err(SpecError::Parties(format!(
+                "both tables belong to party '{}'; each data party holds exactly one table",
+                first.party
+            )));
+        }
     }
     // Order tables as [First's, Second's] (First = data party whose name sorts first).
     tables.sort_by(|a, b| a.party.cmp(&b.party));

@@ -34,9 +34,8 @@ pub fn correlation(gram: &Gram) -> Vec<Vec<Option<f64>>> {
     if n < 2 {
         return out;
     }
-    for (i, row) in out.iter_mut().enumerate() {
-        for (j, cell) in row.iter_mut().enumerate() {
-            let (si, sj) = (&spread[i], &spread[j]);
+    for ((i, row), si) in out.iter_mut().enumerate().zip(&spread) {
+        for ((j, cell), sj) in row.iter_mut().enumerate().zip(&spread) {
             if !si.is_positive() || !sj.is_positive() {
                 continue;
             }

@@ -133,6 +133,10 @@ impl Gram {
     /// # Panics
     ///
     /// If `i` or `j` is not below [`Gram::dim`] (a programming error, not a data error).
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "i, j < d is asserted here and `new` checked that there are d·d entries"
+    )]
     pub fn get(&self, i: usize, j: usize) -> i128 {
         assert!(
             i < self.d && j < self.d,

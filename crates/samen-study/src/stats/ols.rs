@@ -114,6 +114,10 @@ pub enum OlsError {
 /// assert_eq!(fit.coefficients[0].estimate, 0.7);      // intercept = 7/10
 /// assert_eq!(fit.df_residual, 2);
 /// ```
+#[expect(
+    clippy::indexing_slicing,
+    reason = "indices below the dimensions of the d × 2d matrix that `eliminate` returns"
+)]
 pub fn fit_ols(gram: &Gram) -> Result<OlsFit, OlsError> {
     let d = gram.dim();
     if d < 2 {
@@ -211,6 +215,10 @@ pub fn fit_ols(gram: &Gram) -> Result<OlsFit, OlsError> {
 /// response) holds `det A · β_j` and column `d + j` holds `adj(A)_jj = det A · (A⁻¹)_jj`;
 /// the response row has `det G` at `(q, q)`. Every intermediate entry is a minor of the
 /// augmented matrix (Sylvester's identity), so every division is exact.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "pivot indices k < q < d address the d × 2d augmented matrix built here"
+)]
 fn eliminate(gram: &Gram, q: usize) -> Result<Vec<Vec<BigInt>>, OlsError> {
     let d = gram.dim();
     let mut m = gram.to_big();

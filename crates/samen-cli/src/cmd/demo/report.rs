@@ -17,17 +17,18 @@ pub(super) fn seconds(d: Duration) -> String {
 }
 
 pub(super) fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
+    let mut unit = None;
+    for next in ["KiB", "MiB", "GiB", "TiB"] {
+        if v < 1024.0 {
+            break;
+        }
         v /= 1024.0;
-        u += 1;
+        unit = Some(next);
     }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
+    match unit {
+        None => format!("{b} B"),
+        Some(unit) => format!("{v:.1} {unit}"),
     }
 }
 
