@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod progress;
 mod runner;
 
 /// samen: secure multiparty computation for official statistics.

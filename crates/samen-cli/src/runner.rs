@@ -31,6 +31,8 @@ use samen_study::session::{run_party, PartyResult};
 use samen_study::spec::{PartyRole, Privacy, SpecError, Study};
 use samen_study::transcript::Transcript;
 
+use crate::progress::{self, ProgressFile};
+
 /// An error of `samen run`.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -53,6 +55,15 @@ pub enum RunError {
     /// Writing an output failed.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The progress file could not be created.
+    #[error("cannot create progress file {path}: {source}")]
+    ProgressFile {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The transcript file could not be written.
     #[error("cannot write transcript {path}: {source}")]
     Transcript {
@@ -93,6 +104,9 @@ pub struct RunOptions {
     pub transcript: Option<PathBuf>,
     /// Show a progress spinner per phase (only if stderr is a terminal).
     pub progress: bool,
+    /// Optional progress file: one JSON line per phase start and per whole percent
+    /// ([`crate::progress`]).
+    pub progress_file: Option<PathBuf>,
     /// Total time to wait for all peers to connect.
     pub connect_timeout: Duration,
     /// How long a peer may stay silent (peers send a keep-alive every half second while they
@@ -307,6 +321,7 @@ fn local_failure_reason(party: &str, e: &RunError) -> StopReason {
         RunError::Usage(_) => "it was started with options that do not fit the study",
         RunError::Spec(_) => "its table is too large for the study (overflow rule)",
         RunError::Output(_) => "it cannot write to its output directory",
+        RunError::ProgressFile { .. } => "it cannot write its progress file",
         _ => "it failed before the computation",
     };
     StopReason::new(party, reason)
@@ -368,6 +383,21 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         }
         Ok(t)
     });
+    // Created before connecting, so that a failure is told to the peers like any local one.
+    let local = local.and_then(|t| {
+        let file = match &opts.progress_file {
+            Some(path) => {
+                Some(
+                    ProgressFile::create(path).map_err(|source| RunError::ProgressFile {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok((t, file))
+    });
 
     let cfg = NetConfig {
         me: opts.party.clone(),
@@ -388,7 +418,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     }
     let tls = connect_all(&cfg)?;
     inject_fault("connect");
-    let input = match local {
+    let (input, progress_file) = match local {
         Ok(t) => t,
         Err(e) => {
             let reason = local_failure_reason(&opts.party, &e).to_wire();
@@ -428,7 +458,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         b
     });
     let party_name = opts.party.clone();
-    let (bar_cb, tr_cb) = (bar.clone(), transcript.clone());
+    let (bar_cb, tr_cb, file_cb) = (bar.clone(), transcript.clone(), progress_file.clone());
     let spinner_style = indicatif::ProgressStyle::default_spinner();
     let mut phases = Phases::with_callback(move |name| {
         if let Some(t) = &tr_cb {
@@ -447,10 +477,13 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         }
         if !name.is_empty() {
             tracing::info!(phase = name, "phase started");
+            if let Some(f) = &file_cb {
+                f.event(name, None);
+            }
             inject_fault(name);
         }
     })
-    .with_progress(progress_reporter(bar.clone()));
+    .with_progress(progress::reporter(bar.clone(), progress_file));
     let result = run_party(
         &study,
         &opts.party,
@@ -544,36 +577,4 @@ fn finish_all(me: &str, channels: &mut BTreeMap<String, Box<dyn Channel>>) -> Re
         ch.abort(&reason);
     }
     Err(err.into())
-}
-
-/// The progress callback of a run: turns the spinner into a bar with percentage and estimated
-/// time left while a phase reports progress, and logs every tenth of the way at `info` (for
-/// runs without a terminal).
-fn progress_reporter(bar: Option<indicatif::ProgressBar>) -> impl Fn(&str, u64, u64) + Send + Sync {
-    let bar_style = indicatif::ProgressStyle::with_template(
-        "{spinner} {msg} [{wide_bar}] {percent:>3}% ({elapsed} elapsed, about {eta} left)",
-    )
-    .ok();
-    let last_tenth = std::sync::atomic::AtomicU64::new(u64::MAX);
-    move |phase, done, total| {
-        if total == 0 {
-            return;
-        }
-        if let Some(b) = &bar {
-            if b.length() != Some(total) {
-                if b.length().is_none() {
-                    if let Some(st) = &bar_style {
-                        b.set_style(st.clone());
-                    }
-                    b.reset_eta();
-                }
-                b.set_length(total);
-            }
-            b.set_position(done);
-        }
-        let tenth = done.saturating_mul(10) / total;
-        if last_tenth.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
-            tracing::info!(phase, percent = tenth * 10, "progress");
-        }
-    }
 }

@@ -178,8 +178,14 @@ fn three_processes_over_tls_match_plaintext() {
     let s = Setup::new(300, 260);
     let transcript = s.path("bureau-transcript.jsonl");
     let t_arg = transcript.display().to_string();
+    let progress = s.path("portal-progress.jsonl");
+    let p_arg = progress.display().to_string();
     let helper = s.spawn("trustee", None, &["--quiet"]);
-    let portal = s.spawn("portal", Some(("usage", s.path("usage.csv"))), &["--quiet"]);
+    let portal = s.spawn(
+        "portal",
+        Some(("usage", s.path("usage.csv"))),
+        &["--quiet", "--progress-file", &p_arg],
+    );
     let bureau = s.spawn(
         "bureau",
         Some(("register", s.path("register.csv"))),
@@ -234,6 +240,26 @@ fn three_processes_over_tls_match_plaintext() {
         assert!(["portal", "trustee"].contains(&v["peer"].as_str().unwrap()));
         assert!(["sent", "received"].contains(&v["direction"].as_str().unwrap()));
     }
+    // The progress file: a JSON line per phase start (percent null) and per whole percent of
+    // the join, in order, ending with the last phase.
+    let events: Vec<serde_json::Value> = read(&progress)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let starts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["percent"].is_null())
+        .map(|e| e["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts.first(), Some(&"join"), "{events:?}");
+    assert!(starts.len() >= 3, "{starts:?}");
+    let join: Vec<u64> = events
+        .iter()
+        .filter(|e| e["phase"] == "join" && !e["percent"].is_null())
+        .map(|e| e["percent"].as_u64().unwrap())
+        .collect();
+    assert_eq!(join.last(), Some(&100), "{events:?}");
+    assert!(join.windows(2).all(|w| w[0] < w[1]), "{join:?}");
 }
 
 #[test]

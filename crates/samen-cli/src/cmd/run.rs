@@ -36,6 +36,11 @@ pub struct Args {
     /// Write a transcript (one JSON line per message: step, peer, direction, bytes, SHA-256).
     #[arg(long, value_name = "FILE")]
     transcript: Option<PathBuf>,
+    /// Write progress to FILE as JSON lines, for programs that supervise the run: one
+    /// `{"phase": "...", "percent": null}` when a phase starts, then `{"phase": "...",
+    /// "percent": N}` at each whole percent of a phase that reports progress.
+    #[arg(long, value_name = "FILE")]
+    progress_file: Option<PathBuf>,
     /// No progress display and no summary on stderr.
     #[arg(long)]
     quiet: bool,
@@ -76,6 +81,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         out: args.out,
         transcript: args.transcript,
         progress: !args.quiet,
+        progress_file: args.progress_file,
         connect_timeout: Duration::from_secs(args.connect_timeout),
         io_timeout: Duration::from_secs(args.io_timeout),
     };

@@ -11,12 +11,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::synth::{SynthSummary, OUTPUTS, PARTIES};
 use super::{io, Args, DemoError};
+use crate::progress::ProgressEvent;
 
 /// One party process and where its output goes.
 pub(super) struct Party {
     pub(super) name: &'static str,
     pub(super) child: Child,
     pub(super) stderr: PathBuf,
+    /// The party's progress file (`samen run --progress-file`).
+    pub(super) progress: PathBuf,
     pub(super) out: PathBuf,
     pub(super) status: Option<ExitStatus>,
 }
@@ -46,6 +49,7 @@ pub(super) fn start(
         remove_stale(&out, name);
         let stderr = logs.join(format!("{name}.stderr"));
         let stdout = logs.join(format!("{name}.stdout"));
+        let progress = logs.join(format!("{name}.progress.jsonl"));
         let mut cmd = Command::new(exe);
         cmd.arg("run")
             .arg("--study")
@@ -58,16 +62,13 @@ pub(super) fn start(
             .arg(&out)
             .arg("--io-timeout")
             .arg(args.timeout.to_string())
-            .arg("--quiet");
+            .arg("--quiet")
+            .arg("--progress-file")
+            .arg(&progress);
         if let Some((table, file)) = input {
             let mut spec = std::ffi::OsString::from(format!("{table}="));
             spec.push(file);
             cmd.arg("--input").arg(spec);
-        }
-        // The runner logs each phase and every tenth of the join at `info`; the demo reads that
-        // from the log to show progress (unless the user chose their own log filter).
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "warn,samen_study::runner=info");
         }
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).map_err(io("cannot create a log file"))?)
@@ -83,6 +84,7 @@ pub(super) fn start(
             name,
             child,
             stderr,
+            progress,
             out,
             status: None,
         });
@@ -197,24 +199,29 @@ pub(super) fn supervise(parties: &mut [Party], timeout: Duration) -> Vec<&'stati
         }
         let progress = parties
             .first()
-            .and_then(|p| std::fs::read_to_string(&p.stderr).ok())
-            .and_then(|log| latest_progress(&log))
-            .map(|(phase, pct)| {
-                if phase_start.as_ref().is_none_or(|(p, _)| *p != phase) {
-                    phase_start = Some((phase.clone(), Instant::now()));
-                }
-                let since = phase_start
-                    .as_ref()
-                    .map_or(Duration::ZERO, |(_, t)| t.elapsed());
-                match pct {
-                    Some(pct) if (1..100).contains(&pct) => {
-                        let left = since.as_secs() * (100 - pct) / pct;
-                        format!("bureau: {phase} {pct}%, about {} left · ", minutes(left))
+            .and_then(|p| std::fs::read_to_string(&p.progress).ok())
+            .and_then(|text| ProgressEvent::last_in(&text))
+            .map(
+                |ProgressEvent {
+                     phase,
+                     percent: pct,
+                 }| {
+                    if phase_start.as_ref().is_none_or(|(p, _)| *p != phase) {
+                        phase_start = Some((phase.clone(), Instant::now()));
                     }
-                    Some(pct) => format!("bureau: {phase} {pct}% · "),
-                    None => format!("bureau: {phase} · "),
-                }
-            })
+                    let since = phase_start
+                        .as_ref()
+                        .map_or(Duration::ZERO, |(_, t)| t.elapsed());
+                    match pct {
+                        Some(pct) if (1..100).contains(&pct) => {
+                            let left = since.as_secs() * (100 - pct) / pct;
+                            format!("bureau: {phase} {pct}%, about {} left · ", minutes(left))
+                        }
+                        Some(pct) => format!("bureau: {phase} {pct}% · "),
+                        None => format!("bureau: {phase} · "),
+                    }
+                },
+            )
             .unwrap_or_default();
         bar.set_message(format!("{progress}running: {}", running.join(", ")));
         let overdue = start.elapsed() > timeout;
@@ -240,31 +247,6 @@ pub(super) fn minutes(secs: u64) -> String {
     } else {
         format!("{secs}s")
     }
-}
-
-/// The current phase and, if it reports progress, its last logged percentage, from a runner's
-/// log (`phase started phase=…` and `progress phase=… percent=…` lines at `info`).
-pub(super) fn latest_progress(log: &str) -> Option<(String, Option<u64>)> {
-    fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-        let rest = &line[line.find(key)? + key.len()..];
-        let value = rest.split_whitespace().next()?;
-        Some(value.trim_matches('"'))
-    }
-    let mut state: Option<(String, Option<u64>)> = None;
-    for line in log.lines() {
-        if line.contains("phase started") {
-            if let Some(phase) = field(line, "phase=") {
-                state = Some((phase.to_string(), None));
-            }
-        } else if line.contains(" progress ") {
-            if let (Some(phase), Some(pct)) = (field(line, "phase="), field(line, "percent=")) {
-                if let Ok(pct) = pct.parse() {
-                    state = Some((phase.to_string(), Some(pct)));
-                }
-            }
-        }
-    }
-    state
 }
 
 /// Stop every party that is still running (only the processes this demo started).
