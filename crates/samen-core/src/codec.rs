@@ -27,7 +27,7 @@
 //! impl Encode for Ping {
 //!     fn encode(&self, out: &mut Vec<u8>) {
 //!         self.round.encode(out);
-//!         self.name.as_str().encode(out);
+//!         samen_core::codec::put_str(out, &self.name);
 //!     }
 //! }
 //!
@@ -338,27 +338,22 @@ impl<const N: usize> Encode for [u8; N] {
     }
 }
 
-/// A byte string: `u32` length prefix, then the bytes (read back with [`Reader::bytes`]).
-/// A string longer than `u32::MAX` bytes cannot be a control message; its prefix saturates and
-/// the receiver rejects it (and [`encode_checked`] refuses it).
-impl Encode for [u8] {
-    fn encode(&self, out: &mut Vec<u8>) {
-        u32::try_from(self.len()).unwrap_or(u32::MAX).encode(out);
-        out.extend_from_slice(self);
-    }
-    fn encoded_len(&self) -> Option<usize> {
-        Some(4 + self.len())
-    }
+/// Write a `u32` length or item-count prefix (read back by [`Reader::bytes`],
+/// [`Reader::string`] and [`Reader::vec`]). A length above `u32::MAX` cannot belong to a control
+/// message: the prefix saturates, the receiver refuses it, and so does [`encode_checked`].
+pub fn put_len(out: &mut Vec<u8>, len: usize) {
+    u32::try_from(len).unwrap_or(u32::MAX).encode(out);
 }
 
-/// A UTF-8 string: like a byte string (read back with [`Reader::string`]).
-impl Encode for str {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.as_bytes().encode(out);
-    }
-    fn encoded_len(&self) -> Option<usize> {
-        self.as_bytes().encoded_len()
-    }
+/// Write a byte string: `u32` length prefix, then the bytes (read back with [`Reader::bytes`]).
+pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+/// Write a UTF-8 string like a byte string (read back with [`Reader::string`]).
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_bytes(out, s.as_bytes());
 }
 
 /// Encode a message into a new buffer.
@@ -465,9 +460,9 @@ mod tests {
             self.word.encode(out);
             self.long.encode(out);
             self.hash.encode(out);
-            self.name.as_str().encode(out);
-            self.blob.as_slice().encode(out);
-            (self.list.len() as u32).encode(out);
+            put_str(out, &self.name);
+            put_bytes(out, &self.blob);
+            put_len(out, self.list.len());
             for x in &self.list {
                 x.encode(out);
             }

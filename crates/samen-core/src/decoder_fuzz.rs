@@ -28,15 +28,15 @@ struct Message {
 impl Encode for Message {
     fn encode(&self, out: &mut Vec<u8>) {
         self.version.encode(out);
-        self.name.as_str().encode(out);
+        codec::put_str(out, &self.name);
         self.hash.encode(out);
-        (self.sizes.len() as u32).encode(out);
+        codec::put_len(out, self.sizes.len());
         for x in &self.sizes {
             x.encode(out);
         }
-        (self.parties.len() as u32).encode(out);
+        codec::put_len(out, self.parties.len());
         for p in &self.parties {
-            p.as_str().encode(out);
+            codec::put_str(out, p);
         }
         u8::from(self.flag).encode(out);
     }

@@ -116,9 +116,9 @@ impl Encode for Hello {
     fn encode(&self, out: &mut Vec<u8>) {
         self.version.encode(out);
         self.study_hash.encode(out);
-        self.study_name.as_str().encode(out);
-        self.sender.as_str().encode(out);
-        self.receiver.as_str().encode(out);
+        codec::put_str(out, &self.study_name);
+        codec::put_str(out, &self.sender);
+        codec::put_str(out, &self.receiver);
     }
 
     fn encoded_len(&self) -> Option<usize> {
