@@ -123,7 +123,9 @@ pub enum CodecError {
         field: &'static str,
     },
     /// The message is larger than [`MAX_CONTROL_MESSAGE`].
-    #[error("{what} of {len} bytes exceeds the control-message limit of {MAX_CONTROL_MESSAGE} bytes")]
+    #[error(
+        "{what} of {len} bytes exceeds the control-message limit of {MAX_CONTROL_MESSAGE} bytes"
+    )]
     TooLarge {
         /// The message kind.
         what: &'static str,

@@ -73,7 +73,9 @@ fn valid_message() -> Vec<u8> {
 
 /// Decode `input` as `T`: an accepted input is exactly the encoding of what it decodes to (the
 /// layouts are canonical); oversized input is refused as such.
-fn check_canonical<T: Encode + Decode + std::fmt::Debug>(input: &[u8]) -> Result<(), TestCaseError> {
+fn check_canonical<T: Encode + Decode + std::fmt::Debug>(
+    input: &[u8],
+) -> Result<(), TestCaseError> {
     match codec::decode_exact::<T>(input) {
         Ok(m) => prop_assert_eq!(codec::encode_to_vec(&m), input.to_vec(), "{:?}", m),
         Err(CodecError::TooLarge { len, .. }) => prop_assert!(len > MAX_CONTROL_MESSAGE),
@@ -141,7 +143,8 @@ fn check_operation_header(n: usize, frame: &[u8]) -> Result<(), TestCaseError> {
     let x = vec![3u64; n];
     let result = c.mul(&x, &x);
     let is_valid = frame == valid_header(n).as_slice();
-    let known_kind = frame.len() == HEADER_LEN && (1..=4).contains(&frame[0]) && frame[1..8] == [0; 7];
+    let known_kind =
+        frame.len() == HEADER_LEN && (1..=4).contains(&frame[0]) && frame[1..8] == [0; 7];
     match result {
         Ok(_) => prop_assert!(
             false,

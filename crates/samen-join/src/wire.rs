@@ -190,7 +190,11 @@ mod tests {
         ));
         assert!(matches!(
             decode_exact::<Opening>(&[1, 3, 5, 0, 0, 0, 0, 0, 0, 0]),
-            Err(CodecError::BadValue { field: "role", value: 3, .. })
+            Err(CodecError::BadValue {
+                field: "role",
+                value: 3,
+                ..
+            })
         ));
     }
 

@@ -52,9 +52,7 @@ fn sizes(first: u64, second: u64, union: u64) -> Vec<u8> {
 fn first_against_fake_helper(script: Vec<Vec<u8>>) -> Result<JoinOutput, JoinError> {
     let (mut a_b, mut fake_b) = local_pair("first", "second");
     let (mut a_h, mut fake_h) = local_pair("first", "helper");
-    fake_b
-        .send(&peer_hello())
-        .unwrap();
+    fake_b.send(&peer_hello()).unwrap();
     let helper = thread::spawn(move || {
         let hello = fake_h.recv(100).unwrap();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::wire::{combine, header, stream, BLOCK, OpKind};
+use super::wire::{combine, header, stream, OpKind, BLOCK};
 use super::{Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;

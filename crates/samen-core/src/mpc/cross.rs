@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::wire::{header, stream, BLOCK, OpKind};
+use super::wire::{header, stream, OpKind, BLOCK};
 use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;

@@ -199,7 +199,11 @@ mod tests {
         }
         assert!(matches!(
             decode_exact::<DealerHello>(&bad),
-            Err(CodecError::BadValue { field: "role", value: 2, .. })
+            Err(CodecError::BadValue {
+                field: "role",
+                value: 2,
+                ..
+            })
         ));
     }
 
@@ -219,7 +223,11 @@ mod tests {
         }
         assert!(matches!(
             decode_exact::<OpHeader>(&bad),
-            Err(CodecError::BadValue { field: "operation kind", value: 5, .. })
+            Err(CodecError::BadValue {
+                field: "operation kind",
+                value: 5,
+                ..
+            })
         ));
     }
 }

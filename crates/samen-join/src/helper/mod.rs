@@ -373,8 +373,7 @@ fn data_party(
     // 3. Sizes and positions from the helper.
     helper.set_step(STEP_SIZES);
     let frame = helper.recv(wire::SIZES_LEN)?;
-    let sizes: JoinSizes =
-        codec::decode_exact(&frame).map_err(malformed(helper, STEP_SIZES))?;
+    let sizes: JoinSizes = codec::decode_exact(&frame).map_err(malformed(helper, STEP_SIZES))?;
     let (own, other) = match role {
         JoinRole::First => (sizes.first, sizes.second),
         JoinRole::Second => (sizes.second, sizes.first),

@@ -318,8 +318,8 @@ pub fn encode_key(key: &Key) -> Zeroizing<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use samen_core::codec::golden::{self, hex};
     use samen_core::codec;
+    use samen_core::codec::golden::{self, hex};
 
     // Golden vectors: the exact bytes of each message kind.
     #[test]
