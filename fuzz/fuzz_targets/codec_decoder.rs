@@ -1,5 +1,5 @@
-//! Control-message codec (`samen_core::codec`): a message or an error; a decoded message
-//! survives a re-encode.
+//! Control-message codec (`samen_core::codec`): every public control message kind gives a
+//! message or an error, and accepts only canonical encodings.
 //! The check is `samen_fuzz::codec_decoder` (also run by `cargo test --lib` in this directory).
 #![no_main]
 

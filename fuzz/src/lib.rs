@@ -9,8 +9,10 @@ use std::collections::VecDeque;
 use samen_core::channel::{
     local_pair, Channel, ChannelError, ChannelExt, ChannelStats, TrafficCounter, MAX_PEER_TEXT,
 };
+use samen_core::codec::{decode_exact, encode_to_vec, Decode, Encode};
 use samen_core::mpc::{Computer, Role};
-use samen_join::{private_join_with_keys, JoinKeys, JoinRole};
+use samen_join::helper::wire;
+use samen_join::{private_join_with_keys, JoinKeys, JoinRole, JoinSizes};
 use samen_net::frame::{decode_all, FrameDecoder, FrameKind};
 use samen_net::hello::Hello;
 
@@ -61,7 +63,7 @@ pub fn hello_decoder(data: &[u8]) {
         let again = hello.encode().expect("a decoded hello re-encodes");
         assert_eq!(Hello::decode("fuzz", &again).expect("round trip"), hello);
         let ours = Hello {
-            version: 1,
+            version: samen_net::hello::PROTOCOL_VERSION,
             study_name: "study".into(),
             study_hash: [1; 32],
             sender: "a".into(),
@@ -73,25 +75,25 @@ pub fn hello_decoder(data: &[u8]) {
     }
 }
 
-/// A control message with the field types samen sends.
-#[derive(Debug, PartialEq, bincode::Encode, bincode::Decode)]
-struct Message {
-    version: u32,
-    name: String,
-    hash: [u8; 32],
-    sizes: Vec<u64>,
-    parties: Option<Vec<String>>,
-    flag: bool,
+/// Decode `data` as a `T`: whatever is accepted is exactly the encoding of what it decodes
+/// to (every layout is canonical).
+fn canonical<T: Encode + Decode>(data: &[u8]) {
+    if let Ok(m) = decode_exact::<T>(data) {
+        assert_eq!(encode_to_vec(&m), data, "{} is not canonical", T::WHAT);
+    }
 }
 
-/// Control-message codec (`samen_core::codec`): a message or an error; a decoded message
-/// survives a re-encode.
+/// Control-message codec (`samen_core::codec`): every public control message kind decodes
+/// the bytes to a message or an error, and accepts only canonical encodings.
 pub fn codec_decoder(data: &[u8]) {
-    if let Ok(m) = samen_core::codec::decode::<Message>(data) {
-        let again = samen_core::codec::encode(&m).expect("a decoded message re-encodes");
-        assert_eq!(samen_core::codec::decode::<Message>(&again).ok(), Some(m));
+    canonical::<Hello>(data);
+    canonical::<wire::PeerHello>(data);
+    canonical::<wire::Hello>(data);
+    canonical::<JoinSizes>(data);
+    canonical::<samen_study::Sizes>(data);
+    if let Ok(key) = decode_exact::<wire::Key>(data) {
+        assert_eq!(wire::encode_key(&key).as_slice(), data);
     }
-    let _ = samen_core::codec::decode::<(Vec<String>, char, bool)>(data);
 }
 
 /// Dealer hello: the first byte picks the role, the rest is the dealer's first frame to a
@@ -261,7 +263,7 @@ mod tests {
     #[test]
     fn hello_decoder_runs() {
         let hello = Hello {
-            version: 1,
+            version: samen_net::hello::PROTOCOL_VERSION,
             study_name: "s".into(),
             study_hash: [1; 32],
             sender: "a".into(),
@@ -272,20 +274,32 @@ mod tests {
 
     #[test]
     fn codec_decoder_runs() {
-        let m = Message {
-            version: 1,
-            name: "x".into(),
-            hash: [2; 32],
-            sizes: vec![1, 300, u64::MAX],
-            parties: Some(vec!["a".into()]),
-            flag: true,
+        let hello = Hello {
+            version: 2,
+            study_name: "x".into(),
+            study_hash: [2; 32],
+            sender: "a".into(),
+            receiver: "b".into(),
         };
-        run(
-            codec_decoder,
-            &[samen_core::codec::encode(&m).unwrap()],
-            20_000,
-            120,
-        );
+        let sizes = JoinSizes {
+            first: 1,
+            second: 300,
+            union: 301,
+        };
+        let seeds = [
+            hello.encode().unwrap(),
+            encode_to_vec(&wire::Hello {
+                role: JoinRole::Second,
+                size: 7,
+            }),
+            encode_to_vec(&sizes),
+            encode_to_vec(&samen_study::Sizes {
+                first: 1,
+                second: 2,
+                union: 3,
+            }),
+        ];
+        run(codec_decoder, &seeds, 20_000, 120);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The errors of the joins.
 
 use samen_core::channel::ChannelError;
+use samen_core::codec::CodecError;
 use samen_pseudonym::joint::JointError;
 use thiserror::Error;
 
-use crate::{helper, JoinSizes};
+use crate::JoinSizes;
 
 /// An error of the private join. Local input problems are kept apart from peer misbehaviour;
 /// no message contains an identifier.
@@ -80,7 +81,7 @@ pub enum JoinError {
         step: &'static str,
         /// What was wrong.
         #[source]
-        source: helper::wire::WireError,
+        source: CodecError,
     },
     /// A data party sent the helper the same tag twice (its identifiers were not distinct, or
     /// it deviates from the protocol).

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 use samen_core::channel::Channel;
+use samen_core::codec::{CodecError, Reader};
 #[doc(no_inline)]
 pub use samen_pseudonym::joint::hash_to_group;
 use samen_pseudonym::joint::SecretScalar;
@@ -81,10 +82,20 @@ pub enum JoinRole {
 }
 
 impl JoinRole {
+    /// The role's byte in the joins' messages.
     fn tag(self) -> u8 {
         match self {
             JoinRole::First => 1,
             JoinRole::Second => 2,
+        }
+    }
+
+    /// Read a role byte: 1 First, 2 Second; anything else is an invalid value.
+    fn read(r: &mut Reader<'_>) -> Result<JoinRole, CodecError> {
+        match r.u8()? {
+            1 => Ok(JoinRole::First),
+            2 => Ok(JoinRole::Second),
+            other => Err(r.bad_value("role", u64::from(other))),
         }
     }
 }

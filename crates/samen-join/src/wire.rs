@@ -1,9 +1,11 @@
-//! The messages of the two-party join: the opening message and the point streams, sent in
-//! frames of [`CHUNK_POINTS`] 32-byte encodings.
+//! The messages of the two-party join: the opening message (on the shared codec,
+//! [`samen_core::codec`]) and the point streams, sent as bulk frames of [`CHUNK_POINTS`]
+//! 32-byte encodings.
 
 use std::ops::Range;
 
 use samen_core::channel::{Channel, ChannelError};
+use samen_core::codec::{self, CodecError, Decode, Encode, Reader};
 use samen_pseudonym::joint::Encoded;
 
 use crate::{JoinError, JoinRole, CHUNK_POINTS, MAX_PARTY_SIZE, PROTOCOL_VERSION};
@@ -18,6 +20,38 @@ pub(crate) const STEP_LABELLED: &str = "join/2-labelled";
 pub(crate) const STEP_SETS: &str = "join/2-sets";
 pub(crate) const STEP_ONLY: &str = "join/3-only";
 
+/// The opening message of the two-party join.
+///
+/// Layout (10 bytes): version ([`PROTOCOL_VERSION`]) ‖ role (1 First, 2 Second) ‖ the
+/// sender's table size (`u64` little endian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Opening {
+    pub(crate) role: JoinRole,
+    pub(crate) size: u64,
+}
+
+impl Encode for Opening {
+    fn encode(&self, out: &mut Vec<u8>) {
+        PROTOCOL_VERSION.encode(out);
+        self.role.tag().encode(out);
+        self.size.encode(out);
+    }
+    fn encoded_len(&self) -> Option<usize> {
+        Some(HELLO_LEN)
+    }
+}
+
+impl Decode for Opening {
+    const WHAT: &'static str = "two-party join opening message";
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        r.version(PROTOCOL_VERSION)?;
+        Ok(Opening {
+            role: JoinRole::read(r)?,
+            size: r.u64()?,
+        })
+    }
+}
+
 /// Round 0: send version, role and own size, and check the peer's; returns the peer's size
 /// (at most [`MAX_PARTY_SIZE`]).
 pub(crate) fn exchange_hello(
@@ -26,45 +60,30 @@ pub(crate) fn exchange_hello(
     n_own: usize,
 ) -> Result<usize, JoinError> {
     peer.set_step(STEP_HELLO);
-    let mut hello = [0u8; HELLO_LEN];
-    hello[0] = PROTOCOL_VERSION;
-    hello[1] = role.tag();
-    hello[2..].copy_from_slice(&(n_own as u64).to_le_bytes());
-    peer.send(&hello)?;
+    peer.send(&codec::encode_to_vec(&Opening {
+        role,
+        size: n_own as u64,
+    }))?;
     peer.flush()?;
-    let theirs = peer.recv(HELLO_LEN)?;
+    let frame = peer.recv(HELLO_LEN)?;
     let handshake = |detail: String| JoinError::Handshake {
         peer: peer.peer().to_string(),
         detail,
     };
-    if theirs.len() != HELLO_LEN {
-        return Err(handshake(format!(
-            "opening message of {} bytes instead of {HELLO_LEN}",
-            theirs.len()
-        )));
-    }
-    if theirs[0] != PROTOCOL_VERSION {
-        return Err(handshake(format!(
-            "it speaks join protocol version {}, this party version {PROTOCOL_VERSION}",
-            theirs[0]
-        )));
-    }
-    if theirs[1] == role.tag() || !(1..=2).contains(&theirs[1]) {
+    let theirs: Opening = codec::decode_exact(&frame).map_err(|e| handshake(e.to_string()))?;
+    if theirs.role == role {
         return Err(handshake(
             "both parties claim the same role (check the party names and roles)".to_string(),
         ));
     }
-    let mut size_bytes = [0u8; 8];
-    size_bytes.copy_from_slice(&theirs[2..]);
-    let announced = u64::from_le_bytes(size_bytes);
-    if announced > MAX_PARTY_SIZE {
+    if theirs.size > MAX_PARTY_SIZE {
         return Err(JoinError::PeerTooLarge {
             peer: peer.peer().to_string(),
-            size: announced,
+            size: theirs.size,
             max: MAX_PARTY_SIZE,
         });
     }
-    Ok(announced as usize)
+    Ok(theirs.size as usize)
 }
 
 fn chunk_range(j: usize, n: usize) -> Range<usize> {
@@ -142,4 +161,58 @@ pub(crate) fn check_increasing_named(
         *last = Some(*e);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samen_core::codec::{decode_exact, golden};
+
+    #[test]
+    fn golden_opening() {
+        golden::check(
+            &Opening {
+                role: JoinRole::First,
+                size: 0x0102_0304_0506,
+            },
+            "01010605040302010000",
+        );
+        golden::check(
+            &Opening {
+                role: JoinRole::Second,
+                size: 5,
+            },
+            "01020500000000000000",
+        );
+        assert!(matches!(
+            decode_exact::<Opening>(&[9, 2, 5, 0, 0, 0, 0, 0, 0, 0]),
+            Err(CodecError::Version { got: 9, .. })
+        ));
+        assert!(matches!(
+            decode_exact::<Opening>(&[1, 3, 5, 0, 0, 0, 0, 0, 0, 0]),
+            Err(CodecError::BadValue {
+                field: "role",
+                value: 3,
+                ..
+            })
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5_000))]
+
+        /// Any bytes: an error or exactly the encoding of what they decode to.
+        #[test]
+        fn opening_decoder_is_strict(bytes in samen_core::fuzzing::bytes(24)) {
+            if let Ok(m) = decode_exact::<Opening>(&bytes) {
+                proptest::prop_assert_eq!(codec::encode_to_vec(&m), bytes);
+            }
+        }
+
+        #[test]
+        fn openings_round_trip(second in proptest::prelude::any::<bool>(), size in proptest::prelude::any::<u64>()) {
+            let m = Opening { role: if second { JoinRole::Second } else { JoinRole::First }, size };
+            proptest::prop_assert_eq!(decode_exact::<Opening>(&codec::encode_to_vec(&m)), Ok(m));
+        }
+    }
 }

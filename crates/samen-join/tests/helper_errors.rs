@@ -15,7 +15,8 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, Channel, ChannelError, LocalChannel};
-use samen_join::helper::wire::{self, Hello, Tag, WireError};
+use samen_core::codec::{self, CodecError};
+use samen_join::helper::wire::{self, Hello, Key, PeerHello, Tag};
 use samen_join::{
     helper_join, serve_helper_join, JoinError, JoinOutput, JoinRole, JoinSizes, MAX_PARTY_SIZE,
 };
@@ -44,7 +45,7 @@ fn blamed(e: &JoinError) -> &str {
 const IDS: [&[u8]; 3] = [b"111222333", b"123456782", b"999999990"];
 
 fn sizes(first: u64, second: u64, union: u64) -> Vec<u8> {
-    wire::encode_sizes(JoinSizes {
+    codec::encode_to_vec(&JoinSizes {
         first,
         second,
         union,
@@ -56,13 +57,11 @@ fn sizes(first: u64, second: u64, union: u64) -> Vec<u8> {
 fn first_against_fake_helper(script: Vec<Vec<u8>>) -> Result<JoinOutput, JoinError> {
     let (mut a_b, mut fake_b) = local_pair("first", "second");
     let (mut a_h, mut fake_h) = local_pair("first", "helper");
-    fake_b
-        .send(&wire::encode_peer_hello(JoinRole::Second))
-        .unwrap();
+    fake_b.send(&peer_hello()).unwrap();
     let helper = thread::spawn(move || {
         let hello = fake_h.recv(100).unwrap();
         assert_eq!(
-            wire::decode_hello(&hello).unwrap(),
+            codec::decode_exact::<Hello>(&hello).unwrap(),
             Hello {
                 role: JoinRole::First,
                 size: 3
@@ -159,21 +158,25 @@ fn bad_sizes_and_positions_from_the_helper_are_errors_naming_it() {
                     "short positions" | "short sizes" => matches!(
                         e,
                         JoinError::Malformed {
-                            source: WireError::Length { .. },
+                            source: CodecError::Truncated { .. },
                             ..
                         }
                     ),
                     "sizes version" => matches!(
                         e,
                         JoinError::Malformed {
-                            source: WireError::Version { got: 2 },
+                            source: CodecError::Version { got: 2, .. },
                             ..
                         }
                     ),
                     "positions instead of sizes" => matches!(
                         e,
                         JoinError::Malformed {
-                            source: WireError::Kind { got: 6, .. },
+                            source: CodecError::BadValue {
+                                field: "kind",
+                                value: 6,
+                                ..
+                            },
                             ..
                         }
                     ),
@@ -228,7 +231,7 @@ fn against_fake_peer(role: JoinRole, msg: &[u8]) -> JoinError {
 
 #[test]
 fn bad_key_messages_from_the_peer_are_errors_naming_it() {
-    let key = wire::encode_key(&[7; 32]).to_vec();
+    let key = wire::encode_key(&Key(zeroize::Zeroizing::new([7; 32]))).to_vec();
     let mut trailing = key.clone();
     trailing.push(0);
     let mut v2 = key.clone();
@@ -239,7 +242,7 @@ fn bad_key_messages_from_the_peer_are_errors_naming_it() {
         (trailing, false),
         (v2, false),
         (vec![], false),
-        (wire::encode_peer_hello(JoinRole::Second), true),
+        (peer_hello(), true),
     ] {
         let e = against_fake_peer(JoinRole::Second, &msg);
         assert_eq!(matches!(e, JoinError::Handshake { .. }), handshake, "{e:?}");
@@ -302,7 +305,13 @@ fn rename(c: LocalChannel, name: &str) -> LocalChannel {
 }
 
 fn hello(role: JoinRole, size: u64) -> Vec<u8> {
-    wire::encode_hello(Hello { role, size })
+    codec::encode_to_vec(&Hello { role, size })
+}
+
+fn peer_hello() -> Vec<u8> {
+    codec::encode_to_vec(&PeerHello {
+        role: JoinRole::Second,
+    })
 }
 
 fn tags(seed: u8, n: usize) -> Vec<Tag> {
@@ -334,7 +343,12 @@ fn the_helper_serves_a_full_overlap() {
         }
     );
     let read = |c: &mut LocalChannel| -> Vec<u32> {
-        assert_eq!(wire::decode_sizes(&c.recv(100).unwrap()).unwrap().union, 5);
+        assert_eq!(
+            codec::decode_exact::<JoinSizes>(&c.recv(100).unwrap())
+                .unwrap()
+                .union,
+            5
+        );
         wire::decode_positions(&c.recv(100).unwrap(), 5)
             .unwrap()
             .collect()
@@ -480,17 +494,17 @@ proptest! {
             bytes[0] = wire::WIRE_VERSION;
             bytes[1] = (bytes[1] % 6) + 1;
         }
-        if let Ok(k) = wire::decode_key(&bytes) {
+        if let Ok(k) = codec::decode_exact::<Key>(&bytes) {
             prop_assert_eq!(wire::encode_key(&k).to_vec(), bytes.clone());
         }
-        if let Ok(r) = wire::decode_peer_hello(&bytes) {
-            prop_assert_eq!(wire::encode_peer_hello(r), bytes.clone());
+        if let Ok(r) = codec::decode_exact::<PeerHello>(&bytes) {
+            prop_assert_eq!(codec::encode_to_vec(&r), bytes.clone());
         }
-        if let Ok(h) = wire::decode_hello(&bytes) {
-            prop_assert_eq!(wire::encode_hello(h), bytes.clone());
+        if let Ok(h) = codec::decode_exact::<Hello>(&bytes) {
+            prop_assert_eq!(codec::encode_to_vec(&h), bytes.clone());
         }
-        if let Ok(s) = wire::decode_sizes(&bytes) {
-            prop_assert_eq!(wire::encode_sizes(s), bytes.clone());
+        if let Ok(s) = codec::decode_exact::<JoinSizes>(&bytes) {
+            prop_assert_eq!(codec::encode_to_vec(&s), bytes.clone());
         }
         if let Ok(t) = wire::decode_tags(&bytes, count) {
             let t: Vec<Tag> = t.collect();

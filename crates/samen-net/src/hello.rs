@@ -6,15 +6,23 @@
 //! what differs, before any protocol data is exchanged.
 
 use samen_core::channel::sanitize_peer_text;
-use samen_core::codec;
+use samen_core::codec::{self, CodecError, Decode, Encode, Reader};
 use thiserror::Error;
 
-/// Version of the samen transport and protocol suite. Parties with different versions refuse
+/// Version of the samen transport and protocol suite (the layouts of the transport hello and of
+/// every control message the protocols send over it). Parties with different versions refuse
 /// to talk to each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Longest study name or party name a hello may carry, in bytes.
+pub const MAX_HELLO_TEXT: usize = 1024;
 
 /// The first message on every connection (encoded with [`samen_core::codec`]).
-#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+///
+/// Layout: version `u32` ‖ study hash (32 bytes) ‖ study name ‖ sender ‖ receiver, each name a
+/// `u32` length and at most [`MAX_HELLO_TEXT`] bytes of UTF-8; integers little endian. The
+/// version comes first so that every release can read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hello {
     /// [`PROTOCOL_VERSION`] of the sender.
     pub version: u32,
@@ -104,15 +112,43 @@ pub enum HelloError {
     },
 }
 
+impl Encode for Hello {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.version.encode(out);
+        self.study_hash.encode(out);
+        codec::put_str(out, &self.study_name);
+        codec::put_str(out, &self.sender);
+        codec::put_str(out, &self.receiver);
+    }
+
+    fn encoded_len(&self) -> Option<usize> {
+        Some(4 + 32 + 12 + self.study_name.len() + self.sender.len() + self.receiver.len())
+    }
+}
+
+impl Decode for Hello {
+    const WHAT: &'static str = "transport hello";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        Ok(Hello {
+            version: r.u32()?,
+            study_hash: r.array()?,
+            study_name: r.string("study name", MAX_HELLO_TEXT)?,
+            sender: r.string("sender", MAX_HELLO_TEXT)?,
+            receiver: r.string("receiver", MAX_HELLO_TEXT)?,
+        })
+    }
+}
+
 impl Hello {
-    /// Encode for the wire.
-    pub fn encode(&self) -> Result<Vec<u8>, codec::CodecError> {
-        codec::encode(self)
+    /// Encode for the wire; a name longer than [`MAX_HELLO_TEXT`] is an error.
+    pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode_checked(self)
     }
 
     /// Decode a hello received from `peer`.
     pub fn decode(peer: &str, bytes: &[u8]) -> Result<Hello, HelloError> {
-        codec::decode(bytes).map_err(|e| HelloError::Malformed {
+        codec::decode_exact(bytes).map_err(|e| HelloError::Malformed {
             peer: peer.to_string(),
             detail: e.to_string(),
         })
@@ -234,6 +270,30 @@ mod tests {
     }
 
     #[test]
+    fn golden_hello() {
+        let (a, _) = pair();
+        samen_core::codec::golden::check(
+            &a,
+            "02000000\
+             abababababababababababababababababababababababababababababababab\
+             06000000766973697473\
+             03000000636273\
+             06000000706f7274616c",
+        );
+        let long = Hello {
+            study_name: "x".repeat(MAX_HELLO_TEXT + 1),
+            ..a
+        };
+        assert!(matches!(
+            long.encode(),
+            Err(CodecError::LengthOverLimit {
+                field: "study name",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn codec_round_trip_and_garbage() {
         let (a, _) = pair();
         let bytes = a.encode().unwrap();
@@ -273,6 +333,7 @@ mod tests {
     fn check_decode(bytes: &[u8]) -> Result<(), TestCaseError> {
         if let Ok(h) = Hello::decode("peer", bytes) {
             let again = h.encode().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&again, &bytes.to_vec());
             prop_assert_eq!(Hello::decode("peer", &again).ok(), Some(h.clone()));
             let (a, _) = pair();
             if let Err(e) = a.check(&h) {
@@ -289,6 +350,23 @@ mod tests {
         #[test]
         fn decoding_random_bytes_never_panics(bytes in samen_core::fuzzing::bytes(200)) {
             check_decode(&bytes)?;
+        }
+
+        #[test]
+        fn valid_hellos_round_trip(
+            version in any::<u32>(),
+            study_hash in any::<[u8; 32]>(),
+            names in proptest::collection::vec("\\PC{0,40}", 3),
+        ) {
+            let h = Hello {
+                version,
+                study_hash,
+                study_name: names[0].clone(),
+                sender: names[1].clone(),
+                receiver: names[2].clone(),
+            };
+            let bytes = h.encode().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Hello::decode("peer", &bytes), Ok(h));
         }
 
         #[test]

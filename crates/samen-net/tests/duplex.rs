@@ -52,8 +52,9 @@ fn both_parties_send_large_vectors_at_the_same_time() {
     // A third pair member still works.
     let mut ag = all[0].remove("gamma").unwrap();
     let mut ga = all[2].remove("alpha").unwrap();
-    ag.send_msg(&(7u32, String::from("x"))).unwrap();
-    assert_eq!(ga.recv_msg::<(u32, String)>().unwrap(), (7, "x".into()));
+    let hello = common::hello("alpha", "gamma");
+    ag.send_msg(&hello).unwrap();
+    assert_eq!(ga.recv_msg::<samen_net::hello::Hello>().unwrap(), hello);
     drop(b);
     assert!(matches!(a.recv(8), Err(ChannelError::Closed { .. })));
 }

@@ -11,8 +11,9 @@
 //! 1. **join**: the study's [`samen_join::JoinMethod`] — its data-party half at the data
 //!    parties, its helper half at the helper (which does nothing for the two-party join).
 //!    Each data party learns |A|, |B|, N and the union position of each of its rows.
-//! 2. **sizes**: each data party sends `(|A|, |B|, N)` (three words) to the helper, which
-//!    checks that both agree (and agree with what it saw in a helper-assisted join).
+//! 2. **sizes**: each data party sends `(|A|, |B|, N)` to the helper in a [`Sizes`] message
+//!    (through the codec), and the helper checks that both agree (and agree with what it saw
+//!    in a helper-assisted join).
 //! 3. The overflow rule ([`Study::check_overflow`] with `|A ∩ B| = |A| + |B| − N` rows, the
 //!    most any quantity sums over) is checked by all three parties; if it fails, all stop with
 //!    the same error.
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, ChannelError, ChannelExt};
+use samen_core::codec::{CodecError, Decode, Encode, Reader};
 use samen_core::mpc::{Computer, Dealer, MpcError, Role};
 use samen_core::ring;
 use samen_join::{JoinError, JoinProgress, JoinRole};
@@ -106,6 +108,10 @@ impl From<SpecError> for EngineError {
 }
 
 /// Sizes learned in the join: |A| (First's table), |B| (Second's table), N (union).
+///
+/// Also the "sizes" message each data party sends the helper after the join (through
+/// [`samen_core::codec`]): `|A| ‖ |B| ‖ N`, three little-endian `u64`s (24 bytes). Its layout
+/// is covered by the transport's protocol version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Sizes {
     /// Rows of First's table.
@@ -114,6 +120,28 @@ pub struct Sizes {
     pub second: u64,
     /// Size of the union of identifiers.
     pub union: u64,
+}
+
+impl Encode for Sizes {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.first.encode(out);
+        self.second.encode(out);
+        self.union.encode(out);
+    }
+    fn encoded_len(&self) -> Option<usize> {
+        Some(24)
+    }
+}
+
+impl Decode for Sizes {
+    const WHAT: &'static str = "sizes message";
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        Ok(Sizes {
+            first: r.u64()?,
+            second: r.u64()?,
+            union: r.u64()?,
+        })
+    }
 }
 
 impl Sizes {
@@ -296,7 +324,7 @@ pub fn run_data_party(
         });
     }
     helper.set_step("sizes");
-    helper.send_u64s(&[sizes.first, sizes.second, sizes.union])?;
+    helper.send_msg(&sizes)?;
     helper.flush()?;
     study.check_overflow(sizes.intersection())?;
 
@@ -440,21 +468,18 @@ pub fn run_helper(
     let seen = plan.join.run_helper(first, second)?;
     first.set_step("sizes");
     second.set_step("sizes");
-    let fs = first.recv_u64s(3)?;
-    let ss = second.recv_u64s(3)?;
+    let fs: Sizes = first.recv_msg()?;
+    let ss: Sizes = second.recv_msg()?;
     if fs != ss {
         return Err(EngineError::Sizes {
             detail: "First and Second disagree on |A|, |B| or N".into(),
         });
     }
-    let (a, b, n) = match fs.as_slice() {
-        [a, b, n] => (*a, *b, *n),
-        _ => {
-            return Err(EngineError::Sizes {
-                detail: "expected three sizes".into(),
-            })
-        }
-    };
+    let Sizes {
+        first: a,
+        second: b,
+        union: n,
+    } = fs;
     if a > MAX_ROWS as u64 || b > MAX_ROWS as u64 || n > MAX_UNION || n > a + b || n < a.max(b) {
         return Err(EngineError::Sizes {
             detail: format!("|A| = {a}, |B| = {b}, N = {n} are not consistent or too large"),
@@ -467,11 +492,7 @@ pub fn run_helper(
             });
         }
     }
-    let sizes = Sizes {
-        first: a,
-        second: b,
-        union: n,
-    };
+    let sizes = fs;
     study.check_overflow(sizes.intersection())?;
 
     phases.start("shares");
@@ -551,4 +572,44 @@ fn finish(study: &Study, layout: &Layout, opened: &[u64]) -> Result<Vec<OutputTa
         .zip(&cells)
         .map(|(o, c)| statistic::definition(o.statistic).finish(o, study, c))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use samen_core::codec::{self, golden};
+
+    #[test]
+    fn golden_sizes() {
+        golden::check(
+            &Sizes {
+                first: 3,
+                second: 0x100,
+                union: 0x0102,
+            },
+            "0300000000000000\
+             0001000000000000\
+             0201000000000000",
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        /// Any bytes: an error or exactly the encoding of the sizes they decode to.
+        #[test]
+        fn sizes_decoder_is_strict(bytes in samen_core::fuzzing::bytes(40)) {
+            match codec::decode_exact::<Sizes>(&bytes) {
+                Ok(s) => prop_assert_eq!(codec::encode_to_vec(&s), bytes),
+                Err(_) => prop_assert_ne!(bytes.len(), 24),
+            }
+        }
+
+        #[test]
+        fn sizes_round_trip(first in any::<u64>(), second in any::<u64>(), union in any::<u64>()) {
+            let s = Sizes { first, second, union };
+            prop_assert_eq!(codec::decode_exact::<Sizes>(&codec::encode_to_vec(&s)), Ok(s));
+        }
+    }
 }

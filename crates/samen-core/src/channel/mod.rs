@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::codec::{self, CodecError};
+use crate::codec::{self, CodecError, Decode, Encode};
 
 /// Hard maximum size of one frame (message) on any channel, in bytes.
 pub const MAX_FRAME: usize = 16 << 20;
@@ -274,19 +274,21 @@ pub trait ChannelExt: Channel {
         Ok(out)
     }
 
-    /// Send a control message through the codec.
-    fn send_msg<T: bincode::Encode>(&mut self, msg: &T) -> Result<(), ChannelError> {
-        let bytes = codec::encode(msg).map_err(|source| ChannelError::Encode {
+    /// Send a control message through the codec ([`codec::encode_checked`]: a message a
+    /// receiver would refuse is [`ChannelError::Encode`] here, before anything is sent).
+    fn send_msg<T: Encode + Decode>(&mut self, msg: &T) -> Result<(), ChannelError> {
+        let bytes = codec::encode_checked(msg).map_err(|source| ChannelError::Encode {
             peer: self.peer().to_string(),
             source,
         })?;
         self.send_owned(bytes)
     }
 
-    /// Receive a control message through the codec.
-    fn recv_msg<T: bincode::Decode<()>>(&mut self) -> Result<T, ChannelError> {
+    /// Receive one control message of type `T` through the codec ([`codec::decode_exact`]):
+    /// a frame of at most [`codec::MAX_CONTROL_MESSAGE`] bytes holding exactly one message.
+    fn recv_msg<T: Decode>(&mut self) -> Result<T, ChannelError> {
         let frame = self.recv(codec::MAX_CONTROL_MESSAGE)?;
-        codec::decode(&frame).map_err(|e| ChannelError::Protocol {
+        codec::decode_exact(&frame).map_err(|e| ChannelError::Protocol {
             peer: self.peer().to_string(),
             detail: e.to_string(),
         })

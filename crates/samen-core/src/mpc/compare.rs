@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::wire::{combine, header, stream, BLOCK, KIND_CMP};
+use super::wire::{combine, header, stream, OpKind, BLOCK};
 use super::{Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;
@@ -58,7 +58,7 @@ impl Computer<'_> {
             )
         } else {
             self.dealer.set_step("dealer-compare");
-            self.expect_header(header(KIND_CMP, op, n, 0, 0))?;
+            self.expect_header(header(OpKind::Cmp, op, n, 0, 0))?;
             let rb = self.dealer.recv_u64s(n)?;
             let tc = self.dealer.recv_u64s(CMP_ANDS * n)?;
             let ba = self.dealer.recv_u64s(n)?;
@@ -263,7 +263,7 @@ impl Dealer<'_> {
                 }
             });
         self.second.set_step("dealer-compare");
-        self.second.send_u64s(&header(KIND_CMP, op, n, 0, 0))?;
+        self.second.send_msg(&header(OpKind::Cmp, op, n, 0, 0))?;
         self.second.send_u64s(&rb_second)?;
         self.second.send_u64s(&tc_second)?;
         self.second.send_u64s(&betaa_second)?;

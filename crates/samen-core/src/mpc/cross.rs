@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::wire::{header, stream, BLOCK, KIND_CROSS};
+use super::wire::{header, stream, OpKind, BLOCK};
 use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;
@@ -55,7 +55,7 @@ impl Computer<'_> {
             stream(&self.seed, "cross", op, "r").u64s(k * l)
         } else {
             self.dealer.set_step("dealer-cross-product");
-            self.expect_header(header(KIND_CROSS, op, n, k, l))?;
+            self.expect_header(header(OpKind::Cross, op, n, k, l))?;
             self.dealer.recv_u64s(k * l)?
         };
         if k == 0 || l == 0 {
@@ -138,7 +138,7 @@ impl Dealer<'_> {
             );
         let r_second = ring::sub(&utv, &r_first)?;
         self.second.set_step("dealer-cross-product");
-        self.second.send_u64s(&header(KIND_CROSS, op, n, k, l))?;
+        self.second.send_msg(&header(OpKind::Cross, op, n, k, l))?;
         self.second.send_u64s(&r_second)?;
         self.second.flush()?;
         Ok(())

@@ -70,9 +70,10 @@
 //! ```
 
 use thiserror::Error;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 use crate::channel::{Channel, ChannelError, ChannelExt};
+use crate::codec::{self, CodecError};
 use crate::dp::DpError;
 use crate::prg::Seed;
 use crate::ring::{self, RingError};
@@ -87,7 +88,7 @@ pub(crate) mod wire;
 pub use compare::CMP_BATCH;
 pub(crate) use cross::check_dims;
 pub use dealer::Dealer;
-use wire::{parse_hello, HELLO_LEN};
+use wire::{DealerHello, OpHeader, HEADER_LEN, HELLO_LEN};
 
 /// The two computing (data) parties. `First` is the data party whose name sorts first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -156,8 +157,12 @@ pub enum MpcError {
     Ring(#[from] RingError),
     /// The dealer's first message is not a valid samen dealer hello (wrong version or
     /// malformed).
-    #[error("the helper's hello is malformed or from an incompatible version ({0})")]
-    BadHello(&'static str),
+    #[error("the helper's hello is malformed or from an incompatible version: {0}")]
+    BadHello(#[source] CodecError),
+    /// The dealer's header of an operation is malformed (not a known operation kind, wrong
+    /// length).
+    #[error("the helper sent a malformed operation header: {0}")]
+    BadHeader(#[source] CodecError),
     /// The dealer believes this party has the other role: the parties are configured
     /// inconsistently.
     #[error("the helper assigned role '{assigned}' but this party runs as '{expected}'")]
@@ -236,10 +241,11 @@ impl<'a> Computer<'a> {
         dealer: &'a mut dyn Channel,
     ) -> Result<Self, MpcError> {
         dealer.set_step("dealer-seed");
-        let mut hello = dealer.recv(HELLO_LEN)?;
-        let parsed = parse_hello(&hello);
-        hello.zeroize();
-        let (assigned, seed) = parsed?;
+        let hello = Zeroizing::new(dealer.recv(HELLO_LEN)?);
+        let DealerHello {
+            role: assigned,
+            seed,
+        } = codec::decode_exact(&hello).map_err(MpcError::BadHello)?;
         if assigned != role {
             return Err(MpcError::RoleMismatch {
                 expected: role,
@@ -276,13 +282,14 @@ impl<'a> Computer<'a> {
     }
 
     /// Second: receive and check the dealer's header for this operation.
-    fn expect_header(&mut self, expected: [u64; 5]) -> Result<(), MpcError> {
-        let got = self.dealer.recv_u64s(5)?;
-        let got: [u64; 5] = got
-            .try_into()
-            .map_err(|_| MpcError::BadHello("operation header"))?;
+    fn expect_header(&mut self, expected: OpHeader) -> Result<(), MpcError> {
+        let frame = self.dealer.recv(HEADER_LEN)?;
+        let got: OpHeader = codec::decode_exact(&frame).map_err(MpcError::BadHeader)?;
         if got != expected {
-            return Err(MpcError::OutOfSync { expected, got });
+            return Err(MpcError::OutOfSync {
+                expected: expected.words(),
+                got: got.words(),
+            });
         }
         Ok(())
     }

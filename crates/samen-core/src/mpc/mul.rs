@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::wire::{combine, header, stream, KIND_MUL};
+use super::wire::{combine, header, stream, OpKind};
 use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 
@@ -22,7 +22,7 @@ impl Computer<'_> {
             stream(&self.seed, "mul", op, "c").u64s(n)
         } else {
             self.dealer.set_step("dealer-mul");
-            self.expect_header(header(KIND_MUL, op, n, 0, 0))?;
+            self.expect_header(header(OpKind::Mul, op, n, 0, 0))?;
             self.dealer.recv_u64s(n)?
         };
         // Pipelined in blocks of one frame: [x_j − a_j, y_j − b_j] interleaved, 16 bytes per
@@ -105,7 +105,7 @@ impl Dealer<'_> {
             },
         );
         self.second.set_step("dealer-mul");
-        self.second.send_u64s(&header(KIND_MUL, op, n, 0, 0))?;
+        self.second.send_msg(&header(OpKind::Mul, op, n, 0, 0))?;
         self.second.send_u64s(&c_second)?;
         self.second.flush()?;
         Ok(())

@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 use zeroize::Zeroize;
 
-use super::wire::{combine, header, stream, KIND_NOISE};
+use super::wire::{combine, header, stream, OpKind};
 use super::{Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::dp::{Mechanism, Prepared};
@@ -23,7 +23,7 @@ impl Computer<'_> {
             Ok(stream(&self.seed, "noise", op, "r").u64s(n))
         } else {
             self.dealer.set_step("dealer-noise");
-            self.expect_header(header(KIND_NOISE, op, n, 0, 0))?;
+            self.expect_header(header(OpKind::Noise, op, n, 0, 0))?;
             Ok(self.dealer.recv_u64s(n)?)
         }
     }
@@ -71,7 +71,7 @@ impl Dealer<'_> {
         self.second.set_step("dealer-noise");
         let sent = self
             .second
-            .send_u64s(&header(KIND_NOISE, op, n, 0, 0))
+            .send_msg(&header(OpKind::Noise, op, n, 0, 0))
             .and_then(|()| self.second.send_u64s(&second))
             .and_then(|()| self.second.flush());
         second.zeroize();

@@ -59,10 +59,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use samen_core::channel::Channel;
+use samen_core::codec::{self, CodecError};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
-use self::wire::{MessageKind, Tag, WireError, ITEMS_PER_FRAME, TAG_LEN};
+use self::wire::{is_kind, MessageKind, Tag, ITEMS_PER_FRAME, TAG_LEN};
 use crate::protocol::check_distinct;
 use crate::{JoinError, JoinOutput, JoinProgress, JoinRole, MAX_PARTY_SIZE};
 use serve::serve;
@@ -168,7 +169,7 @@ fn abort_reason(e: &JoinError) -> String {
     }
 }
 
-fn malformed(ch: &dyn Channel, step: &'static str) -> impl FnOnce(WireError) -> JoinError {
+fn malformed(ch: &dyn Channel, step: &'static str) -> impl FnOnce(CodecError) -> JoinError {
     let peer = ch.peer().to_string();
     move |source| JoinError::Malformed { peer, step, source }
 }
@@ -241,25 +242,28 @@ fn exchange_key(role: JoinRole, peer: &mut dyn Channel) -> Result<Zeroizing<[u8;
         JoinRole::First => {
             let mut key = Zeroizing::new([0u8; 32]);
             os_random(key.as_mut_slice())?;
+            let key = wire::Key(key);
             peer.send(&wire::encode_key(&key))?;
             peer.flush()?;
             let frame = Zeroizing::new(peer.recv(wire::KEY_LEN)?);
-            match wire::decode_peer_hello(&frame) {
-                Ok(JoinRole::Second) => Ok(key),
-                Ok(JoinRole::First) => Err(clash(peer, MessageKind::Key)),
-                Err(WireError::Kind { got, .. }) if got == MessageKind::Key as u8 => {
-                    Err(clash(peer, MessageKind::Key))
-                }
+            match codec::decode_exact::<wire::PeerHello>(&frame) {
+                Ok(wire::PeerHello {
+                    role: JoinRole::Second,
+                }) => Ok(key.0),
+                Ok(_) => Err(clash(peer, MessageKind::Key)),
+                Err(e) if is_kind(&e, MessageKind::Key) => Err(clash(peer, MessageKind::Key)),
                 Err(e) => Err(malformed(peer, STEP_KEY)(e)),
             }
         }
         JoinRole::Second => {
-            peer.send(&wire::encode_peer_hello(JoinRole::Second))?;
+            peer.send(&codec::encode_to_vec(&wire::PeerHello {
+                role: JoinRole::Second,
+            }))?;
             peer.flush()?;
             let frame = Zeroizing::new(peer.recv(wire::KEY_LEN)?);
-            match wire::decode_key(&frame) {
-                Ok(key) => Ok(key),
-                Err(WireError::Kind { got, .. }) if got == MessageKind::PeerHello as u8 => {
+            match codec::decode_exact::<wire::Key>(&frame) {
+                Ok(key) => Ok(key.0),
+                Err(e) if is_kind(&e, MessageKind::PeerHello) => {
                     Err(clash(peer, MessageKind::PeerHello))
                 }
                 Err(e) => Err(malformed(peer, STEP_KEY)(e)),
@@ -318,7 +322,7 @@ fn send_tags(
     meter: &mut Meter<'_>,
 ) -> Result<(), JoinError> {
     helper.set_step(STEP_HELLO);
-    helper.send(&wire::encode_hello(wire::Hello {
+    helper.send(&codec::encode_to_vec(&wire::Hello {
         role,
         size: ids.len() as u64,
     }))?;
@@ -369,7 +373,7 @@ fn data_party(
     // 3. Sizes and positions from the helper.
     helper.set_step(STEP_SIZES);
     let frame = helper.recv(wire::SIZES_LEN)?;
-    let sizes = wire::decode_sizes(&frame).map_err(malformed(helper, STEP_SIZES))?;
+    let sizes: JoinSizes = codec::decode_exact(&frame).map_err(malformed(helper, STEP_SIZES))?;
     let (own, other) = match role {
         JoinRole::First => (sizes.first, sizes.second),
         JoinRole::Second => (sizes.second, sizes.first),

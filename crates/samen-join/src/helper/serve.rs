@@ -86,7 +86,7 @@ const MAP_PREALLOC: u64 = 1 << 22;
 fn recv_hello(ch: &mut dyn Channel, expected: JoinRole) -> Result<u64, JoinError> {
     ch.set_step(STEP_HELLO);
     let frame = ch.recv(wire::HELLO_LEN)?;
-    let hello = wire::decode_hello(&frame).map_err(malformed(ch, STEP_HELLO))?;
+    let hello: wire::Hello = codec::decode_exact(&frame).map_err(malformed(ch, STEP_HELLO))?;
     if hello.role != expected {
         return Err(JoinError::Handshake {
             peer: ch.peer().to_string(),
@@ -155,7 +155,7 @@ impl Incoming<'_> {
 
     fn send_result(&mut self, sizes: JoinSizes, order: &[u32]) -> Result<(), JoinError> {
         self.ch.set_step(STEP_SIZES);
-        self.ch.send(&wire::encode_sizes(sizes))?;
+        self.ch.send(&codec::encode_to_vec(&sizes))?;
         self.ch.set_step(STEP_POSITIONS);
         for chunk in self.indices.chunks(ITEMS_PER_FRAME) {
             let pos: Vec<u32> = chunk

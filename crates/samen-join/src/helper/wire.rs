@@ -1,9 +1,13 @@
-//! Byte layouts of the helper-assisted join's messages: one strict codec for all of them.
+//! Byte layouts of the helper-assisted join's messages, on the shared codec
+//! ([`samen_core::codec`]).
 //!
 //! Every message starts with the version byte [`WIRE_VERSION`] and a kind byte
-//! ([`MessageKind`]), followed by a body of fixed layout; integers are little endian. A decoder
-//! is given the exact length it expects (derived from sizes the receiver already knows) and
-//! rejects any other length, so truncated frames and trailing bytes are errors, never a panic.
+//! ([`MessageKind`]), followed by a body of fixed layout; integers are little endian. The
+//! control messages ([`Key`], [`PeerHello`], [`Hello`], [`JoinSizes`]) implement
+//! [`Encode`]/[`Decode`] and are read with [`samen_core::codec::decode_exact`]; the tag and position streams
+//! are bulk frames whose header is read with the same [`Reader`] and whose body must have
+//! exactly the length the receiver expects (derived from sizes it already knows). Truncated
+//! frames, trailing bytes, another version or kind are [`CodecError`]s, never a panic.
 //!
 //! | kind | from → to | bytes |
 //! |---|---|---|
@@ -19,7 +23,7 @@
 
 use std::fmt;
 
-use thiserror::Error;
+use samen_core::codec::{CodecError, Decode, Encode, Reader};
 use zeroize::Zeroizing;
 
 use super::JoinSizes;
@@ -81,6 +85,36 @@ impl MessageKind {
             MessageKind::Positions => "positions",
         }
     }
+
+    /// The message kind's name in codec errors.
+    fn what(self) -> &'static str {
+        match self {
+            MessageKind::Key => "helper-join key",
+            MessageKind::PeerHello => "helper-join peer-hello",
+            MessageKind::Hello => "helper-join hello",
+            MessageKind::Tags => "helper-join tags",
+            MessageKind::Sizes => "helper-join sizes",
+            MessageKind::Positions => "helper-join positions",
+        }
+    }
+
+    /// Write the header: version, kind.
+    fn encode(self, out: &mut Vec<u8>) {
+        WIRE_VERSION.encode(out);
+        (self as u8).encode(out);
+    }
+
+    /// Read and check the header: [`WIRE_VERSION`], then this kind
+    /// ([`CodecError::BadValue`] with field `kind` for another).
+    fn read(self, r: &mut Reader<'_>) -> Result<(), CodecError> {
+        r.version(WIRE_VERSION)?;
+        let kind = r.u8()?;
+        if kind == self as u8 {
+            Ok(())
+        } else {
+            Err(r.bad_value("kind", u64::from(kind)))
+        }
+    }
 }
 
 impl fmt::Display for MessageKind {
@@ -89,129 +123,69 @@ impl fmt::Display for MessageKind {
     }
 }
 
-/// A message that does not have the layout of the kind the receiver expects.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WireError {
-    /// The message is empty (it carries not even a version byte).
-    #[error("empty message where a '{expected}' message was expected")]
-    Empty {
-        /// The kind expected.
-        expected: MessageKind,
-    },
-    /// The first byte is not [`WIRE_VERSION`].
-    #[error("message of helper-join version {got}; this party speaks version {WIRE_VERSION} (update samen on both sides)")]
-    Version {
-        /// The version byte received.
-        got: u8,
-    },
-    /// The kind byte is not the kind expected at this point of the protocol.
-    #[error("message of kind {got} where a '{expected}' message (kind {}) was expected", *expected as u8)]
-    Kind {
-        /// The kind expected.
-        expected: MessageKind,
-        /// The kind byte received.
-        got: u8,
-    },
-    /// The message has the right header but not the exact length of its kind.
-    #[error("'{kind}' message of {got} bytes; expected exactly {expected} bytes")]
-    Length {
-        /// The message kind.
-        kind: MessageKind,
-        /// The exact length expected.
-        expected: usize,
-        /// The length received.
-        got: usize,
-    },
-    /// A role byte is neither 1 (First) nor 2 (Second).
-    #[error("role byte {got} is neither 1 (First) nor 2 (Second)")]
-    Role {
-        /// The role byte received.
-        got: u8,
-    },
+/// Whether `e` says that a message of kind `kind` arrived where another kind was expected.
+pub fn is_kind(e: &CodecError, kind: MessageKind) -> bool {
+    matches!(e, CodecError::BadValue { field: "kind", value, .. } if *value == kind as u64)
 }
 
-/// Check version, kind and exact length; return the body.
-fn body(bytes: &[u8], kind: MessageKind, expected_len: usize) -> Result<&[u8], WireError> {
-    let (&version, rest) = bytes
-        .split_first()
-        .ok_or(WireError::Empty { expected: kind })?;
-    if version != WIRE_VERSION {
-        return Err(WireError::Version { got: version });
-    }
-    let (&got, body) = rest.split_first().ok_or(WireError::Length {
-        kind,
-        expected: expected_len,
-        got: bytes.len(),
-    })?;
-    if got != kind as u8 {
-        return Err(WireError::Kind {
-            expected: kind,
-            got,
-        });
-    }
-    if bytes.len() != expected_len {
-        return Err(WireError::Length {
-            kind,
-            expected: expected_len,
-            got: bytes.len(),
-        });
-    }
-    Ok(body)
-}
+/// The `key` message: First's per-run tag key, sent to Second (`01 01 ‖ k`). Secret: its
+/// `Debug` prints no bytes; encode it into a zeroizing buffer.
+pub struct Key(pub Zeroizing<[u8; 32]>);
 
-fn with_header(kind: MessageKind, body_len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(HEADER_LEN + body_len);
-    v.push(WIRE_VERSION);
-    v.push(kind as u8);
-    v
-}
-
-fn u64_at(body: &[u8], i: usize) -> u64 {
-    let mut b = [0u8; 8];
-    if let Some(s) = body.get(8 * i..8 * i + 8) {
-        b.copy_from_slice(s);
-    }
-    u64::from_le_bytes(b)
-}
-
-fn role_from_byte(b: u8) -> Result<JoinRole, WireError> {
-    match b {
-        1 => Ok(JoinRole::First),
-        2 => Ok(JoinRole::Second),
-        got => Err(WireError::Role { got }),
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(..)")
     }
 }
 
-/// Encode the `key` message (zeroized when dropped).
-pub fn encode_key(key: &[u8; 32]) -> Zeroizing<Vec<u8>> {
-    let mut v = Zeroizing::new(with_header(MessageKind::Key, 32));
-    v.extend_from_slice(key);
-    v
+impl Encode for Key {
+    fn encode(&self, out: &mut Vec<u8>) {
+        MessageKind::Key.encode(out);
+        out.extend_from_slice(self.0.as_slice());
+    }
+    fn encoded_len(&self) -> Option<usize> {
+        Some(KEY_LEN)
+    }
 }
 
-/// Decode the `key` message.
-pub fn decode_key(bytes: &[u8]) -> Result<Zeroizing<[u8; 32]>, WireError> {
-    let b = body(bytes, MessageKind::Key, KEY_LEN)?;
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(b);
-    Ok(key)
+impl Decode for Key {
+    const WHAT: &'static str = "helper-join key";
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        MessageKind::Key.read(r)?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(r.take(32)?);
+        Ok(Key(key))
+    }
 }
 
-/// Encode the `peer-hello` message.
-pub fn encode_peer_hello(role: JoinRole) -> Vec<u8> {
-    let mut v = with_header(MessageKind::PeerHello, 1);
-    v.push(role.tag());
-    v
+/// The `peer-hello` message: Second's answer to the key, with its role (`01 02 ‖ role`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerHello {
+    /// The sender's role (Second).
+    pub role: JoinRole,
 }
 
-/// Decode the `peer-hello` message.
-pub fn decode_peer_hello(bytes: &[u8]) -> Result<JoinRole, WireError> {
-    let b = body(bytes, MessageKind::PeerHello, PEER_HELLO_LEN)?;
-    role_from_byte(b.first().copied().unwrap_or(0))
+impl Encode for PeerHello {
+    fn encode(&self, out: &mut Vec<u8>) {
+        MessageKind::PeerHello.encode(out);
+        self.role.tag().encode(out);
+    }
+    fn encoded_len(&self) -> Option<usize> {
+        Some(PEER_HELLO_LEN)
+    }
 }
 
-/// A data party's opening message to the helper.
+impl Decode for PeerHello {
+    const WHAT: &'static str = "helper-join peer-hello";
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        MessageKind::PeerHello.read(r)?;
+        Ok(PeerHello {
+            role: JoinRole::read(r)?,
+        })
+    }
+}
+
+/// A data party's opening message to the helper (`01 03 ‖ role ‖ size u64`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
     /// The sender's role.
@@ -220,26 +194,61 @@ pub struct Hello {
     pub size: u64,
 }
 
-/// Encode the `hello` message.
-pub fn encode_hello(hello: Hello) -> Vec<u8> {
-    let mut v = with_header(MessageKind::Hello, 9);
-    v.push(hello.role.tag());
-    v.extend_from_slice(&hello.size.to_le_bytes());
-    v
+impl Encode for Hello {
+    fn encode(&self, out: &mut Vec<u8>) {
+        MessageKind::Hello.encode(out);
+        self.role.tag().encode(out);
+        self.size.encode(out);
+    }
+    fn encoded_len(&self) -> Option<usize> {
+        Some(HELLO_LEN)
+    }
 }
 
-/// Decode the `hello` message.
-pub fn decode_hello(bytes: &[u8]) -> Result<Hello, WireError> {
-    let b = body(bytes, MessageKind::Hello, HELLO_LEN)?;
-    let (&role, size) = b.split_first().ok_or(WireError::Length {
-        kind: MessageKind::Hello,
-        expected: HELLO_LEN,
-        got: bytes.len(),
-    })?;
-    Ok(Hello {
-        role: role_from_byte(role)?,
-        size: u64_at(size, 0),
-    })
+impl Decode for Hello {
+    const WHAT: &'static str = "helper-join hello";
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        MessageKind::Hello.read(r)?;
+        Ok(Hello {
+            role: JoinRole::read(r)?,
+            size: r.u64()?,
+        })
+    }
+}
+
+/// The `sizes` message, helper → data party (`01 05 ‖ |A| ‖ |B| ‖ N`, each `u64`; the values
+/// are checked by the receiver).
+impl Encode for JoinSizes {
+    fn encode(&self, out: &mut Vec<u8>) {
+        MessageKind::Sizes.encode(out);
+        self.first.encode(out);
+        self.second.encode(out);
+        self.union.encode(out);
+    }
+    fn encoded_len(&self) -> Option<usize> {
+        Some(SIZES_LEN)
+    }
+}
+
+impl Decode for JoinSizes {
+    const WHAT: &'static str = "helper-join sizes";
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        MessageKind::Sizes.read(r)?;
+        Ok(JoinSizes {
+            first: r.u64()?,
+            second: r.u64()?,
+            union: r.u64()?,
+        })
+    }
+}
+
+/// The body of a bulk frame of `kind` that must carry exactly `body_len` bytes.
+fn bulk_body(bytes: &[u8], kind: MessageKind, body_len: usize) -> Result<&[u8], CodecError> {
+    let mut r = Reader::new(kind.what(), bytes);
+    kind.read(&mut r)?;
+    let body = r.take(body_len)?;
+    r.finish()?;
+    Ok(body)
 }
 
 /// Length of a `tags` message carrying `count` tags.
@@ -247,9 +256,10 @@ pub fn tags_len(count: usize) -> usize {
     HEADER_LEN + TAG_LEN * count
 }
 
-/// Encode a `tags` message.
+/// Encode a `tags` message (a bulk frame: `01 04 ‖ c × 16-byte tag`).
 pub fn encode_tags(tags: &[Tag]) -> Vec<u8> {
-    let mut v = with_header(MessageKind::Tags, TAG_LEN * tags.len());
+    let mut v = Vec::with_capacity(tags_len(tags.len()));
+    MessageKind::Tags.encode(&mut v);
     for t in tags {
         v.extend_from_slice(t);
     }
@@ -260,8 +270,8 @@ pub fn encode_tags(tags: &[Tag]) -> Vec<u8> {
 pub fn decode_tags(
     bytes: &[u8],
     count: usize,
-) -> Result<impl ExactSizeIterator<Item = Tag> + '_, WireError> {
-    let b = body(bytes, MessageKind::Tags, tags_len(count))?;
+) -> Result<impl ExactSizeIterator<Item = Tag> + '_, CodecError> {
+    let b = bulk_body(bytes, MessageKind::Tags, TAG_LEN * count)?;
     Ok(b.chunks_exact(TAG_LEN).map(|c| {
         let mut t = [0u8; TAG_LEN];
         t.copy_from_slice(c);
@@ -269,35 +279,17 @@ pub fn decode_tags(
     }))
 }
 
-/// Encode the `sizes` message.
-pub fn encode_sizes(sizes: JoinSizes) -> Vec<u8> {
-    let mut v = with_header(MessageKind::Sizes, 24);
-    for x in [sizes.first, sizes.second, sizes.union] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v
-}
-
-/// Decode the `sizes` message (the values are checked by the caller).
-pub fn decode_sizes(bytes: &[u8]) -> Result<JoinSizes, WireError> {
-    let b = body(bytes, MessageKind::Sizes, SIZES_LEN)?;
-    Ok(JoinSizes {
-        first: u64_at(b, 0),
-        second: u64_at(b, 1),
-        union: u64_at(b, 2),
-    })
-}
-
 /// Length of a `positions` message carrying `count` positions.
 pub fn positions_len(count: usize) -> usize {
     HEADER_LEN + 4 * count
 }
 
-/// Encode a `positions` message.
+/// Encode a `positions` message (a bulk frame: `01 06 ‖ c × position u32`).
 pub fn encode_positions(positions: &[u32]) -> Vec<u8> {
-    let mut v = with_header(MessageKind::Positions, 4 * positions.len());
+    let mut v = Vec::with_capacity(positions_len(positions.len()));
+    MessageKind::Positions.encode(&mut v);
     for p in positions {
-        v.extend_from_slice(&p.to_le_bytes());
+        p.encode(&mut v);
     }
     v
 }
@@ -307,8 +299,8 @@ pub fn encode_positions(positions: &[u32]) -> Vec<u8> {
 pub fn decode_positions(
     bytes: &[u8],
     count: usize,
-) -> Result<impl ExactSizeIterator<Item = u32> + '_, WireError> {
-    let b = body(bytes, MessageKind::Positions, positions_len(count))?;
+) -> Result<impl ExactSizeIterator<Item = u32> + '_, CodecError> {
+    let b = bulk_body(bytes, MessageKind::Positions, 4 * count)?;
     Ok(b.chunks_exact(4).map(|c| {
         let mut p = [0u8; 4];
         p.copy_from_slice(c);
@@ -316,49 +308,81 @@ pub fn decode_positions(
     }))
 }
 
+/// Encode the `key` message into a buffer that is zeroized when dropped.
+pub fn encode_key(key: &Key) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(Vec::with_capacity(KEY_LEN));
+    key.encode(&mut v);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use samen_core::codec;
+    use samen_core::codec::golden::{self, hex};
 
     // Golden vectors: the exact bytes of each message kind.
     #[test]
     fn golden_key() {
         let key: [u8; 32] = std::array::from_fn(|i| i as u8);
-        let m = encode_key(&key);
+        let m = encode_key(&Key(Zeroizing::new(key)));
         assert_eq!(
             hex(&m),
             "0101000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
         );
-        assert_eq!(*decode_key(&m).unwrap(), key);
+        assert_eq!(*codec::decode_exact::<Key>(&m).unwrap().0, key);
+        let mut longer = m.to_vec();
+        longer.push(0);
+        assert!(matches!(
+            codec::decode_exact::<Key>(&longer),
+            Err(CodecError::TrailingBytes { count: 1, .. })
+        ));
+        for cut in 0..m.len() {
+            assert!(codec::decode_exact::<Key>(&m[..cut]).is_err());
+        }
     }
 
     #[test]
     fn golden_peer_hello() {
-        let m = encode_peer_hello(JoinRole::Second);
-        assert_eq!(hex(&m), "010202");
-        assert_eq!(decode_peer_hello(&m).unwrap(), JoinRole::Second);
+        golden::check(
+            &PeerHello {
+                role: JoinRole::Second,
+            },
+            "010202",
+        );
     }
 
     #[test]
     fn golden_hello() {
-        let h = Hello {
-            role: JoinRole::First,
-            size: 0x0102_0304_0506,
-        };
-        let m = encode_hello(h);
-        assert_eq!(hex(&m), "0103010605040302010000");
-        assert_eq!(decode_hello(&m).unwrap(), h);
-        let m = encode_hello(Hello {
-            role: JoinRole::Second,
-            size: 5,
-        });
-        assert_eq!(hex(&m), "0103020500000000000000");
+        golden::check(
+            &Hello {
+                role: JoinRole::First,
+                size: 0x0102_0304_0506,
+            },
+            "0103010605040302010000",
+        );
+        golden::check(
+            &Hello {
+                role: JoinRole::Second,
+                size: 5,
+            },
+            "0103020500000000000000",
+        );
     }
 
+    #[test]
+    fn golden_sizes() {
+        golden::check(
+            &JoinSizes {
+                first: 3,
+                second: 0x100,
+                union: 0x0102,
+            },
+            "0105030000000000000000010000000000000201000000000000",
+        );
+    }
+
+    /// Bulk frames: the golden bytes, and every other length refused.
     #[test]
     fn golden_tags() {
         let tags = [[0xaau8; 16], std::array::from_fn(|i| i as u8)];
@@ -369,21 +393,15 @@ mod tests {
         );
         assert_eq!(decode_tags(&m, 2).unwrap().collect::<Vec<_>>(), tags);
         assert_eq!(hex(&encode_tags(&[])), "0104");
-    }
-
-    #[test]
-    fn golden_sizes() {
-        let s = JoinSizes {
-            first: 3,
-            second: 0x100,
-            union: 0x0102,
-        };
-        let m = encode_sizes(s);
-        assert_eq!(
-            hex(&m),
-            "0105030000000000000000010000000000000201000000000000"
-        );
-        assert_eq!(decode_sizes(&m).unwrap(), s);
+        let mut longer = m.clone();
+        longer.push(0);
+        assert!(matches!(
+            decode_tags(&longer, 2),
+            Err(CodecError::TrailingBytes { count: 1, .. })
+        ));
+        for cut in 0..m.len() {
+            assert!(decode_tags(&m[..cut], 2).is_err());
+        }
     }
 
     #[test]
@@ -392,38 +410,57 @@ mod tests {
         let m = encode_positions(&p);
         assert_eq!(hex(&m), "0106000000000100000004030201");
         assert_eq!(decode_positions(&m, 3).unwrap().collect::<Vec<_>>(), p);
+        let mut longer = m.clone();
+        longer.push(0);
+        assert!(decode_positions(&longer, 3).is_err());
+        for cut in 0..m.len() {
+            assert!(decode_positions(&m[..cut], 3).is_err());
+        }
     }
 
     #[test]
     fn wrong_version_kind_length_and_role_are_rejected() {
-        let good = encode_hello(Hello {
+        let good = codec::encode_to_vec(&Hello {
             role: JoinRole::First,
             size: 1,
         });
+        let decode = |b: &[u8]| codec::decode_exact::<Hello>(b);
         let mut v = good.clone();
         v[0] = 2;
-        assert_eq!(decode_hello(&v), Err(WireError::Version { got: 2 }));
+        assert_eq!(
+            decode(&v),
+            Err(CodecError::Version {
+                what: "helper-join hello",
+                got: 2,
+                expected: 1
+            })
+        );
         let mut v = good.clone();
         v[1] = MessageKind::Sizes as u8;
-        assert!(matches!(
-            decode_hello(&v),
-            Err(WireError::Kind { got: 5, .. })
-        ));
+        let e = decode(&v).unwrap_err();
+        assert!(is_kind(&e, MessageKind::Sizes), "{e:?}");
         let mut v = good.clone();
         v.push(0);
         assert!(matches!(
-            decode_hello(&v),
-            Err(WireError::Length { got: 12, .. })
+            decode(&v),
+            Err(CodecError::TrailingBytes { count: 1, .. })
         ));
         assert!(matches!(
-            decode_hello(&good[..10]),
-            Err(WireError::Length { got: 10, .. })
+            decode(&good[..10]),
+            Err(CodecError::Truncated { .. })
         ));
-        assert!(matches!(decode_hello(&[]), Err(WireError::Empty { .. })));
-        assert!(matches!(decode_hello(&[1]), Err(WireError::Length { .. })));
+        assert!(matches!(decode(&[]), Err(CodecError::Truncated { .. })));
+        assert!(matches!(decode(&[1]), Err(CodecError::Truncated { .. })));
         let mut v = good;
         v[2] = 3;
-        assert_eq!(decode_hello(&v), Err(WireError::Role { got: 3 }));
+        assert_eq!(
+            decode(&v),
+            Err(CodecError::BadValue {
+                what: "helper-join hello",
+                field: "role",
+                value: 3
+            })
+        );
         let tags = encode_tags(&[[1; 16]; 3]);
         assert!(decode_tags(&tags, 2).is_err());
         assert!(decode_tags(&tags, 4).is_err());
