@@ -21,8 +21,9 @@ use std::thread;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use samen::core::channel::local_pair;
-use samen::join::{JoinMethod, JoinRole};
+use samen::join::JoinMethod;
 use samen::pseudonym::normalise::bsn_from_index;
+use samen::Role;
 
 fn ids(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
     range
@@ -41,12 +42,12 @@ fn join(method: JoinMethod, a: &[Vec<u8>], b: &Arc<Vec<Vec<u8>>>) -> usize {
     let second = thread::spawn(move || {
         let refs: Vec<&[u8]> = b.iter().map(Vec::as_slice).collect();
         method
-            .run_data_party(JoinRole::Second, &refs, &mut b_a, &mut b_h, &|_| {})
+            .run_data_party(Role::Second, &refs, &mut b_a, &mut b_h, &|_| {})
             .map(|o| o.union_size)
     });
     let refs: Vec<&[u8]> = a.iter().map(Vec::as_slice).collect();
     let first = method
-        .run_data_party(JoinRole::First, &refs, &mut a_b, &mut a_h, &|_| {})
+        .run_data_party(Role::First, &refs, &mut a_b, &mut a_h, &|_| {})
         .map(|o| o.union_size);
     let second = second.join();
     let helper = helper.join();

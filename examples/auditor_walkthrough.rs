@@ -26,7 +26,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use samen::study::input::InputTable;
-use samen::study::spec::{IdKind, Statistic, StudyBuilder};
+use samen::study::spec::{Statistic, StudyBuilder};
+use samen::IdKind;
 
 /// A transcript line, as written by `samen run --transcript`.
 #[derive(Debug)]

@@ -68,7 +68,9 @@ pub use samen_net as net;
 pub use samen_pseudonym as pseudonym;
 pub use samen_study as study;
 
+pub use samen_core::Role;
+pub use samen_pseudonym::IdKind;
 pub use samen_study::input::{InputTable, PartyTable};
 pub use samen_study::output::{OutputFile, OutputTable};
-pub use samen_study::spec::{IdKind, Statistic, Study, StudyBuilder};
+pub use samen_study::spec::{Statistic, Study, StudyBuilder};
 pub use samen_study::{run_in_process, StudyError};

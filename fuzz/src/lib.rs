@@ -10,9 +10,10 @@ use samen_core::channel::{
     local_pair, Channel, ChannelError, ChannelExt, ChannelStats, TrafficCounter, MAX_PEER_TEXT,
 };
 use samen_core::codec::{decode_exact, encode_to_vec, Decode, Encode};
-use samen_core::mpc::{Computer, Role};
+use samen_core::mpc::Computer;
+use samen_core::Role;
 use samen_join::helper::wire;
-use samen_join::{private_join_with_keys, JoinKeys, JoinRole, JoinSizes};
+use samen_join::{private_join_with_keys, JoinKeys, JoinSizes};
 use samen_net::frame::{decode_all, FrameDecoder, FrameKind};
 use samen_net::hello::Hello;
 
@@ -198,7 +199,7 @@ pub fn join_peer(data: &[u8]) {
     };
     let keys = JoinKeys::random().expect("OS randomness");
     let ids: [&[u8]; 3] = [b"111222333", b"123456782", b"012345672"];
-    let _ = private_join_with_keys(JoinRole::First, &ids, &mut peer, &keys, &[7; 32]);
+    let _ = private_join_with_keys(Role::First, &ids, &mut peer, &keys, &[7; 32]);
 }
 
 #[cfg(test)]
@@ -289,7 +290,7 @@ mod tests {
         let seeds = [
             hello.encode().unwrap(),
             encode_to_vec(&wire::Hello {
-                role: JoinRole::Second,
+                role: Role::Second,
                 size: 7,
             }),
             encode_to_vec(&sizes),

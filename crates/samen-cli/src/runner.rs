@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, StopReason};
+use samen_core::Role;
 use samen_net::{connect_all, NetConfig, NetError};
 use thiserror::Error;
 
@@ -28,7 +29,7 @@ use samen_study::engine::{EngineError, Phases, Sizes};
 use samen_study::input::{read_csv, InputError, PartyTable};
 use samen_study::output::{write_atomic, OutputError};
 use samen_study::session::{run_party, PartyResult};
-use samen_study::spec::{PartyRole, Privacy, SpecError, Study};
+use samen_study::spec::{Privacy, SpecError, Study};
 use samen_study::transcript::Transcript;
 
 use crate::progress::{self, ProgressFile};
@@ -119,8 +120,8 @@ pub struct RunOptions {
 pub struct RunSummary {
     /// This party.
     pub party: String,
-    /// "first", "second" or "helper".
-    pub role: &'static str,
+    /// This party's role (written `"first"`, `"second"` or `"helper"`).
+    pub role: Role,
     /// |A|, |B|, N.
     pub sizes: Sizes,
     /// Phases and durations.
@@ -231,7 +232,7 @@ impl RunSummary {
     fn to_json(&self, study: &str) -> serde_json::Value {
         serde_json::json!({
             "party": self.party,
-            "role": self.role,
+            "role": self.role.as_str(),
             "study": study,
             "sizes": {"first": self.sizes.first, "second": self.sizes.second, "union": self.sizes.union},
             "phases": self.phases.iter().map(|(n, d)| serde_json::json!({"name": n, "seconds": d.as_secs_f64()})).collect::<Vec<_>>(),
@@ -258,9 +259,9 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Validate this party's command-line inputs against the study and read its table.
-fn load_inputs(study: &Study, opts: &RunOptions) -> Result<Option<PartyTable>, RunError> {
-    let party = study.party(&opts.party).ok_or_else(|| {
+/// This party's role, or a usage error naming the study's parties.
+fn own_role(study: &Study, opts: &RunOptions) -> Result<Role, RunError> {
+    study.party(&opts.party).map(|p| p.role).ok_or_else(|| {
         RunError::Usage(format!(
             "party '{}' is not in the study (parties: {})",
             opts.party,
@@ -271,13 +272,21 @@ fn load_inputs(study: &Study, opts: &RunOptions) -> Result<Option<PartyTable>, R
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-    })?;
+    })
+}
+
+/// Validate this party's command-line inputs against the study and read its table.
+fn load_inputs(
+    study: &Study,
+    opts: &RunOptions,
+    role: Role,
+) -> Result<Option<PartyTable>, RunError> {
     std::fs::create_dir_all(&opts.out).map_err(|source| OutputError::Write {
         path: opts.out.display().to_string(),
         source,
     })?;
-    match party.role {
-        PartyRole::Helper => {
+    match role {
+        Role::Helper => {
             if !opts.inputs.is_empty() {
                 return Err(RunError::Usage(format!(
                     "party '{}' is the helper and takes no --input",
@@ -286,7 +295,7 @@ fn load_inputs(study: &Study, opts: &RunOptions) -> Result<Option<PartyTable>, R
             }
             Ok(None)
         }
-        PartyRole::Data => {
+        Role::First | Role::Second => {
             let own = study
                 .table_of(&opts.party)
                 .map(|t| t.name.clone())
@@ -368,11 +377,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let study = Study::load(&opts.study)?;
     let started = Instant::now();
     inject_fault("start");
-    if study.party(&opts.party).is_none() {
-        // Without a party name there is nobody to connect as.
-        load_inputs(&study, opts)?;
-    }
-    let local = load_inputs(&study, opts);
+    // Without a party name there is nobody to connect as.
+    let role = own_role(&study, opts)?;
+    let local = load_inputs(&study, opts, role);
     let input_time = started.elapsed();
     let local = local.and_then(|t| {
         if let Some(t) = &t {
@@ -519,12 +526,6 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             source,
         })?;
     }
-    let [first, _] = study.data_parties();
-    let role = match study.party(&opts.party).map(|p| p.role) {
-        Some(PartyRole::Helper) => "helper",
-        _ if first.name == opts.party => "first",
-        _ => "second",
-    };
     let summary_file = opts.out.join(format!("{}-summary.json", opts.party));
     let summary = RunSummary {
         party: opts.party.clone(),

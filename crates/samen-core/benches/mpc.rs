@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_core::channel::{local_pair, LocalChannel};
-use samen_core::mpc::{Computer, Dealer, Role};
+use samen_core::mpc::{Computer, Dealer};
 use samen_core::prg::{Prg, Seed};
+use samen_core::Role;
 
 struct Parties {
     f_peer: LocalChannel,

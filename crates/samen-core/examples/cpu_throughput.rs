@@ -15,9 +15,10 @@
 use std::time::Instant;
 
 use samen_core::channel::local_pair;
-use samen_core::mpc::{Computer, Dealer, Role};
+use samen_core::mpc::{Computer, Dealer};
 use samen_core::prg::{Prg, Seed};
 use samen_core::ring;
+use samen_core::Role;
 
 /// CPU time of this process (all threads) in seconds; `None` where `/proc` is unavailable.
 fn cpu_seconds() -> Option<f64> {

@@ -29,8 +29,8 @@
 //! with [`MpcError::OutOfSync`] instead of computing garbage.
 //!
 //! [`Seed`]: crate::prg::Seed
-//! [`Role::First`]: crate::mpc::Role::First
-//! [`Role::Second`]: crate::mpc::Role::Second
+//! [`Role::First`]: crate::Role::First
+//! [`Role::Second`]: crate::Role::Second
 //! [`MpcError::OutOfSync`]: crate::mpc::MpcError::OutOfSync
 
 pub use crate::mpc::Dealer;

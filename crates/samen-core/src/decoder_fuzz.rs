@@ -10,9 +10,12 @@ use proptest::prelude::*;
 use crate::channel::{local_pair, Channel, ChannelError, ChannelExt, BULK_FRAME};
 use crate::codec::{self, CodecError, Decode, Encode, Reader, MAX_CONTROL_MESSAGE};
 use crate::fuzzing::{bytes, mutated};
-use crate::mpc::wire::{header, DealerHello, OpHeader, OpKind, HEADER_LEN, HELLO_LEN, HELLO_TAG};
-use crate::mpc::{Computer, MpcError, Role};
+use crate::mpc::wire::{
+    header, role_code, DealerHello, OpHeader, OpKind, HEADER_LEN, HELLO_LEN, HELLO_TAG,
+};
+use crate::mpc::{Computer, MpcError};
 use crate::prg::Seed;
+use crate::Role;
 
 /// A control message with the field types samen sends (strings, fixed arrays, vectors, tags).
 #[derive(Clone, Debug, PartialEq)]
@@ -92,7 +95,7 @@ fn check_codec(input: &[u8]) -> Result<(), TestCaseError> {
 
 fn valid_hello(role: Role) -> Vec<u8> {
     let mut h = HELLO_TAG.to_vec();
-    h.push(role.code());
+    h.extend(role_code(role));
     h.extend((0..32u8).map(|i| i.wrapping_mul(37)));
     h
 }
@@ -110,9 +113,9 @@ fn check_dealer_hello(role: Role, hello: &[u8]) -> Result<(), TestCaseError> {
     let well_formed = hello.len() == HELLO_LEN && hello.starts_with(HELLO_TAG);
     let role_byte = hello.get(HELLO_TAG.len()).copied();
     match result {
-        Ok(_) => prop_assert!(well_formed && role_byte == Some(role.code())),
+        Ok(_) => prop_assert!(well_formed && role_byte == role_code(role)),
         Err(MpcError::RoleMismatch { .. }) => {
-            prop_assert!(well_formed && role_byte == Some(role.other().code()))
+            prop_assert!(well_formed && role_byte == role.other().and_then(role_code))
         }
         Err(MpcError::Channel(ChannelError::FrameTooLarge { .. })) => {
             prop_assert!(hello.len() > HELLO_LEN)

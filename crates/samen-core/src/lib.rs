@@ -7,6 +7,8 @@
 //! Beaver multiplication, the cross-party matrix product and secure comparison) and files
 //! written atomically ([`atomic`]).
 //!
+//! Every party of a protocol has one [`Role`]: the two data parties and the helper.
+//!
 //! Protocol code talks to its peers through the [`channel::Channel`] trait, so the same code runs
 //! in one process over [`channel::local_pair`] and across processes over the TLS transport of
 //! `samen-net`.
@@ -26,4 +28,7 @@ pub mod mpc;
 pub mod names;
 pub mod prg;
 pub mod ring;
+mod role;
 pub mod share;
+
+pub use role::Role;

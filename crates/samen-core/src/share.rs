@@ -23,6 +23,7 @@ use thiserror::Error;
 
 use crate::prg::{Prg, Seed};
 use crate::ring::{self, RingError};
+use crate::Role;
 
 /// An error of the sharing functions.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -103,9 +104,9 @@ pub fn expand_share(seed: &Seed, label: &[u8], len: usize) -> Vec<u64> {
     Prg::new(seed, label).u64s(len)
 }
 
-/// Add a public vector `c` to a shared vector: only the party with `is_first` adds it, the
-/// others keep their share.
-pub fn add_public(share: &mut [u64], c: &[u64], is_first: bool) -> Result<(), ShareError> {
+/// Add a public vector `c` to a shared vector held by `role`: only [`Role::First`] adds it,
+/// every other party keeps its share (so the sum of the shares grows by exactly `c`).
+pub fn add_public(share: &mut [u64], c: &[u64], role: Role) -> Result<(), ShareError> {
     if share.len() != c.len() {
         return Err(RingError::LengthMismatch {
             left: share.len(),
@@ -113,15 +114,16 @@ pub fn add_public(share: &mut [u64], c: &[u64], is_first: bool) -> Result<(), Sh
         }
         .into());
     }
-    if is_first {
+    if role == Role::First {
         ring::add_assign(share, c)?;
     }
     Ok(())
 }
 
-/// Add a public constant to every element of a shared vector (only `is_first` adds it).
-pub fn add_public_scalar(share: &mut [u64], c: u64, is_first: bool) {
-    if is_first {
+/// Add a public constant to every element of a shared vector held by `role` (only
+/// [`Role::First`] adds it).
+pub fn add_public_scalar(share: &mut [u64], c: u64, role: Role) {
+    if role == Role::First {
         for x in share {
             *x = x.wrapping_add(c);
         }
@@ -175,8 +177,10 @@ mod tests {
                 let mut z = add(a, b).unwrap();
                 scale(&mut z, s);
                 let mut z = sub(&z, b).unwrap();
-                add_public(&mut z, &pc, i == 0).unwrap();
-                add_public_scalar(&mut z, c, i == 0);
+                // Party 0 plays First; every other party keeps its share.
+                let role = if i == 0 { Role::First } else { Role::Second };
+                add_public(&mut z, &pc, role).unwrap();
+                add_public_scalar(&mut z, c, role);
                 z
             }).collect();
             let want: Vec<u64> = (0..x.len()).map(|i| s.wrapping_mul(x[i].wrapping_add(y[i])).wrapping_sub(y[i]).wrapping_add(pc[i]).wrapping_add(c)).collect();

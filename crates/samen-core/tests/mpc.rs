@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use samen_core::channel::{local_mesh, Channel, ChannelError, ChannelStats, LocalChannel};
 use samen_core::dp::{self, DpError, Mechanism, Ratio};
-use samen_core::mpc::{Computer, Dealer, MpcError, Role};
+use samen_core::mpc::{Computer, Dealer, MpcError};
 use samen_core::prg::{Prg, Seed};
 use samen_core::share;
+use samen_core::Role;
 
 type Mesh = BTreeMap<String, LocalChannel>;
 
@@ -300,8 +301,13 @@ fn role_mismatch_and_bad_hello_are_detected() {
             assigned: Role::First
         })
     ));
-    // a short frame and a frame with a foreign tag are rejected
+    // the helper's role is refused before anything is read: the next hello stays queued
     to_f.send(&[1, 2, 3]).unwrap();
+    assert!(matches!(
+        Computer::new(Role::Helper, &mut peer, &mut dl),
+        Err(MpcError::NotADataRole(Role::Helper))
+    ));
+    // a short frame and a frame with a foreign tag are rejected
     assert!(matches!(
         Computer::new(Role::First, &mut peer, &mut dl),
         Err(MpcError::BadHello(_))

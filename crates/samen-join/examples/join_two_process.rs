@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use samen_join::{private_join, JoinRole};
+use samen_core::Role;
+use samen_join::private_join;
 use samen_pseudonym::normalise::bsn_from_index;
 
 fn main() {
@@ -153,12 +154,12 @@ fn parent(args: &[String]) -> Res<()> {
     Ok(())
 }
 
-fn ids_for(role: JoinRole, n: usize, overlap: usize) -> Vec<Vec<u8>> {
+fn ids_for(role: Role, n: usize, overlap: usize) -> Vec<Vec<u8>> {
     let common = n * overlap / 100;
     // First holds indices 0..n; Second holds the last `common` of them and n.. for the rest.
     let range: Box<dyn Iterator<Item = usize>> = match role {
-        JoinRole::First => Box::new(0..n),
-        JoinRole::Second => Box::new((n - common)..(2 * n - common)),
+        Role::First => Box::new(0..n),
+        Role::Second | Role::Helper => Box::new((n - common)..(2 * n - common)),
     };
     range
         .filter_map(|i| bsn_from_index(i as u64))
@@ -192,15 +193,15 @@ fn party(args: &[String]) -> Res<()> {
     let dir = PathBuf::from(args.get(2).ok_or("missing certificate directory")?);
     let (n, overlap) = parse_n_overlap(args.get(3..).unwrap_or(&[]))?;
     let role = if name == "first" {
-        JoinRole::First
+        Role::First
     } else {
-        JoinRole::Second
+        Role::Second
     };
     let ids = ids_for(role, n, overlap);
     let refs: Vec<&[u8]> = ids.iter().map(Vec::as_slice).collect();
     let t0 = Instant::now();
     let mut chans = connect(&name, port, &dir)?;
-    let peer = if role == JoinRole::First {
+    let peer = if role == Role::First {
         "second"
     } else {
         "first"

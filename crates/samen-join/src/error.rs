@@ -2,6 +2,7 @@
 
 use samen_core::channel::ChannelError;
 use samen_core::codec::CodecError;
+use samen_core::Role;
 use samen_pseudonym::joint::JointError;
 use thiserror::Error;
 
@@ -31,6 +32,11 @@ pub enum JoinError {
         /// The maximum.
         max: u64,
     },
+    /// Local misuse: a data party's half of a join was started with [`Role::Helper`]; only
+    /// [`Role::First`] and [`Role::Second`] join their identifiers (the helper runs
+    /// [`serve_helper_join`](crate::serve_helper_join)). Refused before anything is sent.
+    #[error("a data party's half of the join needs the role 'first' or 'second', not '{0}'")]
+    NotADataRole(Role),
     /// The peer announced a table larger than [`MAX_PARTY_SIZE`](crate::MAX_PARTY_SIZE).
     #[error("party '{peer}' announced {size} identifiers, more than the maximum of {max}")]
     PeerTooLarge {

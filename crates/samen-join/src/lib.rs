@@ -23,13 +23,14 @@
 //!
 //! ```
 //! use samen_core::channel::local_pair;
-//! use samen_join::{private_join, JoinRole};
+//! use samen_core::Role;
+//! use samen_join::private_join;
 //!
 //! let (mut ca, mut cb) = local_pair("bureau", "portal");
 //! let a: Vec<&[u8]> = vec![b"111222333", b"123456782", b"999999990"];
 //! let b: Vec<&[u8]> = vec![b"123456782", b"555555553"];
-//! let t = std::thread::spawn(move || private_join(JoinRole::Second, &b, &mut cb).unwrap());
-//! let out_a = private_join(JoinRole::First, &a, &mut ca).unwrap();
+//! let t = std::thread::spawn(move || private_join(Role::Second, &b, &mut cb).unwrap());
+//! let out_a = private_join(Role::First, &a, &mut ca).unwrap();
 //! let out_b = t.join().unwrap();
 //! assert_eq!((out_a.union_size, out_b.union_size), (4, 4));
 //! assert_eq!(out_a.intersection_size(), 1);
@@ -41,6 +42,7 @@
 
 use samen_core::channel::Channel;
 use samen_core::codec::{CodecError, Reader};
+use samen_core::Role;
 #[doc(no_inline)]
 pub use samen_pseudonym::joint::hash_to_group;
 use samen_pseudonym::joint::SecretScalar;
@@ -72,31 +74,23 @@ pub const CHUNK_POINTS: usize = 1 << 15;
 /// Version of the message flow, sent in the opening message.
 pub const PROTOCOL_VERSION: u8 = 1;
 
-/// Which of the two data parties this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JoinRole {
-    /// The data party whose name sorts first.
-    First,
-    /// The other data party.
-    Second,
+/// The role byte of both joins' opening messages: 1 for First, 2 for Second. The helper has
+/// no data party's role: its 0 is refused by every decoder, and the joins refuse
+/// [`Role::Helper`] before they send anything.
+pub(crate) fn role_tag(role: Role) -> u8 {
+    match role {
+        Role::First => 1,
+        Role::Second => 2,
+        Role::Helper => 0,
+    }
 }
 
-impl JoinRole {
-    /// The role's byte in the joins' messages.
-    fn tag(self) -> u8 {
-        match self {
-            JoinRole::First => 1,
-            JoinRole::Second => 2,
-        }
-    }
-
-    /// Read a role byte: 1 First, 2 Second; anything else is an invalid value.
-    fn read(r: &mut Reader<'_>) -> Result<JoinRole, CodecError> {
-        match r.u8()? {
-            1 => Ok(JoinRole::First),
-            2 => Ok(JoinRole::Second),
-            other => Err(r.bad_value("role", u64::from(other))),
-        }
+/// Read a role byte: 1 First, 2 Second; anything else is an invalid value.
+pub(crate) fn read_role(r: &mut Reader<'_>) -> Result<Role, CodecError> {
+    match r.u8()? {
+        1 => Ok(Role::First),
+        2 => Ok(Role::Second),
+        other => Err(r.bad_value("role", u64::from(other))),
     }
 }
 
@@ -193,11 +187,11 @@ impl JoinKeys {
 /// (plus 10). See `docs/protocols/private-join.md` for the security argument and measurements.
 ///
 /// # Errors
-/// [`JoinError`]: duplicates or a too large input (local), channel failures, and peer
-/// misbehaviour (invalid points, inconsistent sets, a bad opening message). On an error the
-/// peer is told to abort (best effort).
+/// [`JoinError`]: [`Role::Helper`] (which has no data party's half), duplicates or a too large
+/// input (local), channel failures, and peer misbehaviour (invalid points, inconsistent sets, a
+/// bad opening message). On an error the peer is told to abort (best effort).
 pub fn private_join(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
 ) -> Result<JoinOutput, JoinError> {
@@ -210,15 +204,16 @@ pub fn private_join(
 ///
 /// ```
 /// use samen_core::channel::local_pair;
-/// use samen_join::{private_join, private_join_with_progress, JoinProgress, JoinRole};
+/// use samen_core::Role;
+/// use samen_join::{private_join, private_join_with_progress, JoinProgress};
 /// use std::sync::Mutex;
 ///
 /// let (mut ca, mut cb) = local_pair("bureau", "portal");
 /// let a: Vec<&[u8]> = vec![b"111222333", b"123456782"];
 /// let b: Vec<&[u8]> = vec![b"123456782"];
-/// let t = std::thread::spawn(move || private_join(JoinRole::Second, &b, &mut cb).unwrap());
+/// let t = std::thread::spawn(move || private_join(Role::Second, &b, &mut cb).unwrap());
 /// let seen = Mutex::new(Vec::new());
-/// let out = private_join_with_progress(JoinRole::First, &a, &mut ca, &|p: JoinProgress| {
+/// let out = private_join_with_progress(Role::First, &a, &mut ca, &|p: JoinProgress| {
 ///     seen.lock().unwrap().push(p)
 /// })
 /// .unwrap();
@@ -230,7 +225,7 @@ pub fn private_join(
 /// # assert_eq!(out.union_size, 2);
 /// ```
 pub fn private_join_with_progress(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
     progress: &dyn Fn(JoinProgress),
@@ -269,7 +264,7 @@ pub fn private_join_with_progress(
 /// (leakage checks need the keys) and reproducible benchmarks only: reusing keys or seeds
 /// across sessions breaks the privacy guarantees. Production code calls [`private_join`].
 pub fn private_join_with_keys(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
     keys: &JoinKeys,

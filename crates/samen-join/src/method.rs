@@ -4,8 +4,10 @@ use std::fmt;
 
 use samen_core::channel::Channel;
 
+use samen_core::Role;
+
 use crate::helper::{helper_join_with_progress, serve_helper_join, JoinSizes};
-use crate::{private_join_with_progress, JoinError, JoinOutput, JoinProgress, JoinRole};
+use crate::{private_join_with_progress, JoinError, JoinOutput, JoinProgress};
 
 /// How the data parties compute the private join. Both give the same [`JoinOutput`]; they
 /// differ in speed and in what a coalition of the helper and one data party learns.
@@ -46,10 +48,12 @@ impl JoinMethod {
     }
 
     /// Data party's half. `Helper` runs [`helper_join_with_progress`]; `TwoParty` runs
-    /// [`private_join_with_progress`] over `peer` and does not touch `helper`.
+    /// [`private_join_with_progress`] over `peer` and does not touch `helper`. `role` is
+    /// [`Role::First`] or [`Role::Second`]; [`Role::Helper`] is refused with
+    /// [`JoinError::NotADataRole`] before anything is sent.
     pub fn run_data_party(
         self,
-        role: JoinRole,
+        role: Role,
         ids: &[&[u8]],
         peer: &mut dyn Channel,
         helper: &mut dyn Channel,

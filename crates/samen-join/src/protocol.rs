@@ -19,11 +19,13 @@ use crate::wire::{
     check_increasing_named, exchange, exchange_hello, STEP_BLINDED, STEP_LABELLED, STEP_ONLY,
     STEP_SETS,
 };
-use crate::{JoinError, JoinKeys, JoinOutput, JoinProgress, JoinRole, MAX_PARTY_SIZE};
+use samen_core::Role;
+
+use crate::{JoinError, JoinKeys, JoinOutput, JoinProgress, MAX_PARTY_SIZE};
 
 /// One party's inputs to one join session.
 pub(crate) struct Session<'a> {
-    pub(crate) role: JoinRole,
+    pub(crate) role: Role,
     pub(crate) ids: &'a [&'a [u8]],
     pub(crate) keys: &'a JoinKeys,
     pub(crate) shuffle_seed: &'a [u8; 32],
@@ -46,6 +48,9 @@ pub(crate) fn join_and_abort_on_error(
             ) => None,
             JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
                 Some("private join: this party's input was rejected")
+            }
+            JoinError::NotADataRole(_) => {
+                Some("private join: this party was started as the helper")
             }
             JoinError::Randomness { .. } => Some("private join: local randomness failure"),
             _ => Some("private join: protocol violation detected"),
@@ -76,6 +81,9 @@ fn run(session: &Session<'_>, peer: &mut dyn Channel) -> Result<JoinOutput, Join
         shuffle_seed,
         progress,
     } = *session;
+    if !role.is_data() {
+        return Err(JoinError::NotADataRole(role));
+    }
     let t0 = Instant::now();
     let n_own = ids.len();
     if n_own as u64 > MAX_PARTY_SIZE {

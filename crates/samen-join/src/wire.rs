@@ -8,7 +8,9 @@ use samen_core::channel::{Channel, ChannelError};
 use samen_core::codec::{self, CodecError, Decode, Encode, Reader};
 use samen_pseudonym::joint::Encoded;
 
-use crate::{JoinError, JoinRole, CHUNK_POINTS, MAX_PARTY_SIZE, PROTOCOL_VERSION};
+use samen_core::Role;
+
+use crate::{read_role, role_tag, JoinError, CHUNK_POINTS, MAX_PARTY_SIZE, PROTOCOL_VERSION};
 
 /// Length of the opening message: version, role, table size (u64 little endian).
 const HELLO_LEN: usize = 10;
@@ -26,14 +28,14 @@ pub(crate) const STEP_ONLY: &str = "join/3-only";
 /// sender's table size (`u64` little endian).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Opening {
-    pub(crate) role: JoinRole,
+    pub(crate) role: Role,
     pub(crate) size: u64,
 }
 
 impl Encode for Opening {
     fn encode(&self, out: &mut Vec<u8>) {
         PROTOCOL_VERSION.encode(out);
-        self.role.tag().encode(out);
+        role_tag(self.role).encode(out);
         self.size.encode(out);
     }
     fn encoded_len(&self) -> Option<usize> {
@@ -46,7 +48,7 @@ impl Decode for Opening {
     fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
         r.version(PROTOCOL_VERSION)?;
         Ok(Opening {
-            role: JoinRole::read(r)?,
+            role: read_role(r)?,
             size: r.u64()?,
         })
     }
@@ -56,7 +58,7 @@ impl Decode for Opening {
 /// (at most [`MAX_PARTY_SIZE`]).
 pub(crate) fn exchange_hello(
     peer: &mut dyn Channel,
-    role: JoinRole,
+    role: Role,
     n_own: usize,
 ) -> Result<usize, JoinError> {
     peer.set_step(STEP_HELLO);
@@ -172,14 +174,14 @@ mod tests {
     fn golden_opening() {
         golden::check(
             &Opening {
-                role: JoinRole::First,
+                role: Role::First,
                 size: 0x0102_0304_0506,
             },
             "01010605040302010000",
         );
         golden::check(
             &Opening {
-                role: JoinRole::Second,
+                role: Role::Second,
                 size: 5,
             },
             "01020500000000000000",
@@ -211,7 +213,7 @@ mod tests {
 
         #[test]
         fn openings_round_trip(second in proptest::prelude::any::<bool>(), size in proptest::prelude::any::<u64>()) {
-            let m = Opening { role: if second { JoinRole::Second } else { JoinRole::First }, size };
+            let m = Opening { role: if second { Role::Second } else { Role::First }, size };
             proptest::prop_assert_eq!(decode_exact::<Opening>(&codec::encode_to_vec(&m)), Ok(m));
         }
     }

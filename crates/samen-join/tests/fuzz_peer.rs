@@ -15,7 +15,8 @@ use std::thread;
 use proptest::prelude::*;
 use samen_core::channel::{local_pair, Channel, ChannelError, ChannelStats, TrafficCounter};
 use samen_core::fuzzing::{bytes, mutation};
-use samen_join::{private_join_with_keys, JoinError, JoinKeys, JoinOutput, JoinRole};
+use samen_core::Role;
+use samen_join::{private_join_with_keys, JoinError, JoinKeys, JoinOutput};
 
 const FIRST_IDS: [&[u8]; 3] = [b"111222333", b"123456782", b"012345672"];
 const SECOND_IDS: [&[u8]; 4] = [b"123456782", b"999999990", b"111222333", b"888888880"];
@@ -93,7 +94,7 @@ fn honest() -> &'static Honest {
                 sent: Vec::new(),
             };
             private_join_with_keys(
-                JoinRole::Second,
+                Role::Second,
                 &SECOND_IDS,
                 &mut rec,
                 &keys_second,
@@ -102,14 +103,9 @@ fn honest() -> &'static Honest {
             .unwrap();
             rec.sent
         });
-        let output = private_join_with_keys(
-            JoinRole::First,
-            &FIRST_IDS,
-            &mut ca,
-            &keys_first,
-            &SEED_FIRST,
-        )
-        .unwrap();
+        let output =
+            private_join_with_keys(Role::First, &FIRST_IDS, &mut ca, &keys_first, &SEED_FIRST)
+                .unwrap();
         let frames = t.join().unwrap();
         Honest {
             keys_first,
@@ -127,7 +123,7 @@ fn first_against(frames: Vec<Vec<u8>>) -> Result<JoinOutput, JoinError> {
         traffic: TrafficCounter::default(),
     };
     private_join_with_keys(
-        JoinRole::First,
+        Role::First,
         &FIRST_IDS,
         &mut peer,
         &h.keys_first,

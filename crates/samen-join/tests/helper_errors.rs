@@ -16,9 +16,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, Channel, ChannelError, LocalChannel};
 use samen_core::codec::{self, CodecError};
+use samen_core::Role;
 use samen_join::helper::wire::{self, Hello, Key, PeerHello, Tag};
 use samen_join::{
-    helper_join, serve_helper_join, JoinError, JoinOutput, JoinRole, JoinSizes, MAX_PARTY_SIZE,
+    helper_join, serve_helper_join, JoinError, JoinOutput, JoinSizes, MAX_PARTY_SIZE,
 };
 
 /// The party an error blames.
@@ -63,7 +64,7 @@ fn first_against_fake_helper(script: Vec<Vec<u8>>) -> Result<JoinOutput, JoinErr
         assert_eq!(
             codec::decode_exact::<Hello>(&hello).unwrap(),
             Hello {
-                role: JoinRole::First,
+                role: Role::First,
                 size: 3
             }
         );
@@ -74,7 +75,7 @@ fn first_against_fake_helper(script: Vec<Vec<u8>>) -> Result<JoinOutput, JoinErr
         }
         // Dropping the channel ends a First still waiting for more.
     });
-    let r = helper_join(JoinRole::First, &IDS, &mut a_b, &mut a_h);
+    let r = helper_join(Role::First, &IDS, &mut a_b, &mut a_h);
     helper.join().unwrap();
     drop(fake_b);
     r
@@ -209,11 +210,8 @@ fn garbage_from_the_helper_never_panics() {
 }
 
 /// An honest data party of `role` against a fake peer that sends `msg` for the key step.
-fn against_fake_peer(role: JoinRole, msg: &[u8]) -> JoinError {
-    let name = match role {
-        JoinRole::First => "second",
-        JoinRole::Second => "first",
-    };
+fn against_fake_peer(role: Role, msg: &[u8]) -> JoinError {
+    let name = role.other().unwrap().as_str();
     let (mut me_peer, mut fake) = local_pair("me", name);
     let (mut me_h, _h) = local_pair("me", "helper");
     fake.send(msg).unwrap();
@@ -244,7 +242,7 @@ fn bad_key_messages_from_the_peer_are_errors_naming_it() {
         (vec![], false),
         (peer_hello(), true),
     ] {
-        let e = against_fake_peer(JoinRole::Second, &msg);
+        let e = against_fake_peer(Role::Second, &msg);
         assert_eq!(matches!(e, JoinError::Handshake { .. }), handshake, "{e:?}");
     }
     // To First, from a fake Second.
@@ -256,14 +254,14 @@ fn bad_key_messages_from_the_peer_are_errors_naming_it() {
         (vec![1, 2], false),
         (vec![1, 2, 2, 0], false),
     ] {
-        let e = against_fake_peer(JoinRole::First, &msg);
+        let e = against_fake_peer(Role::First, &msg);
         assert_eq!(matches!(e, JoinError::Handshake { .. }), handshake, "{e:?}");
     }
 }
 
 #[test]
 fn two_parties_with_the_same_role_both_fail() {
-    for role in [JoinRole::First, JoinRole::Second] {
+    for role in [Role::First, Role::Second] {
         let (mut x, mut y) = local_pair("x", "y");
         let (mut xh, _hx) = local_pair("x", "helper");
         let (mut yh, _hy) = local_pair("y", "helper");
@@ -304,14 +302,27 @@ fn rename(c: LocalChannel, name: &str) -> LocalChannel {
     c
 }
 
-fn hello(role: JoinRole, size: u64) -> Vec<u8> {
+fn hello(role: Role, size: u64) -> Vec<u8> {
     codec::encode_to_vec(&Hello { role, size })
 }
 
 fn peer_hello() -> Vec<u8> {
-    codec::encode_to_vec(&PeerHello {
-        role: JoinRole::Second,
-    })
+    codec::encode_to_vec(&PeerHello { role: Role::Second })
+}
+
+#[test]
+fn the_helper_role_has_no_role_byte() {
+    // Written as 0, which every decoder refuses: no message can claim the helper's role.
+    let m = codec::encode_to_vec(&PeerHello { role: Role::Helper });
+    assert!(matches!(
+        codec::decode_exact::<PeerHello>(&m),
+        Err(CodecError::BadValue { value: 0, .. })
+    ));
+    let m = hello(Role::Helper, 3);
+    assert!(matches!(
+        codec::decode_exact::<Hello>(&m),
+        Err(CodecError::BadValue { value: 0, .. })
+    ));
 }
 
 fn tags(seed: u8, n: usize) -> Vec<Tag> {
@@ -328,9 +339,9 @@ fn tags(seed: u8, n: usize) -> Vec<Tag> {
 fn the_helper_serves_a_full_overlap() {
     let t = tags(1, 5);
     let (r, mut fa, mut fb) = helper_against(
-        vec![hello(JoinRole::First, 5), wire::encode_tags(&t)],
+        vec![hello(Role::First, 5), wire::encode_tags(&t)],
         vec![
-            hello(JoinRole::Second, 5),
+            hello(Role::Second, 5),
             wire::encode_tags(&t.iter().rev().copied().collect::<Vec<_>>()),
         ],
     );
@@ -371,36 +382,36 @@ fn bad_hellos_and_tags_are_errors_naming_the_sender() {
     let good = wire::encode_tags(&tags(3, 3));
     let mut trailing = good.clone();
     trailing.push(0);
-    let mut hello_v9 = hello(JoinRole::First, 3);
+    let mut hello_v9 = hello(Role::First, 3);
     hello_v9[0] = 9;
-    let mut hello_long = hello(JoinRole::First, 3);
+    let mut hello_long = hello(Role::First, 3);
     hello_long.push(0);
     let mut wrong_kind = good.clone();
     wrong_kind[1] = 3;
-    let f_ok = || vec![hello(JoinRole::First, 3), wire::encode_tags(&tags(4, 3))];
-    let s_hello = || hello(JoinRole::Second, 3);
+    let f_ok = || vec![hello(Role::First, 3), wire::encode_tags(&tags(4, 3))];
+    let s_hello = || hello(Role::Second, 3);
     let cases: Vec<(&str, Script, Script, &str)> = vec![
         (
             "role on the wrong channel",
-            vec![hello(JoinRole::Second, 3)],
+            vec![hello(Role::Second, 3)],
             vec![s_hello()],
             "first",
         ),
         (
             "second claims First",
             f_ok(),
-            vec![hello(JoinRole::First, 3)],
+            vec![hello(Role::First, 3)],
             "second",
         ),
         (
             "too large",
             f_ok(),
-            vec![hello(JoinRole::Second, MAX_PARTY_SIZE + 1)],
+            vec![hello(Role::Second, MAX_PARTY_SIZE + 1)],
             "second",
         ),
         (
             "short hello",
-            vec![hello(JoinRole::First, 3)[..10].to_vec()],
+            vec![hello(Role::First, 3)[..10].to_vec()],
             vec![],
             "first",
         ),
@@ -408,7 +419,7 @@ fn bad_hellos_and_tags_are_errors_naming_the_sender() {
         ("hello version", vec![hello_v9], vec![], "first"),
         (
             "repeated tag",
-            vec![hello(JoinRole::First, 3), repeated],
+            vec![hello(Role::First, 3), repeated],
             vec![s_hello(), good.clone()],
             "first",
         ),
@@ -445,9 +456,9 @@ fn bad_hellos_and_tags_are_errors_naming_the_sender() {
 fn a_party_that_stops_sending_is_an_error_naming_it() {
     let (mut fa, mut ha) = local_pair("first", "helper");
     let (mut fb, mut hb) = local_pair("second", "helper");
-    fa.send(&hello(JoinRole::First, 3)).unwrap();
+    fa.send(&hello(Role::First, 3)).unwrap();
     fa.send(&wire::encode_tags(&tags(4, 3))).unwrap();
-    fb.send(&hello(JoinRole::Second, 3)).unwrap();
+    fb.send(&hello(Role::Second, 3)).unwrap();
     drop(fb);
     let e = serve_helper_join(&mut ha, &mut hb).unwrap_err();
     assert!(
@@ -468,9 +479,9 @@ fn garbage_to_the_helper_never_panics() {
             let len = rng.random_range(0..60);
             (0..len).map(|_| rng.random()).collect()
         };
-        let mut from_first = vec![hello(JoinRole::First, rng.random_range(0..4))];
+        let mut from_first = vec![hello(Role::First, rng.random_range(0..4))];
         from_first.push(junk(&mut rng));
-        let from_second = vec![hello(JoinRole::Second, 2), junk(&mut rng)];
+        let from_second = vec![hello(Role::Second, 2), junk(&mut rng)];
         let (r, _, _) = helper_against(from_first, from_second);
         if let Err(e) = r {
             assert!(["first", "second"].contains(&blamed(&e)), "{e}");

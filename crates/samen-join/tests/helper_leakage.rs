@@ -16,9 +16,10 @@ use hmac::{Hmac, Mac};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, LocalChannel};
+use samen_core::Role;
 use samen_join::helper::wire::TAG_LEN;
 use samen_join::helper::HELPER_TAG_DST;
-use samen_join::{helper_join, serve_helper_join, JoinOutput, JoinRole, JoinSizes};
+use samen_join::{helper_join, serve_helper_join, JoinOutput, JoinSizes};
 use sha2::{Digest, Sha256};
 
 #[path = "common/recorder.rs"]
@@ -61,10 +62,9 @@ fn run(a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> Run {
         (sizes, ra.received, rb.received)
     });
     let b2 = b.clone();
-    let second =
-        thread::spawn(move || helper_join(JoinRole::Second, &refs(&b2), &mut b_a, &mut b_h));
+    let second = thread::spawn(move || helper_join(Role::Second, &refs(&b2), &mut b_a, &mut b_h));
     let mut peer = recorder(a_b);
-    let out_a = helper_join(JoinRole::First, &refs(&a), &mut peer, &mut a_h).unwrap();
+    let out_a = helper_join(Role::First, &refs(&a), &mut peer, &mut a_h).unwrap();
     let out_b = second.join().unwrap().unwrap();
     let (sizes, from_first, from_second) = helper.join().unwrap();
     // The key message: version, kind, k.

@@ -14,10 +14,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, Channel, ChannelError, ChannelStats, LocalChannel};
+use samen_core::Role;
 use samen_join::helper::wire::ITEMS_PER_FRAME;
 use samen_join::{
-    private_join, JoinError, JoinMethod, JoinOutput, JoinProgress, JoinRole, JoinSizes,
-    CHUNK_POINTS,
+    private_join, JoinError, JoinMethod, JoinOutput, JoinProgress, JoinSizes, CHUNK_POINTS,
 };
 use samen_pseudonym::normalise::{bsn_from_index, normalise, IdKind};
 
@@ -39,7 +39,7 @@ struct Run {
 /// One data party's half, recording every progress report.
 fn party(
     method: JoinMethod,
-    role: JoinRole,
+    role: Role,
     ids: &[Vec<u8>],
     peer: &mut LocalChannel,
     helper: &mut LocalChannel,
@@ -60,8 +60,8 @@ fn run_join(method: JoinMethod, a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> Run {
     let (mut a_h, mut h_a) = local_pair("first", "helper");
     let (mut b_h, mut h_b) = local_pair("second", "helper");
     let helper = thread::spawn(move || method.run_helper(&mut h_a, &mut h_b).unwrap());
-    let second = thread::spawn(move || party(method, JoinRole::Second, &b, &mut b_a, &mut b_h));
-    let (oa, pa) = party(method, JoinRole::First, &a, &mut a_b, &mut a_h);
+    let second = thread::spawn(move || party(method, Role::Second, &b, &mut b_a, &mut b_h));
+    let (oa, pa) = party(method, Role::First, &a, &mut a_b, &mut a_h);
     let (ob, pb) = second.join().unwrap();
     let sizes = helper.join().unwrap();
     match method {
@@ -264,11 +264,39 @@ fn duplicate_ids_are_refused_before_sending() {
         let (mut ca, mut cb) = local_pair("first", "second");
         let (mut ch, mut hc) = local_pair("first", "helper");
         let ids: Vec<&[u8]> = vec![b"1", b"2", b"1"];
-        match method.run_data_party(JoinRole::First, &ids, &mut ca, &mut ch, &|_| {}) {
+        match method.run_data_party(Role::First, &ids, &mut ca, &mut ch, &|_| {}) {
             Err(JoinError::DuplicateId { row, earlier_row }) => {
                 assert_eq!((row, earlier_row), (2, 0))
             }
             other => panic!("expected DuplicateId, got {other:?}"),
+        }
+        assert_eq!(ca.stats().bytes_sent, 0);
+        assert_eq!(ch.stats().bytes_sent, 0);
+        // The peer (and the helper, if it takes part) is told to abort (without data).
+        assert!(matches!(
+            cb.recv(100),
+            Err(ChannelError::PeerAborted { .. })
+        ));
+        if method == JoinMethod::Helper {
+            assert!(matches!(
+                hc.recv(100),
+                Err(ChannelError::PeerAborted { .. })
+            ));
+        }
+    }
+}
+
+#[test]
+fn the_helper_role_is_refused_before_sending() {
+    for method in JoinMethod::ALL {
+        let (mut ca, mut cb) = local_pair("trustee", "second");
+        let (mut ch, mut hc) = local_pair("trustee", "helper");
+        let ids: Vec<&[u8]> = vec![b"1", b"2"];
+        match method.run_data_party(Role::Helper, &ids, &mut ca, &mut ch, &|_| {}) {
+            Err(e @ JoinError::NotADataRole(Role::Helper)) => {
+                assert!(e.to_string().contains("'helper'"), "{e}")
+            }
+            other => panic!("expected NotADataRole, got {other:?}"),
         }
         assert_eq!(ca.stats().bytes_sent, 0);
         assert_eq!(ch.stats().bytes_sent, 0);
@@ -336,9 +364,9 @@ fn against_tampered(
             target,
             f,
         };
-        let _ = private_join(JoinRole::Second, &refs(&b), &mut cb);
+        let _ = private_join(Role::Second, &refs(&b), &mut cb);
     });
-    let r = private_join(JoinRole::First, &refs(&a), &mut ca);
+    let r = private_join(Role::First, &refs(&a), &mut ca);
     drop(ca);
     t.join().unwrap();
     r
@@ -405,7 +433,7 @@ fn bad_opening_messages_are_errors() {
         let (mut ca, mut fake) = local_pair("first", "fake");
         fake.send(&hello).unwrap();
         let ids: Vec<&[u8]> = vec![b"123456782"];
-        let r = private_join(JoinRole::First, &ids, &mut ca);
+        let r = private_join(Role::First, &ids, &mut ca);
         match (what, r) {
             ("size", Err(JoinError::PeerTooLarge { size, .. })) => assert_eq!(size, 0xffff_ffff),
             ("size", other) => panic!("{other:?}"),
@@ -431,7 +459,7 @@ fn garbage_peer_never_panics() {
             fake.send(&junk).unwrap();
         }
         let ids: Vec<Vec<u8>> = (0..n).map(|i| format!("{i}").into_bytes()).collect();
-        let r = private_join(JoinRole::First, &refs(&ids), &mut ca);
+        let r = private_join(Role::First, &refs(&ids), &mut ca);
         drop(fake);
         assert!(r.is_err(), "round {round}");
     }

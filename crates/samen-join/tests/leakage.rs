@@ -14,7 +14,8 @@ use curve25519_dalek::ristretto::RistrettoPoint;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use samen_core::channel::{local_pair, LocalChannel};
-use samen_join::{private_join_with_keys, JoinKeys, JoinOutput, JoinRole};
+use samen_core::Role;
+use samen_join::{private_join_with_keys, JoinKeys, JoinOutput};
 use samen_pseudonym::joint::{decompress, hash_to_group, Encoded, SecretScalar};
 
 #[path = "common/recorder.rs"]
@@ -49,7 +50,7 @@ fn run(a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> (View, View) {
     let t = thread::spawn(move || {
         let keys = JoinKeys::random().unwrap();
         let mut rb = recorder(cb);
-        let out = private_join_with_keys(JoinRole::Second, &refs(&b), &mut rb, &keys, &sb).unwrap();
+        let out = private_join_with_keys(Role::Second, &refs(&b), &mut rb, &keys, &sb).unwrap();
         View {
             ids: b,
             keys,
@@ -60,7 +61,7 @@ fn run(a: Vec<Vec<u8>>, b: Vec<Vec<u8>>) -> (View, View) {
     });
     let keys = JoinKeys::random().unwrap();
     let mut ra = recorder(ca);
-    let out = private_join_with_keys(JoinRole::First, &refs(&a), &mut ra, &keys, &sa).unwrap();
+    let out = private_join_with_keys(Role::First, &refs(&a), &mut ra, &keys, &sa).unwrap();
     let va = View {
         ids: a,
         keys,

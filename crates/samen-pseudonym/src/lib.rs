@@ -1,8 +1,9 @@
 //! samen pseudonymisation: identifier normalisation (BSN 11-test), HMAC-SHA256 keyed pseudonyms
 //! with key files, bulk CSV pseudonymisation, jointly keyed ristretto255 pseudonyms.
 //!
-//! * [`normalise`] — canonical form and validation of identifiers (`bsn`: digits, 8→9 padding,
-//!   11-test; `text`: trimmed, non-empty), with reasons that never contain the value.
+//! * [`normalise`] — canonical form and validation of identifiers of each [`IdKind`] (`bsn`:
+//!   digits, 8→9 padding, 11-test; `text`: trimmed, non-empty), with reasons that never contain
+//!   the value.
 //! * [`key`] — [`key::PseudonymKey`] (32 bytes from the OS RNG, domain, version, creation time;
 //!   zeroized, redacted, constant-time equality) and its TOML key file (mode 0600, never
 //!   overwritten, fingerprint checked on load), rotation.
@@ -30,3 +31,5 @@ pub mod joint;
 pub mod key;
 pub mod normalise;
 pub mod pseudonym;
+
+pub use normalise::IdKind;

@@ -31,7 +31,13 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The kind of an identifier column, which decides how values are normalised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+///
+/// Written `bsn` or `text` on the command line and in study files (`kind = "bsn"`; serde
+/// reads and writes the same lowercase names).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum IdKind {
     /// Dutch citizen service number (9 digits, 11-test). Written `bsn`.
     #[default]
@@ -340,6 +346,25 @@ fn mod_inverse(a: u64, m: u64) -> u64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn serde_writes_the_names_of_study_files() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Id {
+            kind: IdKind,
+        }
+        for kind in [IdKind::Bsn, IdKind::Text] {
+            let text = toml::to_string(&Id { kind }).unwrap();
+            assert_eq!(text.trim(), format!("kind = \"{kind}\""));
+            assert_eq!(toml::from_str::<Id>(&text).unwrap(), Id { kind });
+        }
+        let e = toml::from_str::<Id>("kind = \"BSN\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unknown variant `BSN`, expected `bsn` or `text`"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn eleven_test_valid() {

@@ -33,9 +33,10 @@ use std::time::{Duration, Instant};
 
 use samen_core::channel::{Channel, ChannelError, ChannelExt};
 use samen_core::codec::{CodecError, Decode, Encode, Reader};
-use samen_core::mpc::{Computer, Dealer, MpcError, Role};
+use samen_core::mpc::{Computer, Dealer, MpcError};
 use samen_core::ring;
-use samen_join::{JoinError, JoinProgress, JoinRole};
+use samen_core::Role;
+use samen_join::{JoinError, JoinProgress};
 use thiserror::Error;
 
 use crate::input::{PartyTable, MAX_ROWS};
@@ -260,8 +261,8 @@ impl Phases {
 /// Maximum union size the helper accepts (bounds its allocations).
 pub const MAX_UNION: u64 = 1 << 31;
 
-fn check_table(study: &Study, me: &str, table: &PartyTable) -> Result<bool, EngineError> {
-    let [first, _] = study.data_parties();
+/// This data party's role, after checking that `table` is the one it holds.
+fn check_table(study: &Study, me: &str, table: &PartyTable) -> Result<Role, EngineError> {
     let spec = study
         .table_of(me)
         .ok_or_else(|| EngineError::UnknownParty(me.to_string()))?;
@@ -272,7 +273,9 @@ fn check_table(study: &Study, me: &str, table: &PartyTable) -> Result<bool, Engi
             given: table.table.clone(),
         });
     }
-    Ok(first.name == me)
+    study
+        .table_role(&spec.name)
+        .ok_or_else(|| EngineError::UnknownParty(me.to_string()))
 }
 
 /// Run a data party: join, matrices, product, suppression, reveal. Returns the revealed tables
@@ -285,7 +288,7 @@ pub fn run_data_party(
     helper: &mut dyn Channel,
     phases: &mut Phases,
 ) -> Result<(Vec<OutputTable>, Sizes), EngineError> {
-    let is_first = check_table(study, me, table)?;
+    let role = check_table(study, me, table)?;
     // Before sending anything: a single row must not overflow (the full rule needs the
     // intersection size, known after the join).
     study.check_overflow(1)?;
@@ -295,19 +298,14 @@ pub fn run_data_party(
     peer.set_step("join");
     helper.set_step("join");
     let ids: Vec<&[u8]> = table.ids.iter().map(|s| s.as_bytes()).collect();
-    let join_role = if is_first {
-        JoinRole::First
-    } else {
-        JoinRole::Second
-    };
     let progress = phases.progress();
     let joined = plan
         .join
-        .run_data_party(join_role, &ids, peer, helper, &|p: JoinProgress| {
+        .run_data_party(role, &ids, peer, helper, &|p: JoinProgress| {
             progress(p.done, p.total)
         })?;
     drop(ids);
-    let (a, b) = if is_first {
+    let (a, b) = if role == Role::First {
         (joined.own_size, joined.peer_size)
     } else {
         (joined.peer_size, joined.own_size)
@@ -330,7 +328,6 @@ pub fn run_data_party(
 
     // The dealer's seed arrives once the helper has both size messages, i.e. once the slower
     // party has finished the join; waiting for it counts as part of the join phase.
-    let role = if is_first { Role::First } else { Role::Second };
     let mut mpc = Computer::new(role, peer, helper)?;
 
     phases.start("shares");
@@ -347,7 +344,7 @@ pub fn run_data_party(
     drop(joined);
 
     let layout = Layout::new(study, &plan);
-    let width = if is_first { plan.k } else { plan.l };
+    let width = plan.width(role);
     let mut shares = vec![0u64; plan.k * plan.l];
     let mut values: Vec<u64> = Vec::new();
     let mut bits: Vec<u64> = Vec::new();
@@ -361,7 +358,7 @@ pub fn run_data_party(
                     phases.start("products");
                 }
                 block.resize(rows * width, 0);
-                plan.fill_rows(is_first, table, &row_at, start, &mut block)?;
+                plan.fill_rows(role, table, &row_at, start, &mut block)?;
                 let part = mpc.cross_product(&block, rows, plan.k, plan.l)?;
                 ring::add_assign(&mut shares, &part).map_err(MpcError::from)?;
             }
@@ -394,7 +391,11 @@ pub fn run_data_party(
                     let count = values.get(at).copied().ok_or(EngineError::Layout)?;
                     at += slot.entries.len();
                     if slot.min_cell > 0 {
-                        let t = if is_first { slot.min_cell } else { 0 };
+                        let t = if role == Role::First {
+                            slot.min_cell
+                        } else {
+                            0
+                        };
                         cmp_in.push(count.wrapping_sub(t));
                     }
                 }

@@ -8,7 +8,8 @@
 //!
 //! ```
 //! use samen_study::input::{InputTable, ColumnData};
-//! use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+//! use samen_pseudonym::IdKind;
+//! use samen_study::spec::{Statistic, StudyBuilder};
 //! let study = StudyBuilder::new("demo")
 //!     .data_party("a", "x:1").data_party("b", "x:2").helper("h", "x:3")
 //!     .table("ta", "a", "id", IdKind::Text)
@@ -34,7 +35,7 @@ use samen_pseudonym::csv_bulk::{CsvLineError, PhysicalLineReader};
 use samen_pseudonym::normalise as norm;
 use thiserror::Error;
 
-use crate::spec::{ColumnKind, IdKind, Study, TableSpec};
+use crate::spec::{ColumnKind, Study, TableSpec};
 
 /// An error in a party's input table. Never contains an identifier or a data value.
 #[derive(Debug, Error)]
@@ -412,10 +413,7 @@ impl<'s> Validator<'s> {
             spec,
             source_name: source_name.to_string(),
             id_pos,
-            id_kind: match spec.id.kind {
-                IdKind::Bsn => norm::IdKind::Bsn,
-                IdKind::Text => norm::IdKind::Text,
-            },
+            id_kind: spec.id.kind,
             cols,
             ids: Vec::new(),
             seen: HashMap::new(),

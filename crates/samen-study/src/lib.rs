@@ -19,7 +19,8 @@
 //!
 //! ```
 //! use samen_study::input::InputTable;
-//! use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+//! use samen_pseudonym::IdKind;
+//! use samen_study::spec::{Statistic, StudyBuilder};
 //!
 //! let study = StudyBuilder::new("example")
 //!     .data_party("bureau", "127.0.0.1:7101")

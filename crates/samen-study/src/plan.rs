@@ -16,6 +16,7 @@
 //! so it deals exactly the operations the data parties compute.
 
 use samen_core::dp::{Mechanism, Ratio};
+use samen_core::Role;
 use samen_join::JoinMethod;
 
 use crate::input::{ColumnData, PartyTable};
@@ -146,8 +147,8 @@ fn add_block(blocks: &mut Vec<Block>, b: Block) -> usize {
 impl Plan {
     /// Derive the plan from a study; refuses a side wider than [`MAX_WIDTH`].
     pub fn new(study: &Study) -> Result<Plan, SpecError> {
-        let first_table = study.tables().first().map(|t| t.name.as_str());
-        let on_first = |r: &ColumnRef| Some(r.table.as_str()) == first_table;
+        let role_of = |r: &ColumnRef| study.table_role(&r.table);
+        let on_first = |r: &ColumnRef| role_of(r) == Some(Role::First);
         let mut first = Vec::new();
         let mut second = Vec::new();
         let mut outputs = Vec::new();
@@ -165,10 +166,10 @@ impl Plan {
                 b.sort();
                 factor_pairs.push((add_factor(&mut ff, a), add_factor(&mut sf, b)));
             }
-            let side_block = |want_first: bool, factors: Vec<Factor>| {
+            let side_block = |side: Role, factors: Vec<Factor>| {
                 let by: Vec<ColumnRef> =
                     o.by.iter()
-                        .filter(|r| on_first(r) == want_first)
+                        .filter(|r| role_of(r) == Some(side))
                         .cloned()
                         .collect();
                 let levels = by.iter().map(|r| levels_of(study, r)).collect();
@@ -179,8 +180,8 @@ impl Plan {
                     offset: 0,
                 }
             };
-            let first_block = add_block(&mut first, side_block(true, ff));
-            let second_block = add_block(&mut second, side_block(false, sf));
+            let first_block = add_block(&mut first, side_block(Role::First, ff));
+            let second_block = add_block(&mut second, side_block(Role::Second, sf));
             // Cells in declared order (first `by` column outermost) → (first cell, second cell).
             let all_levels: Vec<usize> = o.by.iter().map(|r| levels_of(study, r)).collect();
             let n_cells: usize = all_levels.iter().product();
@@ -300,19 +301,33 @@ impl Plan {
         ops
     }
 
-    /// Fill the rows of this side's matrix for union positions `start..start + rows` into
-    /// `out` (row-major, `rows × width`); `row_at[pos]` is the own row at a position or
-    /// `u32::MAX` for none (presence 0: the row stays zero).
+    /// The width of the matrix of the data party with `role`: `k` for First, `l` for Second,
+    /// 0 for the helper (which holds no table).
+    pub fn width(&self, role: Role) -> usize {
+        match role {
+            Role::First => self.k,
+            Role::Second => self.l,
+            Role::Helper => 0,
+        }
+    }
+
+    /// Fill the rows of the matrix of the data party with `role` for union positions
+    /// `start..start + rows` into `out` (row-major, `rows × width`, [`Plan::width`]);
+    /// `row_at[pos]` is the own row at a position or `u32::MAX` for none (presence 0: the row
+    /// stays zero). The helper's matrix has no columns: nothing to fill.
     pub fn fill_rows(
         &self,
-        on_first: bool,
+        role: Role,
         table: &PartyTable,
         row_at: &[u32],
         start: usize,
         out: &mut [u64],
     ) -> Result<(), MissingColumn> {
-        let blocks = if on_first { &self.first } else { &self.second };
-        let width = if on_first { self.k } else { self.l };
+        let (blocks, width) = match role {
+            Role::First => (&self.first, self.k),
+            Role::Second => (&self.second, self.l),
+            Role::Helper => return Ok(()),
+        };
         if width == 0 {
             return Ok(());
         }

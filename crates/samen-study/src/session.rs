@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use samen_core::channel::{local_mesh, Channel, ChannelError, StopReason};
 use samen_core::mpc::MpcError;
+use samen_core::Role;
 use samen_join::JoinError;
 
 use crate::engine::{run_data_party, run_helper, EngineError, Phases, Sizes};
 use crate::input::PartyTable;
 use crate::output::OutputTable;
-use crate::spec::{PartyRole, Study};
+use crate::spec::Study;
 use crate::transcript::Transcript;
 
 /// What a party ends with.
@@ -153,13 +154,17 @@ fn run_party_inner<C: Channel>(
     let [first, second] = study.data_parties();
     let helper = study.helper();
     match party.role {
-        PartyRole::Helper => {
+        Role::Helper => {
             let (f, s) = two_channels(channels, &first.name, &second.name)?;
             let sizes = run_helper(study, f, s, phases)?;
             Ok(PartyResult::Helper { sizes })
         }
-        PartyRole::Data => {
-            let other = if first.name == me { second } else { first };
+        Role::First | Role::Second => {
+            let other = if party.role == Role::First {
+                second
+            } else {
+                first
+            };
             let table = match input {
                 Some(t) => t,
                 None => {

@@ -7,6 +7,7 @@ use super::wire::{combine, header, stream, OpKind, BLOCK};
 use super::{Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;
+use crate::Role;
 
 /// Number of packed AND gates per value in the comparison circuit: 5 Kogge–Stone levels with
 /// two ANDs and a last level with one.
@@ -43,7 +44,7 @@ impl Computer<'_> {
     fn ge_public_batch(&mut self, x: &[u64], t: u64) -> Result<Vec<u64>, MpcError> {
         let n = x.len();
         let op = self.next_op();
-        let first = self.is_first();
+        let first = self.role == Role::First;
         let seed = &self.seed;
         let ra = stream(seed, "cmp", op, "ra").u64s(n);
         let ta = stream(seed, "cmp", op, "ta").u64s(CMP_ANDS * n);
@@ -180,7 +181,7 @@ impl Computer<'_> {
         msg.extend(x.iter().zip(ta).map(|(x, a)| x ^ a));
         msg.extend(y.iter().zip(tb).map(|(y, b)| y ^ b));
         let theirs = self.exchange(&msg)?;
-        let first = self.is_first();
+        let first = self.role == Role::First;
         let (md, me) = msg.split_at(n);
         let (td, te) = theirs.split_at(n);
         Ok((0..n)

@@ -7,6 +7,7 @@ use super::wire::{header, stream, OpKind, BLOCK};
 use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;
+use crate::Role;
 
 /// Check that the shapes of a cross product are addressable.
 pub(crate) fn check_dims(n: usize, k: usize, l: usize) -> Result<(), MpcError> {
@@ -40,7 +41,7 @@ impl Computer<'_> {
     ) -> Result<Vec<u64>, MpcError> {
         check_dims(n, k, l)?;
         let op = self.next_op();
-        let first = self.is_first();
+        let first = self.role == Role::First;
         let (my_cols, peer_cols) = if first { (k, l) } else { (l, k) };
         check_len(
             if first {

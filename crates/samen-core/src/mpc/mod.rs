@@ -41,7 +41,8 @@
 //!
 //! ```
 //! use samen_core::channel::local_mesh;
-//! use samen_core::mpc::{Computer, Dealer, Role};
+//! use samen_core::mpc::{Computer, Dealer};
+//! use samen_core::Role;
 //! let mut mesh = local_mesh(&["first", "second", "helper"]);
 //! let mut h = mesh.pop().unwrap();
 //! let mut s = mesh.pop().unwrap();
@@ -77,6 +78,7 @@ use crate::codec::{self, CodecError};
 use crate::dp::DpError;
 use crate::prg::Seed;
 use crate::ring::{self, RingError};
+use crate::Role;
 
 mod compare;
 mod cross;
@@ -89,41 +91,6 @@ pub use compare::CMP_BATCH;
 pub(crate) use cross::check_dims;
 pub use dealer::Dealer;
 use wire::{DealerHello, OpHeader, HEADER_LEN, HELLO_LEN};
-
-/// The two computing (data) parties. `First` is the data party whose name sorts first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The data party whose name sorts first.
-    First,
-    /// The other data party.
-    Second,
-}
-
-impl Role {
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            Role::First => 0,
-            Role::Second => 1,
-        }
-    }
-
-    /// The other computing party's role.
-    pub fn other(self) -> Role {
-        match self {
-            Role::First => Role::Second,
-            Role::Second => Role::First,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Role::First => "first",
-            Role::Second => "second",
-        })
-    }
-}
 
 /// An error of an MPC primitive.
 #[derive(Debug, Error)]
@@ -190,6 +157,11 @@ pub enum MpcError {
         "the helper's seeds for the two data parties are equal; give two independent random seeds"
     )]
     EqualSeeds,
+    /// Local misuse: a computing party's session was started with [`Role::Helper`]; only the
+    /// data parties ([`Role::First`], [`Role::Second`]) compute on shares, the helper runs a
+    /// [`Dealer`].
+    #[error("a computing party needs the role 'first' or 'second', not '{0}'; the helper runs the dealer")]
+    NotADataRole(Role),
     /// Local misuse: a noise mechanism given to [`Dealer::noise`] has unsupported parameters.
     #[error(transparent)]
     Noise(#[from] DpError),
@@ -235,11 +207,17 @@ fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), MpcE
 
 impl<'a> Computer<'a> {
     /// Start a session: receive this party's seed from the dealer.
+    ///
+    /// `role` must be a data party's role: [`Role::Helper`] is refused with
+    /// [`MpcError::NotADataRole`] before anything is received (the helper runs a [`Dealer`]).
     pub fn new(
         role: Role,
         peer: &'a mut dyn Channel,
         dealer: &'a mut dyn Channel,
     ) -> Result<Self, MpcError> {
+        if !role.is_data() {
+            return Err(MpcError::NotADataRole(role));
+        }
         dealer.set_step("dealer-seed");
         let hello = Zeroizing::new(dealer.recv(HELLO_LEN)?);
         let DealerHello {
@@ -270,10 +248,6 @@ impl<'a> Computer<'a> {
     /// Number of dealer-assisted operations performed so far.
     pub fn operations(&self) -> u64 {
         self.op
-    }
-
-    fn is_first(&self) -> bool {
-        self.role == Role::First
     }
 
     fn next_op(&mut self) -> u64 {

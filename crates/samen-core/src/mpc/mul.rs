@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use super::wire::{combine, header, stream, OpKind};
 use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
+use crate::Role;
 
 impl Computer<'_> {
     /// Beaver multiplication of shared vectors (same length): shares of `x·y` element-wise.
@@ -15,7 +16,7 @@ impl Computer<'_> {
         check_len("mul: y", x.len(), y.len())?;
         let n = x.len();
         let op = self.next_op();
-        let first = self.is_first();
+        let first = self.role == Role::First;
         let sa = stream(&self.seed, "mul", op, "a");
         let sb = stream(&self.seed, "mul", op, "b");
         let mut z = if first {

@@ -9,6 +9,7 @@ use super::{Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::dp::{Mechanism, Prepared};
 use crate::prg::Seed;
+use crate::Role;
 
 impl Computer<'_> {
     /// This party's additive shares of `n` differential-privacy noise values drawn by the dealer
@@ -19,7 +20,7 @@ impl Computer<'_> {
     /// noise values `z` but sees no data and no output.
     pub fn noise(&mut self, n: usize) -> Result<Vec<u64>, MpcError> {
         let op = self.next_op();
-        if self.is_first() {
+        if self.role == Role::First {
             Ok(stream(&self.seed, "noise", op, "r").u64s(n))
         } else {
             self.dealer.set_step("dealer-noise");

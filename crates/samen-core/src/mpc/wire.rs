@@ -5,10 +5,11 @@
 use rayon::prelude::*;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{MpcError, Role};
+use super::MpcError;
 use crate::channel::Channel;
 use crate::codec::{CodecError, Decode, Encode, Reader};
 use crate::prg::{Prg, Seed};
+use crate::Role;
 
 /// Versioned tag that starts the dealer's hello (followed by a role byte and the seed).
 pub(crate) const HELLO_TAG: &[u8; 16] = b"samen-dealer-v1:";
@@ -30,7 +31,9 @@ pub(crate) struct DealerHello {
 impl Encode for DealerHello {
     fn encode(&self, out: &mut Vec<u8>) {
         HELLO_TAG.encode(out);
-        self.role.code().encode(out);
+        // `send_hello` refuses the helper's role before encoding; were it encoded, 0xFF is
+        // not a role byte and every receiver rejects it.
+        role_code(self.role).unwrap_or(u8::MAX).encode(out);
         self.seed.as_bytes().encode(out);
     }
     fn encoded_len(&self) -> Option<usize> {
@@ -163,8 +166,20 @@ pub(crate) fn header(kind: OpKind, op: u64, n: usize, k: usize, l: usize) -> OpH
     }
 }
 
+/// The role byte of the hello: 0 for First, 1 for Second; the helper has none.
+pub(crate) fn role_code(role: Role) -> Option<u8> {
+    match role {
+        Role::First => Some(0),
+        Role::Second => Some(1),
+        Role::Helper => None,
+    }
+}
+
 /// Send the dealer's hello, encoded into a buffer that is zeroized afterwards.
 pub(super) fn send_hello(ch: &mut dyn Channel, role: Role, seed: &Seed) -> Result<(), MpcError> {
+    if !role.is_data() {
+        return Err(MpcError::NotADataRole(role));
+    }
     let hello = DealerHello {
         role,
         seed: seed.clone(),

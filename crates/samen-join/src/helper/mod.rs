@@ -29,7 +29,8 @@
 //!
 //! ```
 //! use samen_core::channel::local_pair;
-//! use samen_join::{helper_join, serve_helper_join, JoinRole};
+//! use samen_core::Role;
+//! use samen_join::{helper_join, serve_helper_join};
 //!
 //! let (mut a_b, mut b_a) = local_pair("bureau", "portal");
 //! let (mut a_h, mut h_a) = local_pair("bureau", "helper");
@@ -37,10 +38,10 @@
 //! let helper = std::thread::spawn(move || serve_helper_join(&mut h_a, &mut h_b).unwrap());
 //! let second = std::thread::spawn(move || {
 //!     let b: Vec<&[u8]> = vec![b"123456782", b"555555553"];
-//!     helper_join(JoinRole::Second, &b, &mut b_a, &mut b_h).unwrap()
+//!     helper_join(Role::Second, &b, &mut b_a, &mut b_h).unwrap()
 //! });
 //! let a: Vec<&[u8]> = vec![b"111222333", b"123456782", b"999999990"];
-//! let out_a = helper_join(JoinRole::First, &a, &mut a_b, &mut a_h).unwrap();
+//! let out_a = helper_join(Role::First, &a, &mut a_b, &mut a_h).unwrap();
 //! let out_b = second.join().unwrap();
 //! let sizes = helper.join().unwrap();
 //! assert_eq!((sizes.first, sizes.second, sizes.union), (3, 2, 4));
@@ -60,12 +61,13 @@ use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use samen_core::channel::Channel;
 use samen_core::codec::{self, CodecError};
+use samen_core::Role;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 use self::wire::{is_kind, MessageKind, Tag, ITEMS_PER_FRAME, TAG_LEN};
 use crate::protocol::check_distinct;
-use crate::{JoinError, JoinOutput, JoinProgress, JoinRole, MAX_PARTY_SIZE};
+use crate::{JoinError, JoinOutput, JoinProgress, MAX_PARTY_SIZE};
 use serve::serve;
 
 /// Domain-separation tag of the identifier tags, versioned: the HMAC message is
@@ -102,11 +104,11 @@ type HmacSha256 = Hmac<Sha256>;
 /// connecting each to the helper, which runs [`serve_helper_join`].
 ///
 /// # Errors
-/// [`JoinError`]: duplicates or a too large input (local), channel failures, and malformed or
-/// inconsistent messages from the peer or the helper (naming that party). On an error both the
+/// [`JoinError`]: [`Role::Helper`] (which has no data party's half), duplicates or a too
+/// large input (local), channel failures, and malformed or inconsistent messages from the peer or the helper (naming that party). On an error both the
 /// peer and the helper are told to abort (best effort).
 pub fn helper_join(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
     helper: &mut dyn Channel,
@@ -117,7 +119,7 @@ pub fn helper_join(
 /// [`helper_join`], telling `progress` after every frame how many tags were computed and
 /// positions received (`total` = `2 · ids.len()`). The callback runs on the calling thread.
 pub fn helper_join_with_progress(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
     helper: &mut dyn Channel,
@@ -164,6 +166,7 @@ fn abort_reason(e: &JoinError) -> String {
             "helper join: a data party's input was rejected".into()
         }
         JoinError::Randomness { .. } => "helper join: local randomness failure".into(),
+        JoinError::NotADataRole(_) => "helper join: a data party was started as the helper".into(),
         JoinError::Channel(c) => c.to_string(),
         _ => "helper join: protocol violation detected".into(),
     }
@@ -225,7 +228,7 @@ impl Tagger {
 
 /// First draws the key and sends it; Second answers with its role and receives the key. Both
 /// send before they receive, so a role clash is an error on both sides, not a deadlock.
-fn exchange_key(role: JoinRole, peer: &mut dyn Channel) -> Result<Zeroizing<[u8; 32]>, JoinError> {
+fn exchange_key(role: Role, peer: &mut dyn Channel) -> Result<Zeroizing<[u8; 32]>, JoinError> {
     peer.set_step(STEP_KEY);
     let clash = |peer: &dyn Channel, kind: MessageKind| JoinError::Handshake {
         peer: peer.peer().to_string(),
@@ -239,7 +242,7 @@ fn exchange_key(role: JoinRole, peer: &mut dyn Channel) -> Result<Zeroizing<[u8;
         ),
     };
     match role {
-        JoinRole::First => {
+        Role::First => {
             let mut key = Zeroizing::new([0u8; 32]);
             os_random(key.as_mut_slice())?;
             let key = wire::Key(key);
@@ -247,17 +250,16 @@ fn exchange_key(role: JoinRole, peer: &mut dyn Channel) -> Result<Zeroizing<[u8;
             peer.flush()?;
             let frame = Zeroizing::new(peer.recv(wire::KEY_LEN)?);
             match codec::decode_exact::<wire::PeerHello>(&frame) {
-                Ok(wire::PeerHello {
-                    role: JoinRole::Second,
-                }) => Ok(key.0),
+                Ok(wire::PeerHello { role: Role::Second }) => Ok(key.0),
                 Ok(_) => Err(clash(peer, MessageKind::Key)),
                 Err(e) if is_kind(&e, MessageKind::Key) => Err(clash(peer, MessageKind::Key)),
                 Err(e) => Err(malformed(peer, STEP_KEY)(e)),
             }
         }
-        JoinRole::Second => {
+        Role::Helper => Err(JoinError::NotADataRole(role)),
+        Role::Second => {
             peer.send(&codec::encode_to_vec(&wire::PeerHello {
-                role: JoinRole::Second,
+                role: Role::Second,
             }))?;
             peer.flush()?;
             let frame = Zeroizing::new(peer.recv(wire::KEY_LEN)?);
@@ -314,7 +316,7 @@ impl Seen {
 /// Send the hello and the tags of `ids` in the order `order`; consumes (and so drops) the tag
 /// function.
 fn send_tags(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     order: &[usize],
     tagger: Tagger,
@@ -340,12 +342,15 @@ fn send_tags(
 }
 
 fn data_party(
-    role: JoinRole,
+    role: Role,
     ids: &[&[u8]],
     peer: &mut dyn Channel,
     helper: &mut dyn Channel,
     progress: &dyn Fn(JoinProgress),
 ) -> Result<JoinOutput, JoinError> {
+    if !role.is_data() {
+        return Err(JoinError::NotADataRole(role));
+    }
     let n = ids.len();
     if n as u64 > MAX_PARTY_SIZE {
         return Err(JoinError::TooManyIds {
@@ -375,8 +380,9 @@ fn data_party(
     let frame = helper.recv(wire::SIZES_LEN)?;
     let sizes: JoinSizes = codec::decode_exact(&frame).map_err(malformed(helper, STEP_SIZES))?;
     let (own, other) = match role {
-        JoinRole::First => (sizes.first, sizes.second),
-        JoinRole::Second => (sizes.second, sizes.first),
+        Role::First => (sizes.first, sizes.second),
+        Role::Second => (sizes.second, sizes.first),
+        Role::Helper => return Err(JoinError::NotADataRole(role)),
     };
     let helper_name = helper.peer().to_string();
     if own != n as u64 {

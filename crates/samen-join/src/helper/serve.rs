@@ -83,7 +83,7 @@ const INDEX_MASK: u32 = FROM_SECOND - 1;
 /// Initial capacity of the tag map at most this (it grows if the parties really send more).
 const MAP_PREALLOC: u64 = 1 << 22;
 
-fn recv_hello(ch: &mut dyn Channel, expected: JoinRole) -> Result<u64, JoinError> {
+fn recv_hello(ch: &mut dyn Channel, expected: Role) -> Result<u64, JoinError> {
     ch.set_step(STEP_HELLO);
     let frame = ch.recv(wire::HELLO_LEN)?;
     let hello: wire::Hello = codec::decode_exact(&frame).map_err(malformed(ch, STEP_HELLO))?;
@@ -173,8 +173,8 @@ pub(super) fn serve(
     first: &mut dyn Channel,
     second: &mut dyn Channel,
 ) -> Result<JoinSizes, JoinError> {
-    let na = recv_hello(first, JoinRole::First)?;
-    let nb = recv_hello(second, JoinRole::Second)?;
+    let na = recv_hello(first, Role::First)?;
+    let nb = recv_hello(second, Role::Second)?;
     let mut parties = [
         Incoming {
             ch: first,

@@ -27,7 +27,8 @@ use samen_core::codec::{CodecError, Decode, Encode, Reader};
 use zeroize::Zeroizing;
 
 use super::JoinSizes;
-use crate::JoinRole;
+use crate::{read_role, role_tag};
+use samen_core::Role;
 
 /// Version of the helper-assisted join's messages; the first byte of every message.
 pub const WIRE_VERSION: u8 = 1;
@@ -162,13 +163,13 @@ impl Decode for Key {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerHello {
     /// The sender's role (Second).
-    pub role: JoinRole,
+    pub role: Role,
 }
 
 impl Encode for PeerHello {
     fn encode(&self, out: &mut Vec<u8>) {
         MessageKind::PeerHello.encode(out);
-        self.role.tag().encode(out);
+        role_tag(self.role).encode(out);
     }
     fn encoded_len(&self) -> Option<usize> {
         Some(PEER_HELLO_LEN)
@@ -180,7 +181,7 @@ impl Decode for PeerHello {
     fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
         MessageKind::PeerHello.read(r)?;
         Ok(PeerHello {
-            role: JoinRole::read(r)?,
+            role: read_role(r)?,
         })
     }
 }
@@ -189,7 +190,7 @@ impl Decode for PeerHello {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
     /// The sender's role.
-    pub role: JoinRole,
+    pub role: Role,
     /// The sender's table size (number of tags it will send).
     pub size: u64,
 }
@@ -197,7 +198,7 @@ pub struct Hello {
 impl Encode for Hello {
     fn encode(&self, out: &mut Vec<u8>) {
         MessageKind::Hello.encode(out);
-        self.role.tag().encode(out);
+        role_tag(self.role).encode(out);
         self.size.encode(out);
     }
     fn encoded_len(&self) -> Option<usize> {
@@ -210,7 +211,7 @@ impl Decode for Hello {
     fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
         MessageKind::Hello.read(r)?;
         Ok(Hello {
-            role: JoinRole::read(r)?,
+            role: read_role(r)?,
             size: r.u64()?,
         })
     }
@@ -344,26 +345,21 @@ mod tests {
 
     #[test]
     fn golden_peer_hello() {
-        golden::check(
-            &PeerHello {
-                role: JoinRole::Second,
-            },
-            "010202",
-        );
+        golden::check(&PeerHello { role: Role::Second }, "010202");
     }
 
     #[test]
     fn golden_hello() {
         golden::check(
             &Hello {
-                role: JoinRole::First,
+                role: Role::First,
                 size: 0x0102_0304_0506,
             },
             "0103010605040302010000",
         );
         golden::check(
             &Hello {
-                role: JoinRole::Second,
+                role: Role::Second,
                 size: 5,
             },
             "0103020500000000000000",
@@ -421,7 +417,7 @@ mod tests {
     #[test]
     fn wrong_version_kind_length_and_role_are_rejected() {
         let good = codec::encode_to_vec(&Hello {
-            role: JoinRole::First,
+            role: Role::First,
             size: 1,
         });
         let decode = |b: &[u8]| codec::decode_exact::<Hello>(b);

@@ -14,7 +14,8 @@ use super::{IdKind, IdSpec, SpecError, Statistic, Study};
 /// [`Study::toml_text`] to the parties).
 ///
 /// ```
-/// use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+/// use samen_pseudonym::IdKind;
+/// use samen_study::spec::{Statistic, StudyBuilder};
 /// let study = StudyBuilder::new("demo")
 ///     .data_party("bureau", "127.0.0.1:7101")
 ///     .data_party("portal", "127.0.0.1:7102")
@@ -133,7 +134,8 @@ impl StudyBuilder {
     /// only) and grouping columns `by`.
     ///
     /// ```
-    /// use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+    /// use samen_pseudonym::IdKind;
+    /// use samen_study::spec::{Statistic, StudyBuilder};
     /// let study = StudyBuilder::new("demo")
     ///     .data_party("bureau", "127.0.0.1:7101")
     ///     .data_party("portal", "127.0.0.1:7102")

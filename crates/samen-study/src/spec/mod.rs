@@ -44,7 +44,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use samen_core::Role;
 use samen_join::JoinMethod;
+use samen_pseudonym::IdKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -72,25 +74,6 @@ pub const MAX_CELLS: usize = 1_000_000;
 /// Largest length of a name (study, party, table, column, output, level).
 pub const MAX_NAME_LEN: usize = 200;
 
-/// The kind of identifier in a table's id column (normalisation as in pseudonymisation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IdKind {
-    /// Dutch citizen service number (9 digits, 11-test).
-    Bsn,
-    /// Free text (trimmed, NFC-like normalisation of `samen-pseudonym`).
-    Text,
-}
-
-/// The role of a party.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PartyRole {
-    /// A data party: holds one table.
-    Data,
-    /// The helper (dealer): correlated randomness only, never sees data.
-    Helper,
-}
-
 /// A party of the study.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Party {
@@ -98,8 +81,10 @@ pub struct Party {
     pub name: String,
     /// `host:port` it listens on.
     pub address: String,
-    /// Data party or helper.
-    pub role: PartyRole,
+    /// [`Role::Helper`] for the party with `role = "helper"`; of the two data parties (each
+    /// holds one table), the one whose name sorts first is [`Role::First`], the other
+    /// [`Role::Second`].
+    pub role: Role,
 }
 
 /// The identifier column of a table.
@@ -108,7 +93,7 @@ pub struct Party {
 pub struct IdSpec {
     /// Column name in the CSV header.
     pub column: String,
-    /// Identifier kind.
+    /// Identifier kind (`kind = "bsn"` or `"text"`), normalised as in pseudonymisation.
     pub kind: IdKind,
 }
 
@@ -309,14 +294,14 @@ impl Study {
         let idx = self
             .parties
             .iter()
-            .position(|p| p.role == PartyRole::Helper)
+            .position(|p| p.role == Role::Helper)
             .unwrap_or(0);
         &self.parties[idx]
     }
 
     /// The two data parties, sorted by name: `[First, Second]`.
     pub fn data_parties(&self) -> [&Party; 2] {
-        let mut it = self.parties.iter().filter(|p| p.role == PartyRole::Data);
+        let mut it = self.parties.iter().filter(|p| p.role.is_data());
         let first = it.next().unwrap_or(&self.parties[0]);
         let second = it.next().unwrap_or(first);
         [first, second]
@@ -347,9 +332,12 @@ impl Study {
         &self.outputs
     }
 
-    /// Whether the table named `table` belongs to the First data party.
-    pub fn is_first_table(&self, table: &str) -> bool {
-        self.tables.first().is_some_and(|t| t.name == table)
+    /// The role of the data party that holds the table named `table` ([`Role::First`] for
+    /// the first of [`Study::tables`], [`Role::Second`] for the other); `None` for a table the
+    /// study does not declare.
+    pub fn table_role(&self, table: &str) -> Option<Role> {
+        let t = self.table(table)?;
+        self.party(&t.party).map(|p| p.role)
     }
 
     /// The join method (`join = "helper"`, the default, or `"two-party"`).
@@ -389,5 +377,38 @@ mod tests {
             SpecError::Overflow { allowed, .. } => assert_eq!(allowed, (1 << 30) - 1),
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn data_roles_follow_the_order_of_the_names() {
+        let s = StudyBuilder::new("s")
+            .data_party("zeta", "x:1")
+            .helper("alpha", "x:3")
+            .data_party("mid", "x:2")
+            .table("tz", "zeta", "id", IdKind::Text)
+            .integer("tz", "v", 0, 10)
+            .table("tm", "mid", "id", IdKind::Bsn)
+            .output("o", Statistic::Mean, Some("tz.v"), &[], 0)
+            .build()
+            .unwrap();
+        let roles: Vec<(&str, Role)> = s
+            .parties()
+            .iter()
+            .map(|p| (p.name.as_str(), p.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("alpha", Role::Helper),
+                ("mid", Role::First),
+                ("zeta", Role::Second)
+            ]
+        );
+        assert_eq!(s.helper().name, "alpha");
+        assert_eq!(s.data_parties().map(|p| p.name.as_str()), ["mid", "zeta"]);
+        assert_eq!(s.table_role("tm"), Some(Role::First));
+        assert_eq!(s.table_role("tz"), Some(Role::Second));
+        assert_eq!(s.table_role("nope"), None);
+        assert_eq!(s.tables()[0].name, "tm");
     }
 }

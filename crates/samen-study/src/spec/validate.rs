@@ -2,19 +2,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use samen_core::Role;
 use samen_join::JoinMethod;
 
 use super::raw::{OneOrMany, RawKind, RawOutput, RawRole, RawStudyFile};
 use super::{
-    ColumnKind, ColumnRef, OutputSpec, Party, PartyRole, Privacy, SpecError, Study, TableSpec,
+    ColumnKind, ColumnRef, OutputSpec, Party, Privacy, SpecError, Study, TableSpec,
     DEFAULT_MIN_CELL, MAX_CELLS, MAX_LEVELS, MAX_MIN_CELL, MAX_NAME_LEN,
 };
 
 pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
     check_name("study", &raw.study.name, true)?;
 
-    // Parties.
+    // Parties, in the order of their names: the first data party is First, the next Second.
     let mut parties = Vec::new();
+    let mut data_roles = [Role::First, Role::Second].into_iter();
     for (name, p) in &raw.parties {
         check_name("party", name, false)?;
         if !samen_core::names::is_valid_party_name(name) {
@@ -34,15 +36,13 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
             name: name.clone(),
             address: p.address.clone(),
             role: match p.role {
-                Some(RawRole::Helper) => PartyRole::Helper,
-                _ => PartyRole::Data,
+                Some(RawRole::Helper) => Role::Helper,
+                // A third data party is refused below (exactly three parties, one helper).
+                _ => data_roles.next().unwrap_or(Role::Second),
             },
         });
     }
-    let helpers: Vec<&Party> = parties
-        .iter()
-        .filter(|p| p.role == PartyRole::Helper)
-        .collect();
+    let helpers: Vec<&Party> = parties.iter().filter(|p| p.role == Role::Helper).collect();
     if helpers.len() != 1 {
         return Err(SpecError::Parties(format!(
             "exactly one party must have role = \"helper\", found {}",
@@ -72,7 +72,7 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
         };
         match parties.iter().find(|p| p.name == t.party) {
             None => return Err(terr(format!("party '{}' is not declared", t.party))),
-            Some(p) if p.role == PartyRole::Helper => {
+            Some(p) if p.role == Role::Helper => {
                 return Err(terr(format!(
                     "party '{}' is the helper, which holds no data",
                     t.party

@@ -61,7 +61,9 @@ impl Definition for Covariance {
 #[cfg(test)]
 mod tests {
     use crate::input::InputTable;
-    use crate::spec::{IdKind, Statistic, StudyBuilder};
+    use samen_pseudonym::IdKind;
+
+    use crate::spec::{Statistic, StudyBuilder};
 
     /// Covariance over the private join equals a direct computation on the joined rows, for
     /// both columns on one side and one on each side, with a grouping column.

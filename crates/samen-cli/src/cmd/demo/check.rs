@@ -202,7 +202,8 @@ mod tests {
 
     #[test]
     fn planned_noise_of_a_count_is_the_discrete_laplace_with_scale_one_over_epsilon() {
-        use samen_study::spec::{IdKind, Statistic, StudyBuilder};
+        use samen_pseudonym::IdKind;
+        use samen_study::spec::{Statistic, StudyBuilder};
         for (eps, variance) in [(1.0, 1.8410), (0.5, 7.835)] {
             let study = StudyBuilder::new("s")
                 .data_party("a", "x:1")
