@@ -144,6 +144,10 @@ pub enum JoinError {
         /// The OS error.
         detail: String,
     },
+    /// A broken internal invariant of this party's own computation (a defect in samen, not
+    /// bad input): the join stops instead of producing a wrong result.
+    #[error("internal error in the join ({0}); this is a defect in samen, please report it")]
+    Internal(&'static str),
 }
 
 pub(crate) fn rng_error(e: JointError) -> JoinError {

@@ -53,6 +53,7 @@ pub(crate) fn join_and_abort_on_error(
                 Some("private join: this party was started as the helper")
             }
             JoinError::Randomness { .. } => Some("private join: local randomness failure"),
+            JoinError::Internal(_) => Some("private join: internal error"),
             _ => Some("private join: protocol violation detected"),
         };
         if let Some(r) = reason {
@@ -170,16 +171,20 @@ impl Rounds<'_> {
             pi.len(),
             n_peer,
             |r| {
-                let chunk: Vec<&[u8]> = pi[r].iter().map(|&i| ids[i]).collect();
+                let chunk = part(pi, r)?
+                    .iter()
+                    .map(|&i| ids.get(i).copied())
+                    .collect::<Option<Vec<&[u8]>>>()
+                    .ok_or(JoinError::Internal(
+                        "a shuffled row index outside the table",
+                    ))?;
                 let out = hash_blind_compress_batch(&chunk, &keys.blind);
                 self.meter.borrow_mut().add(out.len());
                 Ok(out)
             },
             |r, enc| {
-                let mut outs = blind_encoded_batch_multi(&enc, &[&keys.blind, &blind_label])
+                let [d, l] = blind_encoded_batch_multi(&enc, [&keys.blind, &blind_label])
                     .map_err(|e| point_error(&self.peer_name, STEP_BLINDED, r.start, e))?;
-                let l = outs.pop().unwrap_or_default();
-                let d = outs.pop().unwrap_or_default();
                 peer_d.extend_from_slice(&d);
                 peer_l.extend_from_slice(&l);
                 self.meter.borrow_mut().add(2 * enc.len());
@@ -204,7 +209,7 @@ impl Rounds<'_> {
             STEP_LABELLED,
             peer_l.len(),
             n_own,
-            |r| Ok(peer_l[r].to_vec()),
+            |r| Ok(part(&peer_l, r)?.to_vec()),
             |r, enc| {
                 let f = blind_encoded_batch(&enc, &self.keys.label)
                     .map_err(|e| point_error(&self.peer_name, STEP_LABELLED, r.start, e))?;
@@ -236,7 +241,7 @@ impl Rounds<'_> {
             STEP_SETS,
             peer_d.len(),
             n_own,
-            |r| Ok(peer_d[r].to_vec()),
+            |r| Ok(part(&peer_d, r)?.to_vec()),
             |_, enc| {
                 check_increasing_named(&self.peer_name, STEP_SETS, &mut last, &enc)?;
                 own_s.extend_from_slice(&enc);
@@ -265,7 +270,7 @@ impl Rounds<'_> {
             STEP_ONLY,
             own_only.len(),
             n_peer_only,
-            |r| Ok(own_only_l[r].to_vec()),
+            |r| Ok(part(&own_only_l, r)?.to_vec()),
             |r, enc| {
                 check_increasing_named(&self.peer_name, STEP_ONLY, &mut last, &enc)?;
                 let f = blind_encoded_batch(&enc, &self.keys.label)
@@ -291,7 +296,7 @@ fn union_positions(
     all.extend(own_f.into_iter().enumerate().map(|(row, f)| (f, row)));
     all.extend(peer_f.into_iter().map(|f| (f, usize::MAX)));
     all.par_sort_unstable_by(|x, y| x.0.cmp(&y.0));
-    if all.windows(2).any(|w| w[0].0 == w[1].0) {
+    if all.windows(2).any(|w| matches!(w, [x, y] if x.0 == y.0)) {
         return Err(JoinError::Inconsistent {
             peer: peer_name.to_string(),
             step: STEP_ONLY,
@@ -307,27 +312,34 @@ fn union_positions(
     Ok(positions)
 }
 
+/// The chunk `r` of a sequence being sent; `exchange` only asks for chunks inside it.
+fn part<T>(v: &[T], r: std::ops::Range<usize>) -> Result<&[T], JoinError> {
+    v.get(r).ok_or(JoinError::Internal(
+        "a chunk outside the sequence being sent",
+    ))
+}
+
 /// `(a \ b, b \ a)` of two strictly increasing sequences.
 fn sorted_differences(a: &[Encoded], b: &[Encoded]) -> (Vec<Encoded>, Vec<Encoded>) {
-    let (mut i, mut j) = (0, 0);
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
     let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
+    while let (Some(&x), Some(&y)) = (a.peek(), b.peek()) {
+        match x.cmp(y) {
             std::cmp::Ordering::Less => {
-                only_a.push(a[i]);
-                i += 1;
+                only_a.push(*x);
+                a.next();
             }
             std::cmp::Ordering::Greater => {
-                only_b.push(b[j]);
-                j += 1;
+                only_b.push(*y);
+                b.next();
             }
             std::cmp::Ordering::Equal => {
-                i += 1;
-                j += 1;
+                a.next();
+                b.next();
             }
         }
     }
-    only_a.extend_from_slice(&a[i..]);
-    only_b.extend_from_slice(&b[j..]);
+    only_a.extend(a);
+    only_b.extend(b);
     (only_a, only_b)
 }

@@ -261,24 +261,24 @@ pub fn blind_encoded_batch(
     encoded: &[Encoded],
     key: &SecretScalar,
 ) -> Result<Vec<Encoded>, JointError> {
-    let mut out = blind_encoded_batch_multi(encoded, &[key])?;
-    Ok(out.pop().unwrap_or_default())
+    let [out] = blind_encoded_batch_multi(encoded, [key])?;
+    Ok(out)
 }
 
 /// Decompress (validating) each encoding once and blind it with every key:
 /// `out[j][i] = enc(dec(e_i)^keys[j])`.
-pub fn blind_encoded_batch_multi(
+pub fn blind_encoded_batch_multi<const K: usize>(
     encoded: &[Encoded],
-    keys: &[&SecretScalar],
-) -> Result<Vec<Vec<Encoded>>, JointError> {
-    let halves: Vec<SecretScalar> = keys.iter().map(|k| k.halved()).collect();
+    keys: [&SecretScalar; K],
+) -> Result<[Vec<Encoded>; K], JointError> {
+    let halves: [SecretScalar; K] = keys.map(|k| k.halved());
     let n = encoded.len();
-    let mut outs: Vec<Vec<Encoded>> = keys.iter().map(|_| vec![[0u8; 32]; n]).collect();
+    let mut outs: [Vec<Encoded>; K] = std::array::from_fn(|_| vec![[0u8; 32]; n]);
     let results: Vec<Result<(), JointError>> = {
         // Split every output into the same chunks so one work item writes all outputs of its
         // input chunk.
         let mut out_chunks: Vec<Vec<&mut [Encoded]>> = (0..n.div_ceil(PAR_CHUNK))
-            .map(|_| Vec::with_capacity(keys.len()))
+            .map(|_| Vec::with_capacity(K))
             .collect();
         for out in outs.iter_mut() {
             for (slot, c) in out_chunks.iter_mut().zip(out.chunks_mut(PAR_CHUNK)) {
@@ -354,10 +354,10 @@ mod tests {
             .collect();
         assert_eq!(blind_compress_batch(&pts, &a), single);
         assert_eq!(hash_blind_compress_batch(&ids, &a), single);
-        let multi = blind_encoded_batch_multi(&enc, &[&a, &b]).unwrap();
+        let multi = blind_encoded_batch_multi(&enc, [&a, &b]).unwrap();
         assert_eq!(multi[0], single);
         assert_eq!(multi[1], blind_compress_batch(&pts, &b));
-        assert!(blind_encoded_batch_multi(&[], &[&a]).unwrap()[0].is_empty());
+        assert!(blind_encoded_batch_multi(&[], [&a]).unwrap()[0].is_empty());
     }
 
     #[test]

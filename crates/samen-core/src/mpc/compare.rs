@@ -223,10 +223,8 @@ impl Dealer<'_> {
         );
         // ⟨r⟩_S = (r_F + r_S) ⊕ ⟨r⟩_F
         let mut rb_second = vec![0u64; n];
-        combine([&ra_f, &ra_s, &rb_f], &mut rb_second, |o, [x, y, z]| {
-            for (j, out) in o.iter_mut().enumerate() {
-                *out = x[j].wrapping_add(y[j]) ^ z[j];
-            }
+        combine([&ra_f, &ra_s, &rb_f], &mut rb_second, |out, [x, y, z]| {
+            *out = x.wrapping_add(y) ^ z;
         });
         // packed AND triples over GF(2)^64
         let [ta_f, tb_f, tc_f] = ["ta", "tb", "tc"].map(|p| stream(sf, "cmp", op, p));
@@ -235,10 +233,8 @@ impl Dealer<'_> {
         combine(
             [&ta_f, &tb_f, &tc_f, &ta_s, &tb_s],
             &mut tc_second,
-            |o, [af, bf, cf, as_, bs]| {
-                for (j, out) in o.iter_mut().enumerate() {
-                    *out = ((af[j] ^ as_[j]) & (bf[j] ^ bs[j])) ^ cf[j];
-                }
+            |out, [af, bf, cf, as_, bs]| {
+                *out = ((af ^ as_) & (bf ^ bs)) ^ cf;
             },
         );
         // daBits: β = ⟨β⟩_F ⊕ ⟨β⟩_S bitwise (packed), [β]_S = β − [β]_F

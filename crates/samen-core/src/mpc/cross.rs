@@ -32,6 +32,10 @@ impl Computer<'_> {
     /// First sends `E = M_A − U`, Second sends `F = M_B − V` (one round, pipelined in blocks of
     /// rows); with `R_F + R_S = UᵀV` from the dealer, First's share is `UᵀF + R_F` and Second's
     /// is `EᵀM_B + R_S`, because `M_Aᵀ M_B = (E + U)ᵀ M_B = EᵀM_B + UᵀF + UᵀV`.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "`mine` has n rows of my_cols (checked on entry); every block of rows lies in 0..n"
+    )]
     pub fn cross_product(
         &mut self,
         mine: &[u64],

@@ -64,10 +64,8 @@ impl Dealer<'_> {
         let n = z.len();
         let r_first = stream(&self.seed_first, "noise", op, "r");
         let mut second = z;
-        combine([&r_first], &mut second, |o, [r]| {
-            for (out, r) in o.iter_mut().zip(r) {
-                *out = out.wrapping_sub(*r);
-            }
+        combine([&r_first], &mut second, |out, [r]| {
+            *out = out.wrapping_sub(r);
         });
         self.second.set_step("dealer-noise");
         let sent = self

@@ -137,20 +137,26 @@ pub(crate) fn stream(seed: &Seed, kind: &str, op: u64, part: &str) -> Prg {
     Prg::new(seed, &label(kind, op, part))
 }
 
-/// Fill `out` block by block in parallel: for each block, the streams' values at the block's
-/// positions are generated and `f(out_block, inputs)` combines them.
+/// Fill `out` block by block in parallel: for each position, the streams' values at that
+/// position are generated and `f(out_element, values)` combines them.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every stream buffer is generated with the block's length, and j < that length"
+)]
 pub(crate) fn combine<const S: usize>(
     prgs: [&Prg; S],
     out: &mut [u64],
-    f: impl Fn(&mut [u64], &[Vec<u64>; S]) + Sync + Send,
+    f: impl Fn(&mut u64, [u64; S]) + Sync + Send,
 ) {
     out.par_chunks_mut(BLOCK).enumerate().for_each(|(i, o)| {
-        let bufs: [Vec<u64>; S] = std::array::from_fn(|s| {
+        let bufs: [Vec<u64>; S] = prgs.map(|prg| {
             let mut v = vec![0u64; o.len()];
-            prgs[s].fill_u64_at(i * BLOCK, &mut v);
+            prg.fill_u64_at(i * BLOCK, &mut v);
             v
         });
-        f(o, &bufs);
+        for (j, out) in o.iter_mut().enumerate() {
+            f(out, std::array::from_fn(|s| bufs[s][j]));
+        }
     });
 }
 

@@ -166,6 +166,7 @@ fn abort_reason(e: &JoinError) -> String {
             "helper join: a data party's input was rejected".into()
         }
         JoinError::Randomness { .. } => "helper join: local randomness failure".into(),
+        JoinError::Internal(_) => "helper join: internal error".into(),
         JoinError::NotADataRole(_) => "helper join: a data party was started as the helper".into(),
         JoinError::Channel(c) => c.to_string(),
         _ => "helper join: protocol violation detected".into(),

@@ -233,7 +233,11 @@ pub struct OutputSpec {
 pub struct Study {
     name: String,
     join: JoinMethod,
+    /// All three, sorted by name.
     parties: Vec<Party>,
+    helper: Party,
+    /// `[First, Second]`.
+    data: [Party; 2],
     tables: Vec<TableSpec>,
     outputs: Vec<OutputSpec>,
     hash: [u8; 32],
@@ -290,20 +294,12 @@ impl Study {
 
     /// The helper party.
     pub fn helper(&self) -> &Party {
-        // Validation guarantees exactly one helper among three parties.
-        let idx = self
-            .parties
-            .iter()
-            .position(|p| p.role == Role::Helper)
-            .unwrap_or(0);
-        &self.parties[idx]
+        &self.helper
     }
 
     /// The two data parties, sorted by name: `[First, Second]`.
     pub fn data_parties(&self) -> [&Party; 2] {
-        let mut it = self.parties.iter().filter(|p| p.role.is_data());
-        let first = it.next().unwrap_or(&self.parties[0]);
-        let second = it.next().unwrap_or(first);
+        let [first, second] = &self.data;
         [first, second]
     }
 

@@ -42,19 +42,22 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
             },
         });
     }
-    let helpers: Vec<&Party> = parties.iter().filter(|p| p.role == Role::Helper).collect();
-    if helpers.len() != 1 {
+    let (helpers, data): (Vec<Party>, Vec<Party>) = parties
+        .iter()
+        .cloned()
+        .partition(|p| p.role == Role::Helper);
+    let n_helpers = helpers.len();
+    let Ok([helper]) = <[Party; 1]>::try_from(helpers) else {
         return Err(SpecError::Parties(format!(
-            "exactly one party must have role = \"helper\", found {}",
-            helpers.len()
+            "exactly one party must have role = \"helper\", found {n_helpers}"
         )));
-    }
-    if parties.len() != 3 {
+    };
+    let Ok(data) = <[Party; 2]>::try_from(data) else {
         return Err(SpecError::Parties(format!(
             "a study has exactly three parties (two data parties and one helper), found {}",
             parties.len()
         )));
-    }
+    };
 
     // Tables.
     if raw.tables.len() != 2 {
@@ -201,6 +204,8 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
         name: raw.study.name,
         join,
         parties,
+        helper,
+        data,
         tables,
         outputs,
         hash: [0; 32],
