@@ -7,12 +7,8 @@
 //!
 //! Fixed key and inputs (the first `n` valid BSNs); throughput in identifiers per second.
 //! `crates/samen-pseudonym/benches/pseudonym.rs` has the multi-core and CSV end-to-end numbers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 

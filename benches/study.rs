@@ -9,12 +9,8 @@
 //! helper-assisted join runs at 10^4 and 10^5 rows per party, the two-party join at 10^4 (it
 //! spends most of its time in ristretto255 scalar multiplications). Throughput counts the rows
 //! of both parties. All three parties share the machine's cores.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};

@@ -16,12 +16,8 @@
 //!   depend only on |A|, |B| and N;
 //! - after the product, the only values opened are masked values and the final, suppressed
 //!   table.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, HashMap};
 

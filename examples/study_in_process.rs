@@ -5,12 +5,8 @@
 //! ```
 //! Builds synthetic register and usage tables (deterministic), runs the joint computation over
 //! in-process channels, prints every output as CSV and checks it against the plaintext answer.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use samen::study::reference;
 use samen::{IdKind, InputTable, Statistic, StudyBuilder};

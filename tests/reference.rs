@@ -1,12 +1,8 @@
 //! Contract: a study run in process through the facade, with either join method, reveals
 //! exactly the files of the plaintext reference computation
 //! (`samen::study::reference::compute`), for every statistic and every grouping.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 

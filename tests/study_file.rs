@@ -1,12 +1,8 @@
 //! Contract: the study file. A TOML text with the join method, a privacy budget, regression
 //! predictors and a list-valued `of` parses into the study it describes; typical mistakes in
 //! an output give an error that names the output.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use samen::join::JoinMethod;
 use samen::study::spec::Privacy;

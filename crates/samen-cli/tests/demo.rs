@@ -1,12 +1,8 @@
 //! `samen demo` at a small size, as separate processes over mutual TLS on loopback: it must
 //! succeed, every exact output must equal the study engine's plaintext reference byte for
 //! byte, and the differentially private output must have every cell.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 #[test]
 fn demo_tables_match_the_plaintext_computation() {

@@ -2,12 +2,8 @@
 //! phase through the test-only `SAMEN_FAULT` hook, its study file differs, or its input is
 //! invalid) and the other two must exit non-zero within 5 s, naming it, without writing a
 //! table. Small inputs keep each case to a few seconds.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
@@ -41,12 +37,7 @@ fn study_text(range: Option<(u16, u16)>) -> String {
             ports.push(p);
         }
     }
-    let head = samen_testkit::study_head(
-        "fault-test",
-        None,
-        [("bureau", ports[0]), ("portal", ports[1])],
-        ("trustee", ports[2]),
-    );
+    let head = samen_testkit::cli_study_head("fault-test", [ports[0], ports[1], ports[2]]);
     head + r#"
 [tables.register]
 party = "bureau"

@@ -1,10 +1,6 @@
 //! `samen run` as three OS processes over mutual TLS on loopback.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -21,12 +17,7 @@ fn samen() -> Command {
 
 fn study_text() -> String {
     let ports = samen_testkit::free_ports(3);
-    let head = samen_testkit::study_head(
-        "portal-usage-test",
-        None,
-        [("bureau", ports[0]), ("portal", ports[1])],
-        ("trustee", ports[2]),
-    );
+    let head = samen_testkit::cli_study_head("portal-usage-test", [ports[0], ports[1], ports[2]]);
     head + r#"
 [tables.register]
 party = "bureau"

@@ -1,10 +1,6 @@
 //! PRG throughput: bulk fill of `u64` slices, single core and parallel.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_core::prg::{Prg, Seed};
 

@@ -1,11 +1,7 @@
 //! Ring kernels: element-wise add / multiply (elements/s), single core vs rayon to justify
 //! `ring::PAR_THRESHOLD`, and the transposed matrix product of the cross-party product.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use samen_core::prg::{Prg, Seed};
 use samen_core::ring;

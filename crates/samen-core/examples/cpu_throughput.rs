@@ -5,12 +5,8 @@
 //! actually received (user + system, from `/proc/self/stat`, in clock ticks of 10 ms), so its
 //! numbers stay comparable under load. Run with
 //! `cargo run --release -p samen-core --example cpu_throughput`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::time::Instant;
 

@@ -193,11 +193,7 @@ fn recv_u64s_model(frames: &[Vec<u8>], n: usize) -> Result<Vec<u64>, &'static st
         if f.is_empty() || f.len() % 8 != 0 {
             return Err("protocol");
         }
-        out.extend(f.chunks_exact(8).map(|c| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            u64::from_le_bytes(w)
-        }));
+        out.extend(f.as_chunks::<8>().0.iter().map(|c| u64::from_le_bytes(*c)));
     }
     Ok(out)
 }

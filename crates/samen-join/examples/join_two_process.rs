@@ -9,12 +9,8 @@
 //! valid BSNs, `OVERLAP_PERCENT` % (default 50) of them shared, connects with
 //! `samen_net::connect_all`, runs [`samen_join::private_join`] and reports its wall time, CPU
 //! time and peak resident memory (`VmHWM`); the parent checks the sizes and prints a summary.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

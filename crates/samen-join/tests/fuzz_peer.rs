@@ -1,12 +1,8 @@
 //! A malicious or broken peer: random frames and mutations of a valid peer's frames, fed to
 //! the first party of a private join by a scripted peer. Every outcome must be an error or a
 //! result, never a panic; damaged opening messages and wrongly sized frames must be errors.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;

@@ -1,12 +1,8 @@
 //! The helper-assisted join against scripted misbehaving parties: malformed, repeated,
 //! out-of-range, short, extra and trailing-byte messages from the peer, the helper or a data
 //! party are errors naming that party, never a panic.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::thread;
 use std::time::Duration;

@@ -2,12 +2,8 @@
 //! inputs with the same sizes and intersection size, passes every distinguishing check we can
 //! run; the positions a data party receives form a uniformly random order; the tags are fresh
 //! per run.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::{HashMap, HashSet};
 use std::thread;

@@ -1,11 +1,7 @@
 //! Both private-join methods (two-party and helper-assisted) reconstruct the plaintext full
 //! outer join exactly, and fail cleanly on bad input from the peer or from the caller.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::thread;
@@ -270,19 +266,30 @@ fn duplicate_ids_are_refused_before_sending() {
             }
             other => panic!("expected DuplicateId, got {other:?}"),
         }
-        assert_eq!(ca.stats().bytes_sent, 0);
-        assert_eq!(ch.stats().bytes_sent, 0);
-        // The peer (and the helper, if it takes part) is told to abort (without data).
+        nothing_sent_and_the_others_told(method, [&ca, &ch], &mut cb, &mut hc);
+    }
+}
+
+/// The refusing party sent no data, and its peer (and the helper, if the method has one) was
+/// told to abort.
+fn nothing_sent_and_the_others_told(
+    method: JoinMethod,
+    own: [&LocalChannel; 2],
+    peer: &mut LocalChannel,
+    helper: &mut LocalChannel,
+) {
+    for c in own {
+        assert_eq!(c.stats().bytes_sent, 0);
+    }
+    assert!(matches!(
+        peer.recv(100),
+        Err(ChannelError::PeerAborted { .. })
+    ));
+    if method == JoinMethod::Helper {
         assert!(matches!(
-            cb.recv(100),
+            helper.recv(100),
             Err(ChannelError::PeerAborted { .. })
         ));
-        if method == JoinMethod::Helper {
-            assert!(matches!(
-                hc.recv(100),
-                Err(ChannelError::PeerAborted { .. })
-            ));
-        }
     }
 }
 
@@ -298,19 +305,7 @@ fn the_helper_role_is_refused_before_sending() {
             }
             other => panic!("expected NotADataRole, got {other:?}"),
         }
-        assert_eq!(ca.stats().bytes_sent, 0);
-        assert_eq!(ch.stats().bytes_sent, 0);
-        // The peer (and the helper, if it takes part) is told to abort (without data).
-        assert!(matches!(
-            cb.recv(100),
-            Err(ChannelError::PeerAborted { .. })
-        ));
-        if method == JoinMethod::Helper {
-            assert!(matches!(
-                hc.recv(100),
-                Err(ChannelError::PeerAborted { .. })
-            ));
-        }
+        nothing_sent_and_the_others_told(method, [&ca, &ch], &mut cb, &mut hc);
     }
 }
 

@@ -1,11 +1,7 @@
 //! Leakage checks: what a party receives during the join, for two different inputs with the
 //! same sizes and intersection size, passes every distinguishing check we can run.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::HashSet;
 use std::thread;

@@ -4,12 +4,8 @@
 //!
 //! The peer process is this benchmark binary itself, started with `SAMEN_NET_BENCH_CHILD`.
 //! Run: `cargo bench -p samen-net --bench transport -- --warm-up-time 1 --measurement-time 3`
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

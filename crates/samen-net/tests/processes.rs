@@ -4,12 +4,8 @@
 //!
 //! The second process is this test binary itself, started with `SAMEN_NET_CHILD` set so that
 //! only `child_party` runs (it does nothing in a normal test run).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 

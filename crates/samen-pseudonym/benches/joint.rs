@@ -3,12 +3,8 @@
 //! core and all cores).
 //!
 //! Run: `cargo bench -p samen-pseudonym --bench joint -- --warm-up-time 1 --measurement-time 3`
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use samen_pseudonym::joint::{

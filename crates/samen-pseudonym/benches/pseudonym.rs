@@ -8,12 +8,8 @@
 //! The CSV benchmark writes its 10^6-row input to
 //! `$CARGO_TARGET_TMPDIR/samen-pseudonym-bench-1000000.csv` and keeps it, so that
 //! `benches/python_baseline.py` can be timed on the same file.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 use std::io::Write;

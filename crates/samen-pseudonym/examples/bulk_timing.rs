@@ -7,12 +7,8 @@
 //!
 //! Without KEYFILE the benchmark key is used (32 bytes of 0x42, domain `cbs-2026`). Run it under
 //! `perf stat` or `/usr/bin/time` to see the CPU time as well.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
 use std::time::Instant;

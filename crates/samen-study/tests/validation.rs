@@ -1,11 +1,7 @@
 //! Bad study files and bad inputs are rejected with messages that say what to fix, and never
 //! contain an identifier.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test and benchmark code
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 

@@ -5,12 +5,7 @@
 //! panic on a broken test environment (a port that cannot be bound, a command that cannot be
 //! started), which is the right failure for a test.
 #![forbid(unsafe_code)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test support code
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test support code
 
 use std::fmt::Write as _;
 use std::net::TcpListener;
@@ -117,6 +112,18 @@ pub fn study_head(
     )
     .unwrap();
     s
+}
+
+/// [`study_head`] with the parties of the CLI suites: data parties `bureau` and `portal`, helper
+/// `trustee`, on `ports` in that order; the default join method.
+pub fn cli_study_head(name: &str, ports: [u16; 3]) -> String {
+    let [bureau, portal, trustee] = ports;
+    study_head(
+        name,
+        None,
+        [("bureau", bureau), ("portal", portal)],
+        ("trustee", trustee),
+    )
 }
 
 #[cfg(test)]

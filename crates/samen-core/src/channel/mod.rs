@@ -223,8 +223,10 @@ pub trait ChannelExt: Channel {
             }
             out.extend(
                 frame
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+                    .as_chunks::<8>()
+                    .0
+                    .iter()
+                    .map(|c| u64::from_le_bytes(*c)),
             );
         }
         Ok(out)

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::wire::{combine, header, stream, OpKind, BLOCK};
-use super::{Computer, Dealer, MpcError};
+use super::{check_len, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;
 use crate::Role;
@@ -113,16 +113,16 @@ impl Computer<'_> {
             let z = self.and_gates(
                 &lhs,
                 &rhs,
-                slice(&ta, off, span),
-                slice(&tb, off, span),
-                slice(&tc, off, span),
+                part(&ta, off, span)?,
+                part(&tb, off, span)?,
+                part(&tc, off, span)?,
             )?;
             off += span;
             for (gi, zi) in g.iter_mut().zip(&z) {
                 *gi ^= zi;
             }
             if !last {
-                p.copy_from_slice(slice(&z, n, n));
+                p.copy_from_slice(part(&z, n, n)?);
             }
         }
 
@@ -138,14 +138,11 @@ impl Computer<'_> {
             *w ^= bw;
         }
         let theirs = self.exchange(&packed)?;
+        let opened: Vec<u64> = packed.iter().zip(&theirs).map(|(x, y)| x ^ y).collect();
         let out = beta_a
             .iter()
-            .enumerate()
-            .map(|(i, ba)| {
-                let c = ((packed.get(i / 64).copied().unwrap_or(0)
-                    ^ theirs.get(i / 64).copied().unwrap_or(0))
-                    >> (i % 64))
-                    & 1;
+            .zip(bits(&opened))
+            .map(|(ba, c)| {
                 // [msb] = c + [β] − 2c[β];  result = 1 − [msb]
                 let msb = if c == 1 {
                     let v = ba.wrapping_neg();
@@ -177,18 +174,31 @@ impl Computer<'_> {
         tc: &[u64],
     ) -> Result<Vec<u64>, MpcError> {
         let n = x.len();
+        for (what, len) in [
+            ("and: y", y.len()),
+            ("and: triple a", ta.len()),
+            ("and: triple b", tb.len()),
+            ("and: triple c", tc.len()),
+        ] {
+            check_len(what, n, len)?;
+        }
         let mut msg = Vec::with_capacity(2 * n);
         msg.extend(x.iter().zip(ta).map(|(x, a)| x ^ a));
         msg.extend(y.iter().zip(tb).map(|(y, b)| y ^ b));
         let theirs = self.exchange(&msg)?;
+        check_len("and: the peer's message", msg.len(), theirs.len())?;
         let first = self.role == Role::First;
         let (md, me) = msg.split_at(n);
         let (td, te) = theirs.split_at(n);
-        Ok((0..n)
-            .map(|i| {
-                let d = md_get(md, i) ^ md_get(td, i);
-                let e = md_get(me, i) ^ md_get(te, i);
-                let mut z = md_get(tc, i) ^ (d & md_get(tb, i)) ^ (e & md_get(ta, i));
+        Ok(md
+            .iter()
+            .zip(td)
+            .zip(me.iter().zip(te))
+            .zip(ta.iter().zip(tb).zip(tc))
+            .map(|(((md, td), (me, te)), ((a, b), c))| {
+                let d = md ^ td;
+                let e = me ^ te;
+                let mut z = c ^ (d & b) ^ (e & a);
                 if first {
                     z ^= d & e;
                 }
@@ -252,10 +262,9 @@ impl Dealer<'_> {
             .for_each(|(i, o)| {
                 let mut bf = vec![0u64; o.len()];
                 betaa_f.fill_u64_at(i * BLOCK, &mut bf);
-                let words = beta.get(i * BLOCK / 64..).unwrap_or(&[]);
-                for ((out, f), j) in o.iter_mut().zip(&bf).zip(0..) {
-                    let w = words.get(j / 64).copied().unwrap_or(0);
-                    let bit = (w >> (j % 64)) & 1;
+                // Block i starts at bit i·BLOCK, a whole word (BLOCK is a multiple of 64).
+                let block_bits = bits(beta.iter().skip(i * BLOCK / 64));
+                for ((out, f), bit) in o.iter_mut().zip(&bf).zip(block_bits) {
                     *out = bit.wrapping_sub(*f);
                 }
             });
@@ -269,12 +278,27 @@ impl Dealer<'_> {
     }
 }
 
-/// Bounds-checked read that lengths established by the caller make infallible.
-#[inline(always)]
-fn md_get(v: &[u64], i: usize) -> u64 {
-    v.get(i).copied().unwrap_or(0)
+const _: () = assert!(
+    BLOCK.is_multiple_of(64),
+    "dealer blocks start at whole words of packed bits"
+);
+
+/// The bits of packed words, least significant first: bit `i` is bit `i % 64` of word `i / 64`.
+fn bits<'a, I>(words: I) -> impl Iterator<Item = u64> + 'a
+where
+    I: IntoIterator<Item = &'a u64>,
+    I::IntoIter: 'a,
+{
+    words
+        .into_iter()
+        .flat_map(|&w| (0..64).map(move |k| (w >> k) & 1))
 }
 
-fn slice(v: &[u64], off: usize, len: usize) -> &[u64] {
-    v.get(off..off + len).unwrap_or(&[])
+/// `len` values of `v` from `off`: the part of the correlated randomness one step consumes.
+fn part(v: &[u64], off: usize, len: usize) -> Result<&[u64], MpcError> {
+    v.get(off..off + len).ok_or(MpcError::Length {
+        what: "compare: correlated randomness",
+        expected: off + len,
+        got: v.len(),
+    })
 }

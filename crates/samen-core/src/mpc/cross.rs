@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::wire::{header, stream, OpKind, BLOCK};
-use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
+use super::{check_len, le_u64s, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::ring;
 use crate::Role;
@@ -92,7 +92,7 @@ impl Computer<'_> {
             },
             |i, u, frame| {
                 let (s, e) = range(i);
-                let theirs: Vec<u64> = frame.chunks_exact(8).map(le_u64).collect();
+                let theirs: Vec<u64> = le_u64s(frame).collect();
                 let part = if first {
                     // UᵀF
                     ring::matmul_tn(&u, &theirs, e - s, k, l)?

@@ -341,8 +341,12 @@ fn sized<T: Copy + Default>(mut buf: Vec<T>, len: usize) -> Vec<T> {
     buf
 }
 
-/// Little-endian `u64` from an 8-byte slice (the callers pass `chunks_exact(8)` pieces).
-#[inline(always)]
-fn le_u64(b: &[u8]) -> u64 {
-    u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+/// The little-endian words of a frame (a trailing partial word is ignored: callers check that
+/// frames hold whole words).
+fn le_u64s(frame: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    frame
+        .as_chunks::<8>()
+        .0
+        .iter()
+        .map(|c| u64::from_le_bytes(*c))
 }

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::wire::{combine, header, stream, OpKind};
-use super::{check_len, le_u64, sized, Computer, Dealer, MpcError};
+use super::{check_len, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
 use crate::Role;
 
@@ -137,15 +137,16 @@ fn mul_finish(
 ) {
     for (((((zj, f), x), y), a), b) in zs
         .iter_mut()
-        .zip(frame.chunks_exact(16))
+        .zip(frame.as_chunks::<16>().0)
         .zip(xs)
         .zip(ys)
         .zip(a)
         .zip(b)
     {
-        let (fd, fe) = f.split_at(8);
-        let d = x.wrapping_sub(*a).wrapping_add(le_u64(fd));
-        let e = y.wrapping_sub(*b).wrapping_add(le_u64(fe));
+        // [d_j, e_j] as two little-endian words: the low and high halves of one u128.
+        let w = u128::from_le_bytes(*f);
+        let d = x.wrapping_sub(*a).wrapping_add(w as u64);
+        let e = y.wrapping_sub(*b).wrapping_add((w >> 64) as u64);
         let mut v = zj
             .wrapping_add(d.wrapping_mul(*b))
             .wrapping_add(e.wrapping_mul(*a));

@@ -333,8 +333,11 @@ fn send_tags(
     for chunk in order.chunks(ITEMS_PER_FRAME) {
         let tags: Vec<Tag> = chunk
             .par_iter()
-            .map(|&row| tagger.tag(ids.get(row).copied().unwrap_or_default()))
-            .collect();
+            .map(|&row| ids.get(row).map(|id| tagger.tag(id)))
+            .collect::<Option<_>>()
+            .ok_or(JoinError::Internal(
+                "a shuffled row index outside the table",
+            ))?;
         helper.send_owned(wire::encode_tags(&tags))?;
         meter.add(chunk.len());
     }

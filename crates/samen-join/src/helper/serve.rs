@@ -28,10 +28,8 @@ impl TagHashKey {
         let mut b = Zeroizing::new([0u8; 32]);
         os_random(b.as_mut_slice())?;
         let mut k = [0u64; 4];
-        for (ki, c) in k.iter_mut().zip(b.chunks_exact(8)) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            *ki = u64::from_le_bytes(w);
+        for (ki, c) in k.iter_mut().zip(b.as_chunks::<8>().0) {
+            *ki = u64::from_le_bytes(*c);
         }
         Ok(TagHashKey(k))
     }

@@ -159,10 +159,7 @@ fn scaled_erfc_sqrt(x: f64) -> f64 {
 /// Term by term, `∫_{v₀}^∞ e^{−Tv} v^{2k−½} dv = T^{−(2k+½)} Γ(2k+½, T v₀)`. The series
 /// converges like `(v₀/2π)^{2k}` (φ's radius of convergence is 2π) and is asymptotic in `1/T`
 /// with terms below `(2k)!/(2πT)^{2k}`; all its terms are positive after the first few.
-#[expect(
-    clippy::indexing_slicing,
-    reason = "series indices below the fixed array length TERMS"
-)]
+#[expect(clippy::indexing_slicing, reason = "series indices below the fixed array length TERMS")]
 fn t_tail_large_df(df: f64, v0: f64) -> f64 {
     const TERMS: usize = 24;
     const SQRT_PI: f64 = 1.772_453_850_905_516_027_298_167_483_341;
