@@ -18,7 +18,7 @@
 //!    most any quantity sums over) is checked by all three parties; if it fails, all stop with
 //!    the same error.
 //! 4. **shares**/**products**: each data party starts its MPC session (seed from the helper)
-//!    and streams its matrix in blocks of rows ([`Plan::fill_rows`]) through cross-party
+//!    and streams its matrix in blocks of rows ([`Plan::rows`]) through cross-party
 //!    products (helper: a matrix triple per block); both data parties hold additive shares of
 //!    every quantity of every cell of the inner join.
 //! 5. **comparison**: for outputs with a privacy budget, the helper's noise shares are added
@@ -41,7 +41,7 @@ use thiserror::Error;
 
 use crate::input::{PartyTable, MAX_ROWS};
 use crate::output::OutputTable;
-use crate::plan::{Layout, MissingColumn, Op, Plan};
+use crate::plan::{Layout, Op, Plan, TableMismatch};
 use crate::spec::{SpecError, Study};
 use crate::statistic::{self, CellValues};
 
@@ -86,9 +86,9 @@ pub enum EngineError {
     /// A revealed suppression bit was neither 0 nor 1 (a peer misbehaved).
     #[error("a revealed suppression bit is not 0 or 1: the peer deviated from the protocol")]
     BadBit,
-    /// The input table lacks a column the study needs.
+    /// The input table does not fit the study's plan.
     #[error(transparent)]
-    MissingColumn(#[from] MissingColumn),
+    Table(#[from] TableMismatch),
     /// The private join returned positions outside the union (a peer or helper misbehaved).
     #[error("the private join placed a row at position {position}, outside the union of {union}")]
     BadPosition {
@@ -351,6 +351,7 @@ pub fn run_data_party(
     let mut products: Vec<u64> = Vec::new();
     let mut opened: Vec<u64> = Vec::new();
     let mut block: Vec<u64> = Vec::new();
+    let matrix = plan.rows(role, table)?;
     for op in plan.ops(study, n) {
         match op {
             Op::CrossProduct { start, rows } => {
@@ -358,7 +359,7 @@ pub fn run_data_party(
                     phases.start("products");
                 }
                 block.resize(rows * width, 0);
-                plan.fill_rows(role, table, &row_at, start, &mut block)?;
+                matrix.fill(&row_at, start, &mut block)?;
                 let part = mpc.cross_product(&block, rows, plan.k, plan.l)?;
                 ring::add_assign(&mut shares, &part).map_err(MpcError::from)?;
             }

@@ -311,28 +311,46 @@ impl Plan {
         }
     }
 
-    /// Fill the rows of the matrix of the data party with `role` for union positions
-    /// `start..start + rows` into `out` (row-major, `rows × width`, [`Plan::width`]);
-    /// `row_at[pos]` is the own row at a position or `u32::MAX` for none (presence 0: the row
-    /// stays zero). The helper's matrix has no columns: nothing to fill.
-    pub fn fill_rows(
+    /// The matrix builder of the data party with `role` over its validated `table`: every
+    /// column the plan needs is looked up (and its length checked) once, before any row is
+    /// built. The helper's matrix has no columns.
+    pub fn rows<'t>(
         &self,
         role: Role,
-        table: &PartyTable,
-        row_at: &[u32],
-        start: usize,
-        out: &mut [u64],
-    ) -> Result<(), MissingColumn> {
+        table: &'t PartyTable,
+    ) -> Result<MatrixRows<'t>, TableMismatch> {
         let (blocks, width) = match role {
-            Role::First => (&self.first, self.k),
-            Role::Second => (&self.second, self.l),
-            Role::Helper => return Ok(()),
+            Role::First => (self.first.as_slice(), self.k),
+            Role::Second => (self.second.as_slice(), self.l),
+            Role::Helper => (&[][..], 0),
         };
-        if width == 0 {
+        Ok(MatrixRows {
+            prepared: prepare(blocks, table)?,
+            width,
+            rows: table.len(),
+        })
+    }
+}
+
+/// One data party's rows of the cross-party product, built block by block
+/// ([`Plan::rows`]).
+pub struct MatrixRows<'t> {
+    prepared: Vec<Prepared<'t>>,
+    width: usize,
+    rows: usize,
+}
+
+impl MatrixRows<'_> {
+    /// Fill the matrix rows for union positions `start..start + out.len() / width` into `out`
+    /// (row-major, [`Plan::width`] columns); `row_at[pos]` is the own row at a position or
+    /// `u32::MAX` for none (presence 0: the row stays zero).
+    ///
+    /// A row index or a level outside the table is an error, never a silently wrong row.
+    pub fn fill(&self, row_at: &[u32], start: usize, out: &mut [u64]) -> Result<(), TableMismatch> {
+        if self.width == 0 {
             return Ok(());
         }
-        let prepared = prepare(blocks, table)?;
-        for (r, row) in out.chunks_exact_mut(width).enumerate() {
+        for (r, row) in out.chunks_exact_mut(self.width).enumerate() {
             row.fill(0);
             let Some(&i) = row_at.get(start + r) else {
                 continue;
@@ -341,16 +359,27 @@ impl Plan {
                 continue;
             }
             let i = i as usize;
-            for p in &prepared {
+            if i >= self.rows {
+                return Err(TableMismatch::RowOutOfRange {
+                    row: i,
+                    rows: self.rows,
+                });
+            }
+            for p in &self.prepared {
                 let mut cell = 0usize;
-                for (col, n) in &p.cats {
-                    cell = cell * n + col.get(i).copied().unwrap_or(0) as usize;
+                for cat in &p.cats {
+                    cell = cell * cat.levels + cat.level(i)?;
                 }
                 let base = p.offset + cell * p.factors.len();
-                for (f, atoms) in p.factors.iter().enumerate() {
-                    if let Some(slot) = row.get_mut(base + f) {
-                        *slot = atoms.iter().fold(1u64, |acc, a| acc.wrapping_mul(a.at(i)));
+                let slots = row
+                    .get_mut(base..base + p.factors.len())
+                    .ok_or(TableMismatch::Layout)?;
+                for (slot, atoms) in slots.iter_mut().zip(&p.factors) {
+                    let mut v = 1u64;
+                    for a in atoms {
+                        v = v.wrapping_mul(a.at(i)?);
                     }
+                    *slot = v;
                 }
             }
         }
@@ -419,11 +448,49 @@ fn noise_mechanisms(
         .collect()
 }
 
-/// A column the plan needs is not in this party's table (the table was not validated against
-/// this study).
+/// A party's table does not fit the study's plan (it was not validated against this study),
+/// or the join placed a row outside it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the input table has no column '{0}' that the study needs; validate it against the study")]
-pub struct MissingColumn(pub String);
+pub enum TableMismatch {
+    /// A column the plan needs is not in the table (or has another kind).
+    #[error(
+        "the input table has no column '{0}' that the study needs; validate it against the study"
+    )]
+    MissingColumn(String),
+    /// A column has another number of values than the table has rows.
+    #[error(
+        "column '{column}' has {len} values for {rows} rows; validate the table against the study"
+    )]
+    ColumnLength {
+        /// The column.
+        column: String,
+        /// Its number of values.
+        len: usize,
+        /// The table's number of rows.
+        rows: usize,
+    },
+    /// A category column holds a level index outside the column's levels.
+    #[error("column '{column}' holds the level index {level} of {levels} levels; validate the table against the study")]
+    LevelOutOfRange {
+        /// The column.
+        column: String,
+        /// The level index found.
+        level: u32,
+        /// The column's number of levels.
+        levels: usize,
+    },
+    /// The join placed a row index outside the table.
+    #[error("the private join returned row {row} of a table of {rows} rows")]
+    RowOutOfRange {
+        /// The row index.
+        row: usize,
+        /// The table's number of rows.
+        rows: usize,
+    },
+    /// A cell's columns fall outside the party's matrix width (a defect in samen).
+    #[error("internal error: a cell outside the matrix layout; this is a defect in samen, please report it")]
+    Layout,
+}
 
 enum PreparedAtom<'t> {
     Value(&'t [i64]),
@@ -431,16 +498,39 @@ enum PreparedAtom<'t> {
 }
 
 impl PreparedAtom<'_> {
-    fn at(&self, i: usize) -> u64 {
+    /// The atom's factor at row `i` (`i` is below the checked column length).
+    fn at(&self, i: usize) -> Result<u64, TableMismatch> {
         match self {
-            PreparedAtom::Value(v) => v.get(i).copied().unwrap_or(0) as u64,
-            PreparedAtom::Level(v, l) => u64::from(v.get(i) == Some(l)),
+            PreparedAtom::Value(v) => v.get(i).map(|&x| x as u64),
+            PreparedAtom::Level(v, l) => v.get(i).map(|x| u64::from(x == l)),
+        }
+        .ok_or(TableMismatch::Layout)
+    }
+}
+
+/// A grouping column of one output: its level indices and number of levels.
+struct Category<'t> {
+    name: String,
+    values: &'t [u32],
+    levels: usize,
+}
+
+impl Category<'_> {
+    fn level(&self, i: usize) -> Result<usize, TableMismatch> {
+        match self.values.get(i) {
+            Some(&level) if (level as usize) < self.levels => Ok(level as usize),
+            Some(&level) => Err(TableMismatch::LevelOutOfRange {
+                column: self.name.clone(),
+                level,
+                levels: self.levels,
+            }),
+            None => Err(TableMismatch::Layout),
         }
     }
 }
 
 struct Prepared<'t> {
-    cats: Vec<(&'t [u32], usize)>,
+    cats: Vec<Category<'t>>,
     factors: Vec<Vec<PreparedAtom<'t>>>,
     offset: usize,
 }
@@ -448,10 +538,22 @@ struct Prepared<'t> {
 fn prepare<'t>(
     blocks: &[Block],
     table: &'t PartyTable,
-) -> Result<Vec<Prepared<'t>>, MissingColumn> {
-    let missing = |r: &ColumnRef| MissingColumn(r.to_string());
+) -> Result<Vec<Prepared<'t>>, TableMismatch> {
+    let rows = table.len();
+    let missing = |r: &ColumnRef| TableMismatch::MissingColumn(r.to_string());
+    let checked = |r: &ColumnRef, len: usize| {
+        if len == rows {
+            Ok(())
+        } else {
+            Err(TableMismatch::ColumnLength {
+                column: r.to_string(),
+                len,
+                rows,
+            })
+        }
+    };
     let category = |r: &ColumnRef| match table.columns.get(&r.column) {
-        Some(ColumnData::Category(v)) => Ok(v.as_slice()),
+        Some(ColumnData::Category(v)) => checked(r, v.len()).map(|()| v.as_slice()),
         _ => Err(missing(r)),
     };
     blocks
@@ -460,8 +562,14 @@ fn prepare<'t>(
             let cats =
                 b.by.iter()
                     .zip(&b.levels)
-                    .map(|(r, &n)| Ok((category(r)?, n)))
-                    .collect::<Result<Vec<_>, MissingColumn>>()?;
+                    .map(|(r, &levels)| {
+                        Ok(Category {
+                            name: r.to_string(),
+                            values: category(r)?,
+                            levels,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, TableMismatch>>()?;
             let factors = b
                 .factors
                 .iter()
@@ -469,14 +577,16 @@ fn prepare<'t>(
                     f.iter()
                         .map(|a| match a {
                             Atom::Value(r) => match table.columns.get(&r.column) {
-                                Some(ColumnData::Integer(v)) => Ok(PreparedAtom::Value(v)),
+                                Some(ColumnData::Integer(v)) => {
+                                    checked(r, v.len()).map(|()| PreparedAtom::Value(v))
+                                }
                                 _ => Err(missing(r)),
                             },
                             Atom::Level(r, l) => Ok(PreparedAtom::Level(category(r)?, *l)),
                         })
-                        .collect::<Result<Vec<_>, MissingColumn>>()
+                        .collect::<Result<Vec<_>, TableMismatch>>()
                 })
-                .collect::<Result<Vec<_>, MissingColumn>>()?;
+                .collect::<Result<Vec<_>, TableMismatch>>()?;
             Ok(Prepared {
                 cats,
                 factors,

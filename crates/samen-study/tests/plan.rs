@@ -1,0 +1,111 @@
+//! The matrix rows a data party contributes to the cross-party product: exact values for a
+//! fitting table, typed errors (never a silently wrong row) for a table that does not fit.
+// Test and benchmark code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{output, study_header};
+use samen_core::Role;
+use samen_study::input::{ColumnData, InputTable, PartyTable};
+use samen_study::plan::{Plan, TableMismatch};
+use samen_study::spec::Study;
+
+fn study() -> Study {
+    let text = study_header(0, 100, 0, 100) + &output("m", "mean", Some("ta.va"), &["ta.ca"], 0);
+    Study::from_toml_str(&text).unwrap()
+}
+
+fn table(study: &Study) -> PartyTable {
+    InputTable::new(&["id", "ca", "cb", "va", "extra"])
+        .row(&["x", "a2", "b0", "7", ""])
+        .row(&["y", "a0", "b1", "9", ""])
+        .validate(study, "ta")
+        .unwrap()
+}
+
+#[test]
+fn rows_hold_presence_times_one_hot_and_values() {
+    let study = study();
+    let plan = Plan::new(&study).unwrap();
+    let t = table(&study);
+    let width = plan.width(Role::First);
+    let rows = plan.rows(Role::First, &t).unwrap();
+    // Positions 0..3: row 1 (y), nobody, row 0 (x).
+    let mut out = vec![u64::MAX; 3 * width];
+    rows.fill(&[1, u32::MAX, 0], 0, &mut out).unwrap();
+    let (y, rest) = out.split_at(width);
+    let (nobody, x) = rest.split_at(width);
+    assert!(
+        nobody.iter().all(|&v| v == 0),
+        "an empty position contributes nothing"
+    );
+    // One output, `mean of va by ca`: per level of ca the factors (1, va), so row y (level a0)
+    // is (1, 9) in cell 0 and row x (level a2) is (1, 7) in cell 2.
+    assert_eq!(width, 6);
+    assert_eq!(y, [1, 9, 0, 0, 0, 0]);
+    assert_eq!(x, [0, 0, 0, 0, 1, 7]);
+}
+
+#[test]
+fn a_table_that_does_not_fit_is_an_error() {
+    let study = study();
+    let plan = Plan::new(&study).unwrap();
+    let width = plan.width(Role::First);
+    let mut out = vec![0u64; width];
+
+    let mut short = table(&study);
+    short
+        .columns
+        .insert("va".into(), ColumnData::Integer(vec![7]));
+    assert!(matches!(
+        plan.rows(Role::First, &short),
+        Err(TableMismatch::ColumnLength {
+            len: 1,
+            rows: 2,
+            ..
+        })
+    ));
+
+    let mut missing = table(&study);
+    missing.columns.remove("ca");
+    assert!(matches!(
+        plan.rows(Role::First, &missing),
+        Err(TableMismatch::MissingColumn(c)) if c.contains("ca")
+    ));
+
+    let mut bad_level = table(&study);
+    bad_level
+        .columns
+        .insert("ca".into(), ColumnData::Category(vec![2, 3]));
+    let rows = plan.rows(Role::First, &bad_level).unwrap();
+    rows.fill(&[0], 0, &mut out).unwrap();
+    assert!(matches!(
+        rows.fill(&[1], 0, &mut out),
+        Err(TableMismatch::LevelOutOfRange {
+            level: 3,
+            levels: 3,
+            ..
+        })
+    ));
+
+    let t = table(&study);
+    let rows = plan.rows(Role::First, &t).unwrap();
+    assert!(matches!(
+        rows.fill(&[2], 0, &mut out),
+        Err(TableMismatch::RowOutOfRange { row: 2, rows: 2 })
+    ));
+}
+
+#[test]
+fn the_helper_has_no_matrix() {
+    let study = study();
+    let plan = Plan::new(&study).unwrap();
+    let t = table(&study);
+    assert_eq!(plan.width(Role::Helper), 0);
+    let mut out: Vec<u64> = Vec::new();
+    plan.rows(Role::Helper, &t)
+        .unwrap()
+        .fill(&[0, 1], 0, &mut out)
+        .unwrap();
+}
