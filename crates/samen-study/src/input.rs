@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use samen_pseudonym::csv_bulk::{CsvLineError, PhysicalLineReader};
+use samen_pseudonym::distinct::first_repeat;
 use samen_pseudonym::normalise as norm;
 use thiserror::Error;
 
@@ -287,19 +288,35 @@ fn utf8_fields<'r>(
     source_name: &str,
     record: &'r csv::ByteRecord,
 ) -> Result<(u64, Vec<&'r str>), InputError> {
-    let line = record.position().map_or(0, csv::Position::line);
+    let line = record_line(record);
     let fields = record
         .iter()
         .map(std::str::from_utf8)
         .collect::<Result<Vec<&str>, _>>()
-        .map_err(|_| InputError::Csv {
-            source_name: source_name.to_string(),
-            line,
-            detail: "field is not valid UTF-8".to_string(),
-        })?;
+        .map_err(|_| not_utf8(source_name, line))?;
     Ok((line, fields))
 }
 
+/// The physical line where a record starts (set by [`PhysicalLineReader`]).
+fn record_line(record: &csv::ByteRecord) -> u64 {
+    record.position().map_or(0, csv::Position::line)
+}
+
+fn not_utf8(source_name: &str, line: u64) -> InputError {
+    InputError::Csv {
+        source_name: source_name.to_string(),
+        line,
+        detail: "field is not valid UTF-8".to_string(),
+    }
+}
+
+/// Whether every field of a record is valid UTF-8 (checked on the whole record at once when it
+/// is ASCII, the common case).
+fn record_is_utf8(record: &csv::ByteRecord) -> bool {
+    record.as_slice().is_ascii() || record.iter().all(|f| std::str::from_utf8(f).is_ok())
+}
+
+/// Read and validate a CSV table from `reader` (errors name `source_name`).
 fn read_csv_from<R: std::io::Read>(
     spec: &TableSpec,
     source_name: &str,
@@ -321,14 +338,27 @@ fn read_csv_from<R: std::io::Read>(
     };
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut v = Validator::new(spec, source_name, &header_refs)?;
-    while rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_err(source_name, e))?
-    {
-        let (line, fields) = utf8_fields(source_name, &record)?;
-        v.push(line, &fields)?;
-    }
-    Ok(v.finish())
+    let stopped = loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(e) => break Some(csv_err(source_name, e)),
+        }
+        let line = record_line(&record);
+        if !record_is_utf8(&record) {
+            break Some(not_utf8(source_name, line));
+        }
+        let field = |pos: usize| {
+            record
+                .get(pos)
+                .and_then(|f| std::str::from_utf8(f).ok())
+                .unwrap_or("")
+        };
+        if let Err(e) = v.push(line, field) {
+            break Some(e);
+        }
+    };
+    v.finish(stopped)
 }
 
 fn validate_records<'a, I>(
@@ -341,16 +371,52 @@ where
     I: Iterator<Item = Result<(u64, Vec<&'a str>), InputError>>,
 {
     let mut v = Validator::new(spec, source_name, header)?;
+    let mut stopped = None;
     for r in records {
-        let (line, fields) = r?;
-        v.push(line, &fields)?;
+        let pushed = r.and_then(|(line, fields)| {
+            v.push(line, |pos| fields.get(pos).copied().unwrap_or(""))
+        });
+        if let Err(e) = pushed {
+            stopped = Some(e);
+            break;
+        }
     }
-    Ok(v.finish())
+    v.finish(stopped)
+}
+
+/// Category columns with at most this many levels are looked up by a scan of the levels, larger
+/// ones in a hash map.
+const SCAN_LEVELS: usize = 16;
+
+/// The declared levels of a category column, for looking up a field's level index.
+enum Levels<'s> {
+    /// A few levels with their indices, scanned in order.
+    Few(Vec<(&'s str, u32)>),
+    /// Many levels.
+    Many(HashMap<&'s str, u32>),
+}
+
+impl<'s> Levels<'s> {
+    fn new(levels: &'s [String]) -> Levels<'s> {
+        let indexed = levels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32));
+        if levels.len() <= SCAN_LEVELS {
+            Levels::Few(indexed.collect())
+        } else {
+            Levels::Many(indexed.collect())
+        }
+    }
+
+    fn index(&self, field: &str) -> Option<u32> {
+        match self {
+            Levels::Few(levels) => levels.iter().find(|(l, _)| *l == field).map(|&(_, i)| i),
+            Levels::Many(index) => index.get(field).copied(),
+        }
+    }
 }
 
 enum ColCheck<'s> {
     Category {
-        index: HashMap<&'s str, u32>,
+        index: Levels<'s>,
         levels: usize,
         out: Vec<u32>,
     },
@@ -361,6 +427,37 @@ enum ColCheck<'s> {
     },
 }
 
+/// The physical line of every accepted row, stored as the rows where the line does not follow
+/// on from the previous row's (the first row, and rows after blank lines or multi-line fields).
+#[derive(Default)]
+struct Lines {
+    /// (row, line) at each break, rows increasing.
+    breaks: Vec<(usize, u64)>,
+    /// The line that would follow on from the last row pushed.
+    next: Option<u64>,
+}
+
+impl Lines {
+    fn push(&mut self, row: usize, line: u64) {
+        if self.next != Some(line) {
+            self.breaks.push((row, line));
+        }
+        self.next = line.checked_add(1);
+    }
+
+    /// The line of `row` (a row that was pushed).
+    fn line(&self, row: usize) -> u64 {
+        let after = self.breaks.partition_point(|&(r, _)| r <= row);
+        after
+            .checked_sub(1)
+            .and_then(|i| self.breaks.get(i))
+            .map_or(0, |&(r, line)| line + (row - r) as u64)
+    }
+}
+
+/// Checks rows one by one and encodes them. Duplicated identifiers are found at the end, over
+/// all accepted rows at once ([`Validator::finish`]), and reported before any error that stopped
+/// the rows: the same error a check row by row would stop at.
 struct Validator<'s> {
     spec: &'s TableSpec,
     source_name: String,
@@ -368,7 +465,7 @@ struct Validator<'s> {
     id_kind: norm::IdKind,
     cols: Vec<(&'s str, usize, ColCheck<'s>)>,
     ids: Vec<String>,
-    seen: HashMap<String, u64>,
+    lines: Lines,
 }
 
 impl<'s> Validator<'s> {
@@ -393,11 +490,7 @@ impl<'s> Validator<'s> {
             let pos = find(name)?;
             let check = match kind {
                 ColumnKind::Category { levels } => ColCheck::Category {
-                    index: levels
-                        .iter()
-                        .enumerate()
-                        .map(|(i, l)| (l.as_str(), i as u32))
-                        .collect(),
+                    index: Levels::new(levels),
                     levels: levels.len(),
                     out: Vec::new(),
                 },
@@ -416,30 +509,37 @@ impl<'s> Validator<'s> {
             id_kind: spec.id.kind,
             cols,
             ids: Vec::new(),
-            seen: HashMap::new(),
+            lines: Lines::default(),
         })
     }
 
-    fn push(&mut self, line: u64, fields: &[&str]) -> Result<(), InputError> {
+    /// Check and encode the row on physical line `line` whose field at position `pos` is
+    /// `field(pos)` (`""` for a missing field). Does not check for duplicated identifiers.
+    fn push<'f>(&mut self, line: u64, field: impl Fn(usize) -> &'f str) -> Result<(), InputError> {
         if self.ids.len() >= MAX_ROWS {
             return Err(InputError::TooManyRows {
                 source_name: self.source_name.clone(),
                 max: MAX_ROWS,
             });
         }
-        let raw_id = fields.get(self.id_pos).copied().unwrap_or("");
-        let id = norm::normalise(self.id_kind, raw_id).map_err(|reason| InputError::InvalidId {
+        let invalid_id = |reason| InputError::InvalidId {
             source_name: self.source_name.clone(),
             line,
             column: self.spec.id.column.clone(),
             reason,
-        })?;
-        let id: String = id.to_string();
+        };
+        // `normalise_bytes` on the bytes of a `&str` is `normalise`, without its allocation;
+        // its result is a trimmed slice of the field or ASCII digits, so valid UTF-8.
+        let id = norm::normalise_bytes(self.id_kind, field(self.id_pos).as_bytes())
+            .map_err(invalid_id)?;
+        let id = std::str::from_utf8(id.as_bytes())
+            .map_err(|_| invalid_id(norm::InvalidId::NotUtf8))?
+            .to_string();
         for (name, pos, check) in &mut self.cols {
-            let field = fields.get(*pos).copied().unwrap_or("").trim();
+            let field = field(*pos).trim();
             match check {
-                ColCheck::Category { index, levels, out } => match index.get(field) {
-                    Some(i) => out.push(*i),
+                ColCheck::Category { index, levels, out } => match index.index(field) {
+                    Some(i) => out.push(i),
                     None => {
                         return Err(InputError::UnknownLevel {
                             source_name: self.source_name.clone(),
@@ -468,20 +568,26 @@ impl<'s> Validator<'s> {
                 }
             }
         }
-        if let Some(first_line) = self.seen.get(&id) {
-            return Err(InputError::DuplicateId {
-                source_name: self.source_name.clone(),
-                line,
-                column: self.spec.id.column.clone(),
-                first_line: *first_line,
-            });
-        }
-        self.seen.insert(id.clone(), line);
+        self.lines.push(self.ids.len(), line);
         self.ids.push(id);
         Ok(())
     }
 
-    fn finish(self) -> PartyTable {
+    /// The table, or the first error in row order: a duplicated identifier among the accepted
+    /// rows comes before `stopped`, the error that ended the rows (if any), because it is on an
+    /// earlier line.
+    fn finish(self, stopped: Option<InputError>) -> Result<PartyTable, InputError> {
+        if let Some(repeat) = first_repeat(&self.ids) {
+            return Err(InputError::DuplicateId {
+                source_name: self.source_name,
+                line: self.lines.line(repeat.later),
+                column: self.spec.id.column.clone(),
+                first_line: self.lines.line(repeat.earlier),
+            });
+        }
+        if let Some(e) = stopped {
+            return Err(e);
+        }
         let columns = self
             .cols
             .into_iter()
@@ -493,10 +599,10 @@ impl<'s> Validator<'s> {
                 (name.to_string(), data)
             })
             .collect();
-        PartyTable {
+        Ok(PartyTable {
             table: self.spec.name.clone(),
             ids: self.ids,
             columns,
-        }
+        })
     }
 }
