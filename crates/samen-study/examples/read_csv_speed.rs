@@ -60,13 +60,7 @@ fn study() -> Study {
         .integer("register", "income", 0, INCOME_MAX)
         .table("usage", "portal", "bsn", IdKind::Bsn)
         .integer("usage", "logins", 0, 10_000)
-        .output(
-            "users",
-            Statistic::Count,
-            None,
-            &["register.province"],
-            10,
-        )
+        .output("users", Statistic::Count, None, &["register.province"], 10)
         .build()
         .unwrap()
 }
