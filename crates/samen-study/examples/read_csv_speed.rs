@@ -9,16 +9,19 @@
 //! and an integer income. It is generated with a fixed seed when `FILE` does not exist yet
 //! (default `ROWS` = 10^6, `FILE` = `register-<ROWS>.csv` in the temporary directory), so runs of
 //! different builds read the same bytes. Prints the best of `REPEATS` (default 5) runs, in
-//! seconds and rows per second.
+//! seconds and rows per second, and the time of the join's check that the identifiers are
+//! distinct, with a hash map of all of them and with sorted fingerprints.
 // Example code: a failed unwrap, expect or index is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use samen_pseudonym::distinct::first_repeat;
 use samen_pseudonym::normalise::bsn_digits_from_index;
 use samen_pseudonym::IdKind;
 use samen_study::input::read_csv;
@@ -112,13 +115,15 @@ fn main() {
     let bytes = std::fs::metadata(&path).unwrap().len();
     let study = study();
     let mut best = f64::INFINITY;
+    let mut table = None;
     for _ in 0..repeats {
         let t = Instant::now();
-        let table = read_csv(&study, "register", &path).unwrap();
+        let read = read_csv(&study, "register", &path).unwrap();
         let s = t.elapsed().as_secs_f64();
-        assert_eq!(table.len() as u64, rows);
+        assert_eq!(read.len() as u64, rows);
         best = best.min(s);
         eprintln!("  read_csv: {s:.3} s");
+        table = Some(read);
     }
     println!(
         "read_csv {rows} rows ({:.1} MB): best of {repeats} {best:.3} s, {:.2} M rows/s, {:.0} MB/s",
@@ -126,4 +131,25 @@ fn main() {
         rows as f64 / best / 1e6,
         bytes as f64 / best / 1e6
     );
+
+    // The join checks its identifiers again: a map of all of them (as before) against sorted
+    // fingerprints (`first_repeat`, what the joins use now).
+    let table = table.unwrap();
+    let ids: Vec<&[u8]> = table.ids.iter().map(|s| s.as_bytes()).collect();
+    let (mut map_best, mut sorted_best) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(ids.len());
+        let repeat = ids
+            .iter()
+            .enumerate()
+            .find_map(|(row, id)| seen.insert(id, row));
+        assert!(repeat.is_none());
+        map_best = map_best.min(t.elapsed().as_secs_f64());
+        drop(seen);
+        let t = Instant::now();
+        assert!(first_repeat(&ids).is_none());
+        sorted_best = sorted_best.min(t.elapsed().as_secs_f64());
+    }
+    println!("distinct check {rows} ids: HashMap {map_best:.3} s, first_repeat {sorted_best:.3} s");
 }
