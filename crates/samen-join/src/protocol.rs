@@ -1,7 +1,6 @@
 //! The two-party join, round by round (see [`crate::private_join`] for the message flow).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -9,6 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use samen_core::channel::{Channel, ChannelError};
+use samen_pseudonym::distinct::first_repeat;
 use samen_pseudonym::joint::{
     blind_encoded_batch, blind_encoded_batch_multi, hash_blind_compress_batch, Encoded,
 };
@@ -63,15 +63,16 @@ pub(crate) fn join_and_abort_on_error(
     result
 }
 
-/// Refuse an input that holds the same identifier twice, naming both rows.
+/// Refuse an input that holds the same identifier twice, naming the first row (in order) that
+/// repeats an earlier one, and that earlier row.
 pub(crate) fn check_distinct(ids: &[&[u8]]) -> Result<(), JoinError> {
-    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(ids.len());
-    for (row, id) in ids.iter().enumerate() {
-        if let Some(earlier_row) = seen.insert(id, row) {
-            return Err(JoinError::DuplicateId { row, earlier_row });
-        }
+    match first_repeat(ids) {
+        Some(r) => Err(JoinError::DuplicateId {
+            row: r.later,
+            earlier_row: r.earlier,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn run(session: &Session<'_>, peer: &mut dyn Channel) -> Result<JoinOutput, JoinError> {

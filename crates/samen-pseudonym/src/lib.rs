@@ -12,6 +12,7 @@
 //!   [`pseudonym::Pseudonymiser`] (two SHA-256 compressions per identifier).
 //! * [`csv_bulk`] — streaming, parallel, order-preserving, atomic pseudonymisation of a CSV column.
 //! * [`joint`] — ristretto255 hash-to-group and blinding for the private join.
+//! * [`distinct`] — the first repeated identifier among many (sorted fingerprints, exact).
 //!
 //! ```
 //! use samen_pseudonym::{key::PseudonymKey, normalise::{normalise, IdKind}, pseudonym::Pseudonymiser};
@@ -27,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod csv_bulk;
+pub mod distinct;
 pub mod joint;
 pub mod key;
 pub mod normalise;
