@@ -2,15 +2,16 @@
 //! of protocol operations every party walks.
 //!
 //! Every output is a block of one cross-party matrix product `M_Aᵀ · M_B`. Each statistic
-//! declares its per-cell [`Quantity`]s (sums of products of atoms); each quantity is split
-//! into the atoms First owns and those Second owns, which become **factors**: per-row columns
-//! of each side's matrix, multiplied by the side's presence flag and laid out per cell of the
+//! declares its per-cell [`Quantity`]s (sums of products of atoms); each quantity is split into
+//! the atoms First owns and those Second owns, which become **factors**: per-row columns of
+//! each side's matrix, multiplied by the side's presence flag and laid out per cell of the
 //! one-hot encoding of the side's own `by` columns (first `by` column outermost). Factor 0 of
-//! every block is the presence flag alone. A quantity is then the product entry (First's
-//! factor of cell a, Second's factor of cell b). Identical blocks of different outputs are
-//! shared. All blocks go into one cross product of shape `k × l`; communication is `N·(k + l)`
-//! words, streamed in blocks of rows so that a party's memory is its table plus
-//! `O(block · (k + l))`.
+//! every block is the presence flag alone. A quantity is then the product entry (First's factor
+//! of cell a, Second's factor of cell b). Outputs whose `by` columns on a side are the same
+//! share that side's block, whose factors are the union of theirs (each column is sent once,
+//! however many outputs read it). All blocks go into one cross product of shape `k × l`;
+//! communication is `N·(k + l)` words, streamed in blocks of rows so that a party's memory is
+//! its table plus `O(block · (k + l))`.
 //!
 //! The helper derives the same plan and the same [`Op`] list from the study file and the sizes,
 //! so it deals exactly the operations the data parties compute.
@@ -133,15 +134,28 @@ fn add_factor(factors: &mut Vec<Factor>, f: Factor) -> usize {
     factors.len() - 1
 }
 
-fn add_block(blocks: &mut Vec<Block>, b: Block) -> usize {
-    if let Some(i) = blocks
+/// The block of one side for the `by` columns `by`: the existing one with these `by` columns
+/// (outputs grouped alike share its columns), else a new one holding the presence factor.
+fn block_for(
+    blocks: &mut Vec<Block>,
+    by: Vec<ColumnRef>,
+    levels: Vec<usize>,
+) -> (usize, &mut Block) {
+    let i = blocks
         .iter()
-        .position(|x| x.by == b.by && x.factors == b.factors)
-    {
-        return i;
+        .position(|x| x.by == by)
+        .unwrap_or(blocks.len());
+    if i == blocks.len() {
+        blocks.push(Block {
+            by,
+            levels,
+            factors: vec![Vec::new()],
+            offset: 0,
+        });
     }
-    blocks.push(b);
-    blocks.len() - 1
+    #[expect(clippy::indexing_slicing, reason = "i is the block found or the one just pushed")]
+    let block = &mut blocks[i];
+    (i, block)
 }
 
 impl Plan {
@@ -154,8 +168,19 @@ impl Plan {
         let mut outputs = Vec::new();
         for o in study.outputs() {
             let quantities = statistic::quantities(o, study);
-            let mut ff: Vec<Factor> = vec![Vec::new()];
-            let mut sf: Vec<Factor> = vec![Vec::new()];
+            let side_by = |side: Role| {
+                let by: Vec<ColumnRef> =
+                    o.by.iter()
+                        .filter(|r| role_of(r) == Some(side))
+                        .cloned()
+                        .collect();
+                let levels = by.iter().map(|r| levels_of(study, r)).collect();
+                (by, levels)
+            };
+            let (by, levels) = side_by(Role::First);
+            let (first_block, fb) = block_for(&mut first, by, levels);
+            let (by, levels) = side_by(Role::Second);
+            let (second_block, sb) = block_for(&mut second, by, levels);
             let mut factor_pairs = Vec::with_capacity(quantities.len());
             for q in &quantities {
                 let (mut a, mut b): (Factor, Factor) =
@@ -164,24 +189,11 @@ impl Plan {
                         .partition(|atom| on_first(atom.column()));
                 a.sort();
                 b.sort();
-                factor_pairs.push((add_factor(&mut ff, a), add_factor(&mut sf, b)));
+                factor_pairs.push((
+                    add_factor(&mut fb.factors, a),
+                    add_factor(&mut sb.factors, b),
+                ));
             }
-            let side_block = |side: Role, factors: Vec<Factor>| {
-                let by: Vec<ColumnRef> =
-                    o.by.iter()
-                        .filter(|r| role_of(r) == Some(side))
-                        .cloned()
-                        .collect();
-                let levels = by.iter().map(|r| levels_of(study, r)).collect();
-                Block {
-                    by,
-                    levels,
-                    factors,
-                    offset: 0,
-                }
-            };
-            let first_block = add_block(&mut first, side_block(Role::First, ff));
-            let second_block = add_block(&mut second, side_block(Role::Second, sf));
             // Cells in declared order (first `by` column outermost) → (first cell, second cell).
             let all_levels: Vec<usize> = o.by.iter().map(|r| levels_of(study, r)).collect();
             let n_cells: usize = all_levels.iter().product();

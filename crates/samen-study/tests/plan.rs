@@ -109,3 +109,32 @@ fn the_helper_has_no_matrix() {
         .fill(&[0, 1], 0, &mut out)
         .unwrap();
 }
+
+#[test]
+fn outputs_grouped_alike_share_their_columns() {
+    // count by ca, mean of ta.va by ca, mean of tb.vb by ca: First's side needs per level of ca
+    // the factors 1 and va — one block of 3 × 2 columns, not 3 + 6 + 3. Second's side needs
+    // 1 and vb (no `by` column of its own): 2 columns.
+    let text = study_header(0, 100, 0, 100)
+        + &output("n", "count", None, &["ta.ca"], 0)
+        + &output("ma", "mean", Some("ta.va"), &["ta.ca"], 0)
+        + &output("mb", "mean", Some("tb.vb"), &["ta.ca"], 0)
+        + &output("by_cb", "count", None, &["ta.cb"], 0);
+    let study = Study::from_toml_str(&text).unwrap();
+    let plan = Plan::new(&study).unwrap();
+    // + 2 columns for the count by cb (its own block).
+    assert_eq!((plan.k, plan.l), (3 * 2 + 2, 2));
+    assert_eq!(plan.first.len(), 2);
+    // Every quantity still has its own product entry, and the shared ones coincide.
+    let n_count = plan.entry(0, 1, 0).unwrap();
+    assert_eq!(
+        plan.entry(1, 1, 0),
+        Some(n_count),
+        "the counts by ca are one entry"
+    );
+    assert_ne!(
+        plan.entry(1, 1, 1),
+        plan.entry(2, 1, 1),
+        "Σva and Σvb are different entries"
+    );
+}
