@@ -152,22 +152,30 @@ pub(super) struct Checks<'s> {
     cols: Vec<(&'s str, usize, ColCheck<'s>)>,
 }
 
+/// Where column `col` of the table is in the `header`.
+pub(super) fn column_position<H: AsRef<str>>(
+    spec: &TableSpec,
+    source_name: &str,
+    header: &[H],
+    col: &str,
+) -> Result<usize, InputError> {
+    header
+        .iter()
+        .position(|h| h.as_ref().trim() == col)
+        .ok_or_else(|| InputError::MissingColumn {
+            source_name: source_name.to_string(),
+            table: spec.name.clone(),
+            column: col.to_string(),
+        })
+}
+
 impl<'s> Checks<'s> {
     pub(super) fn new(
         spec: &'s TableSpec,
         source_name: &str,
         header: &[&str],
     ) -> Result<Checks<'s>, InputError> {
-        let find = |col: &str| -> Result<usize, InputError> {
-            header
-                .iter()
-                .position(|h| h.trim() == col)
-                .ok_or_else(|| InputError::MissingColumn {
-                    source_name: source_name.to_string(),
-                    table: spec.name.clone(),
-                    column: col.to_string(),
-                })
-        };
+        let find = |col: &str| column_position(spec, source_name, header, col);
         let id_pos = find(&spec.id.column)?;
         let mut cols = Vec::new();
         for (name, kind) in &spec.columns {

@@ -157,19 +157,7 @@ pub(super) fn read_csv_chunked<R: std::io::Read + Send>(
     chunking: Chunking,
 ) -> Result<PartyTable, InputError> {
     let mut rdr = PhysicalLineReader::new(reader, spec.delimiter);
-    let mut record = csv::ByteRecord::new();
-    let has_header = rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_err(source_name, e))?;
-    let header: Vec<String> = if has_header {
-        utf8_fields(source_name, &record)?
-            .1
-            .iter()
-            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let header = read_header(&mut rdr, source_name)?;
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let checks = Checks::new(spec, source_name, &header_refs)?;
     let mut rows = checks.rows();
@@ -194,6 +182,26 @@ pub(super) fn read_csv_chunked<R: std::io::Read + Send>(
         std::mem::swap(&mut current, &mut next);
     };
     checks.finish(rows, stopped)
+}
+
+/// The header record's field names, trimmed and without a byte-order mark (none for an empty
+/// input).
+pub(super) fn read_header<R: std::io::Read>(
+    rdr: &mut PhysicalLineReader<R>,
+    source_name: &str,
+) -> Result<Vec<String>, InputError> {
+    let mut record = csv::ByteRecord::new();
+    if !rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_err(source_name, e))?
+    {
+        return Ok(Vec::new());
+    }
+    Ok(utf8_fields(source_name, &record)?
+        .1
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect())
 }
 
 pub(super) fn validate_records<'a, I>(

@@ -29,29 +29,9 @@ fn study() -> Study {
 fn reference(spec: &TableSpec, bytes: &[u8]) -> Result<PartyTable, InputError> {
     let source_name = "src";
     let mut rdr = PhysicalLineReader::new(bytes, spec.delimiter);
+    let header = read_header(&mut rdr, source_name)?;
     let mut record = csv::ByteRecord::new();
-    let header: Vec<String> = if rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_err(source_name, e))?
-    {
-        utf8_fields(source_name, &record)?
-            .1
-            .iter()
-            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let find = |col: &str| {
-        header
-            .iter()
-            .position(|h| h.trim() == col)
-            .ok_or_else(|| InputError::MissingColumn {
-                source_name: source_name.to_string(),
-                table: spec.name.clone(),
-                column: col.to_string(),
-            })
-    };
+    let find = |col: &str| column_position(spec, source_name, &header, col);
     let id_pos = find(&spec.id.column)?;
     let mut cols = Vec::new();
     for (name, kind) in &spec.columns {
