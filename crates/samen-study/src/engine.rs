@@ -344,6 +344,9 @@ pub fn run_data_party(
     drop(joined);
 
     let layout = Layout::new(study, &plan);
+    if !layout.is_complete() {
+        return Err(EngineError::Layout);
+    }
     let width = plan.width(role);
     let mut shares = vec![0u64; plan.k * plan.l];
     let mut values: Vec<u64> = Vec::new();

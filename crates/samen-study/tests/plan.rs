@@ -8,7 +8,7 @@ mod common;
 use common::{output, study_header};
 use samen_core::Role;
 use samen_study::input::{ColumnData, InputTable, PartyTable};
-use samen_study::plan::{Plan, TableMismatch};
+use samen_study::plan::{Layout, Plan, TableMismatch};
 use samen_study::spec::Study;
 
 fn study() -> Study {
@@ -137,4 +137,33 @@ fn outputs_grouped_alike_share_their_columns() {
         plan.entry(2, 1, 1),
         "Σva and Σvb are different entries"
     );
+}
+
+#[test]
+fn every_cell_has_an_entry_per_declared_quantity() {
+    let mut text = study_header(0, 100, 0, 100);
+    for (i, (stat, of)) in [
+        ("count", None),
+        ("sum", Some("tb.vb")),
+        ("mean", Some("ta.va")),
+        ("variance", Some("tb.vb")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        text += &output(&format!("o{i}"), stat, of, &["ta.ca", "tb.cc"], 0);
+    }
+    let study = Study::from_toml_str(&text).unwrap();
+    let plan = Plan::new(&study).unwrap();
+    let layout = Layout::new(&study, &plan);
+    assert!(layout.is_complete());
+    for slot in &layout.slots {
+        let want = [1, 2, 2, 3][slot.output];
+        assert_eq!(slot.entries.len(), want, "output {}", slot.output);
+        assert!(slot.entries.iter().all(|&e| e < plan.k * plan.l));
+        let mut distinct = slot.entries.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), want, "one entry per quantity");
+    }
 }

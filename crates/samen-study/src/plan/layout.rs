@@ -16,6 +16,9 @@ pub struct Slot {
     pub min_cell: u64,
     /// Product entries of the cell's quantities (count first).
     pub entries: Vec<usize>,
+    /// How many quantities the output's statistic declares (`entries.len()` in a consistent
+    /// plan).
+    pub quantities: usize,
     /// Whether the output adds noise (one noise value per quantity).
     pub noisy: bool,
 }
@@ -36,6 +39,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Whether every cell has a product entry for each quantity its statistic declares.
+    pub fn is_complete(&self) -> bool {
+        self.slots.iter().all(|s| s.entries.len() == s.quantities)
+    }
+
     /// The layout of `plan`.
     pub fn new(study: &Study, plan: &Plan) -> Layout {
         let mut slots = Vec::with_capacity(plan.total_cells());
@@ -60,6 +68,7 @@ impl Layout {
                     cell,
                     min_cell: o.min_cell,
                     entries,
+                    quantities: op.quantities.len(),
                     noisy,
                 });
             }

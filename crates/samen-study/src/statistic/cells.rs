@@ -19,37 +19,44 @@ pub(super) struct CellStatistic {
     degree: usize,
     /// Statistic columns after `count`.
     columns: &'static [&'static str],
-    /// The statistic's fields from (n, Σv, Σv²).
-    fields: fn(i128, i128, i128) -> Vec<String>,
+    /// The statistic's fields from the cell's quantities `[n, Σv, Σv²]` (as many as `degree`
+    /// declares).
+    fields: fn(&[i128]) -> Vec<String>,
 }
 
 pub(super) static COUNT: CellStatistic = CellStatistic {
     name: "count",
     degree: 0,
     columns: &[],
-    fields: |_, _, _| vec![],
+    fields: |_| vec![],
 };
 
 pub(super) static SUM: CellStatistic = CellStatistic {
     name: "sum",
     degree: 1,
     columns: &["sum"],
-    fields: |_, s, _| vec![s.to_string()],
+    fields: |v| vec![v.get(1).map(ToString::to_string).unwrap_or_default()],
 };
 
 pub(super) static MEAN: CellStatistic = CellStatistic {
     name: "mean",
     degree: 1,
     columns: &["mean"],
-    fields: |n, s, _| vec![fmt_f64(mean_and_variance(n, s, 0).0)],
+    fields: |v| match *v {
+        [n, s] => vec![fmt_f64(mean_and_variance(n, s, 0).0)],
+        _ => vec![String::new()],
+    },
 };
 
 pub(super) static VARIANCE: CellStatistic = CellStatistic {
     name: "variance",
     degree: 2,
     columns: &["mean", "variance"],
-    fields: |n, s, s2| {
-        let (m, v) = mean_and_variance(n, s, s2);
+    fields: |v| {
+        let (m, v) = match *v {
+            [n, s, s2] => mean_and_variance(n, s, s2),
+            _ => (None, None),
+        };
         vec![fmt_f64(m), fmt_f64(v)]
     },
 };
@@ -103,7 +110,12 @@ pub(super) fn cell_file(
             if c.suppressed {
                 row.extend(std::iter::repeat_n(String::new(), columns.len() + 1));
             } else {
-                row.push(c.values.first().copied().unwrap_or(0).to_string());
+                row.push(
+                    c.values
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                );
                 row.extend(fields(&c.values));
             }
             row.push(c.suppressed.to_string());
@@ -141,10 +153,7 @@ impl Definition for CellStatistic {
     }
 
     fn finish(&self, output: &OutputSpec, _study: &Study, cells: &[CellValues]) -> OutputTable {
-        let file = cell_file(output, self.columns, cells, |v| {
-            let at = |i: usize| v.get(i).copied().unwrap_or(0);
-            (self.fields)(at(0), at(1), at(2))
-        });
+        let file = cell_file(output, self.columns, cells, self.fields);
         OutputTable {
             name: output.name.clone(),
             statistic: output.statistic,

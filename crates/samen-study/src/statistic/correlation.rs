@@ -49,7 +49,11 @@ impl Definition for Correlation {
         let (n, r) = match cell.filter(|_| !suppressed) {
             None => (String::new(), vec![vec![None; m]; m]),
             Some(c) => {
-                let n = c.values.first().copied().unwrap_or(0).to_string();
+                let n = c
+                    .values
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 match gram::from_upper(m + 1, &c.values) {
                     Ok(g) => (n, crate::stats::correlation(&g)),
                     Err(e) => {

@@ -104,7 +104,11 @@ impl Definition for Regression {
         let mut n = String::new();
         let mut fit: Option<OlsFit> = None;
         if let Some(c) = cell.filter(|_| !suppressed) {
-            n = c.values.first().copied().unwrap_or(0).to_string();
+            n = c
+                .values
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let result = gram::from_upper(names.len() + 1, &c.values)
                 .map_err(|e| e.to_string())
                 .and_then(|g| fit_ols(&g).map_err(|e| e.to_string()));
