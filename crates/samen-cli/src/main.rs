@@ -1,6 +1,8 @@
 //! The `samen` command-line tool.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// The arguments' doc comments are the `--help` text, where `<party>` means a placeholder.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::process::ExitCode;
 

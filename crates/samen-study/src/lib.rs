@@ -11,7 +11,7 @@
 //!   private join, local matrices, the product with a helper triple, suppression of small
 //!   cells **inside MPC**, and the reveal of the final tables only;
 //! - writes the tables ([`output`]) and auditor transcripts ([`transcript`]);
-//! - computes the same tables in the clear for tests and audits ([`reference`]).
+//! - computes the same tables in the clear for tests and audits ([`mod@reference`]).
 //!
 //! Security model: semi-honest parties, no two of which collude. The data parties learn |A|,
 //! |B|, the union size N, the revealed tables and which cells were suppressed; the helper

@@ -7,7 +7,7 @@ use crate::statistic::Atom;
 use super::Block;
 
 /// One data party's rows of the cross-party product, built block by block
-/// ([`Plan::rows`]).
+/// ([`Plan::rows`](super::Plan::rows)).
 pub struct MatrixRows<'t> {
     prepared: Vec<Prepared<'t>>,
     width: usize,
@@ -29,7 +29,7 @@ impl<'t> MatrixRows<'t> {
     }
 
     /// Fill the matrix rows for union positions `start..start + out.len() / width` into `out`
-    /// (row-major, [`Plan::width`] columns); `row_at[pos]` is the own row at a position or
+    /// (row-major, [`Plan::width`](super::Plan::width) columns); `row_at[pos]` is the own row at a position or
     /// `u32::MAX` for none (presence 0: the row stays zero).
     ///
     /// A row index or a level outside the table is an error, never a silently wrong row.
