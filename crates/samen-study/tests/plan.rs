@@ -7,9 +7,10 @@ mod common;
 
 use common::{output, study_header};
 use samen_core::Role;
+use samen_pseudonym::IdKind;
 use samen_study::input::{ColumnData, InputTable, PartyTable};
-use samen_study::plan::{Layout, Plan, TableMismatch};
-use samen_study::spec::Study;
+use samen_study::plan::{Layout, Plan, TableMismatch, MAX_PRODUCT, MAX_WIDTH};
+use samen_study::spec::{SpecError, Statistic, Study, StudyBuilder};
 
 fn study() -> Study {
     let text = study_header(0, 100, 0, 100) + &output("m", "mean", Some("ta.va"), &["ta.ca"], 0);
@@ -165,5 +166,47 @@ fn every_cell_has_an_entry_per_declared_quantity() {
         distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), want, "one entry per quantity");
+    }
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A study with `a` × `b` cells of a count on First's side and `c` cells on Second's.
+fn wide_study(a: usize, b: usize, c: usize) -> Result<Study, SpecError> {
+    let levels = |n: usize, p: &str| -> Vec<String> { (0..n).map(|i| format!("{p}{i}")).collect() };
+    let (la, lb, lc) = (levels(a, "a"), levels(b, "b"), levels(c, "c"));
+    StudyBuilder::new("wide")
+        .data_party("p", "x:1")
+        .data_party("q", "x:2")
+        .helper("h", "x:3")
+        .table("ta", "p", "id", IdKind::Text)
+        .category("ta", "ca", &refs(&la))
+        .category("ta", "cb", &refs(&lb))
+        .table("tb", "q", "id", IdKind::Text)
+        .category("tb", "cc", &refs(&lc))
+        .output("first", Statistic::Count, None, &["ta.ca", "ta.cb"], 0)
+        .output("second", Statistic::Count, None, &["tb.cc"], 0)
+        .build()
+}
+
+#[test]
+fn matrices_and_their_product_are_bounded_before_anything_is_sent() {
+    // k = a·b + 1 (the second output's presence column), l = 1 + c.
+    let plan = Plan::new(&wide_study(500, 500, 60).unwrap()).unwrap();
+    assert_eq!((plan.k, plan.l), (250_001, 61));
+    assert!(plan.k * plan.l <= MAX_PRODUCT);
+    match wide_study(600, 500, 2) {
+        Err(SpecError::TooWide { party, width, max }) => {
+            assert_eq!((party.as_str(), width, max), ("p", 300_001, MAX_WIDTH));
+        }
+        other => panic!("{other:?}"),
+    }
+    match wide_study(500, 500, 100) {
+        Err(SpecError::ProductTooLarge { k, l, max }) => {
+            assert_eq!((k, l, max), (250_001, 101, MAX_PRODUCT));
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::wire::{header, stream, OpKind, BLOCK};
 use super::{check_len, le_u64s, sized, Computer, Dealer, MpcError};
 use crate::channel::ChannelExt;
-use crate::ring;
+use crate::ring::{self, RingError};
 use crate::Role;
 
 /// Check that the shapes of a cross product are addressable.
@@ -120,7 +120,7 @@ impl Dealer<'_> {
         let blocks = n.div_ceil(rows);
         let utv = (0..blocks)
             .into_par_iter()
-            .fold(
+            .try_fold(
                 || vec![0u64; k * l],
                 |mut acc, b| {
                     let start = b * rows;
@@ -129,18 +129,17 @@ impl Dealer<'_> {
                     let mut vb = vec![0u64; len * l];
                     u.fill_u64_at(start * k, &mut ub);
                     v.fill_u64_at(start * l, &mut vb);
-                    // shapes are consistent by construction
-                    let _ = ring::matmul_tn_acc(&ub, &vb, k, l, &mut acc);
-                    acc
+                    ring::matmul_tn_acc(&ub, &vb, k, l, &mut acc)?;
+                    Ok::<_, RingError>(acc)
                 },
             )
-            .reduce(
+            .try_reduce(
                 || vec![0u64; k * l],
                 |mut x, y| {
-                    let _ = ring::add_assign(&mut x, &y);
-                    x
+                    ring::add_assign(&mut x, &y)?;
+                    Ok(x)
                 },
-            );
+            )?;
         let r_second = ring::sub(&utv, &r_first)?;
         self.second.set_step("dealer-cross-product");
         self.second.send_msg(&header(OpKind::Cross, op, n, k, l))?;

@@ -165,6 +165,9 @@ pub enum MpcError {
     /// Local misuse: a noise mechanism given to [`Dealer::noise`] has unsupported parameters.
     #[error(transparent)]
     Noise(#[from] DpError),
+    /// An invariant of samen's own code did not hold (a defect in samen; nothing is revealed).
+    #[error("internal error in the secure computation ({0}); this is a defect in samen, please report it")]
+    Internal(&'static str),
 }
 
 /// A computing party's online session. Created after the dealer sent its seed.
@@ -318,9 +321,10 @@ impl<'a> Computer<'a> {
                 .into());
             }
             // one state per block sent, and block i was sent before it is received
-            if let Some(state) = pending.pop_front() {
-                consume(i, state, &frame)?;
-            }
+            let state = pending
+                .pop_front()
+                .ok_or(MpcError::Internal("a block received before it was sent"))?;
+            consume(i, state, &frame)?;
             spare.push(frame);
         }
         Ok(())

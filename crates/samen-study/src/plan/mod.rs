@@ -33,6 +33,10 @@ pub use rows::{MatrixRows, TableMismatch};
 /// Largest width of one side's matrix (columns); keeps a row of a block within a frame.
 pub const MAX_WIDTH: usize = 1 << 18;
 
+/// Largest number of entries `k · l` of the cross-party product (2^24 ring elements: 128 MiB,
+/// held by each of the three parties).
+pub const MAX_PRODUCT: usize = 1 << 24;
+
 /// Target number of ring elements of one side's matrix per streamed block of rows.
 const BLOCK_WORDS: usize = 1 << 21;
 
@@ -247,6 +251,13 @@ impl Plan {
                     max: MAX_WIDTH,
                 });
             }
+        }
+        if k.saturating_mul(l) > MAX_PRODUCT {
+            return Err(SpecError::ProductTooLarge {
+                k,
+                l,
+                max: MAX_PRODUCT,
+            });
         }
         Ok(Plan {
             join: study.join(),

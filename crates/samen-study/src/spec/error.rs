@@ -84,4 +84,18 @@ pub enum SpecError {
         /// The limit.
         max: usize,
     },
+    /// The cross-party product `k × l` of all outputs would be too large for every party to
+    /// hold (each keeps one `k × l` share matrix).
+    #[error(
+        "the outputs need a product of {k} × {l} entries, more than the limit of {max}; split the \
+         study into several studies or use fewer levels, grouping columns or predictors"
+    )]
+    ProductTooLarge {
+        /// Width of the first data party's matrix.
+        k: usize,
+        /// Width of the second data party's matrix.
+        l: usize,
+        /// The limit on `k · l`.
+        max: usize,
+    },
 }

@@ -2,7 +2,7 @@
 //! quantities: shared by the regression and the correlation statistics.
 
 use super::{Atom, Quantity};
-use crate::stats::Gram;
+use crate::stats::{Gram, StatsError};
 
 /// The quantities of the upper triangle of the Gram matrix of `z` (without the leading 1),
 /// row by row: `(0,0)` = n, `(0,j)` = Σz_j, `(i,j)` = Σz_i·z_j.
@@ -26,18 +26,33 @@ pub(super) fn quantities(z: &[Atom]) -> Vec<Quantity> {
     q
 }
 
-/// The full symmetric Gram matrix from the opened upper triangle (as [`quantities`] orders it).
-pub(super) fn from_upper(d: usize, upper: &[i128]) -> Result<Gram, crate::stats::StatsError> {
+/// The full symmetric Gram matrix from the opened upper triangle (as [`quantities`] orders it),
+/// which must have exactly `d·(d+1)/2` entries.
+pub(super) fn from_upper(d: usize, upper: &[i128]) -> Result<Gram, StatsError> {
+    let expected = d * (d + 1) / 2;
+    if upper.len() != expected {
+        return Err(StatsError::WrongLength {
+            d,
+            expected,
+            got: upper.len(),
+        });
+    }
     let mut full = vec![0i128; d * d];
     let mut it = upper.iter();
     for i in 0..d {
         for j in i..d {
-            let v = it.next().copied().unwrap_or(0);
-            if let Some(x) = full.get_mut(i * d + j) {
+            if let (Some(&v), Some(x)) = (it.next(), full.get_mut(i * d + j)) {
                 *x = v;
             }
-            if let Some(x) = full.get_mut(j * d + i) {
-                *x = v;
+        }
+    }
+    // Mirror the upper triangle.
+    for i in 0..d {
+        for j in 0..i {
+            if let Some(v) = full.get(j * d + i).copied() {
+                if let Some(x) = full.get_mut(i * d + j) {
+                    *x = v;
+                }
             }
         }
     }

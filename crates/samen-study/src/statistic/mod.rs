@@ -46,10 +46,11 @@ impl Atom {
         }
     }
 
-    /// Largest magnitude of the atom on any row.
+    /// Largest magnitude of the atom on any row. A column the study does not declare counts as
+    /// unbounded, so that the overflow rule refuses rather than a noise scale being too small.
     pub fn max_abs(&self, study: &Study) -> u128 {
         match self {
-            Atom::Value(c) => study.column(c).map(ColumnKind::max_abs).unwrap_or(0),
+            Atom::Value(c) => study.column(c).map_or(u128::MAX, ColumnKind::max_abs),
             Atom::Level(..) => 1,
         }
     }

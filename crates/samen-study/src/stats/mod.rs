@@ -54,12 +54,13 @@ pub enum StatsError {
     /// The matrix has no rows; a Gram matrix has at least the constant column (`d ≥ 1`).
     #[error("a Gram matrix needs at least the constant column (d ≥ 1), got d = 0")]
     Empty,
-    /// The number of entries is not `d × d`.
-    #[error("a {d}×{d} Gram matrix needs {expected} entries (row-major), got {got}")]
+    /// The number of entries is not `d × d` (the full matrix, row-major) or `d·(d+1)/2` (its
+    /// upper triangle).
+    #[error("a {d}×{d} Gram matrix needs {expected} entries, got {got}")]
     WrongLength {
         /// The dimension that was given.
         d: usize,
-        /// `d × d`.
+        /// `d × d`, or `d·(d+1)/2` for the upper triangle.
         expected: usize,
         /// The number of entries that were given.
         got: usize,
