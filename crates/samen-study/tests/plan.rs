@@ -173,8 +173,8 @@ fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// A study with `a` × `b` cells of a count on First's side and `c` cells on Second's.
-fn wide_study(a: usize, b: usize, c: usize) -> Result<Study, SpecError> {
+/// A study of `a` × `b` cells of a count on First's side and `c` cells on Second's.
+fn wide_study(a: usize, b: usize, c: usize) -> StudyBuilder {
     let levels = |n: usize, p: &str| -> Vec<String> { (0..n).map(|i| format!("{p}{i}")).collect() };
     let (la, lb, lc) = (levels(a, "a"), levels(b, "b"), levels(c, "c"));
     StudyBuilder::new("wide")
@@ -188,22 +188,21 @@ fn wide_study(a: usize, b: usize, c: usize) -> Result<Study, SpecError> {
         .category("tb", "cc", &refs(&lc))
         .output("first", Statistic::Count, None, &["ta.ca", "ta.cb"], 0)
         .output("second", Statistic::Count, None, &["tb.cc"], 0)
-        .build()
 }
 
 #[test]
 fn matrices_and_their_product_are_bounded_before_anything_is_sent() {
     // k = a·b + 1 (the second output's presence column), l = 1 + c.
-    let plan = Plan::new(&wide_study(500, 500, 60).unwrap()).unwrap();
+    let plan = Plan::new(&wide_study(500, 500, 60).build().unwrap()).unwrap();
     assert_eq!((plan.k, plan.l), (250_001, 61));
     assert!(plan.k * plan.l <= MAX_PRODUCT);
-    match wide_study(600, 500, 2) {
+    match wide_study(600, 500, 2).build() {
         Err(SpecError::TooWide { party, width, max }) => {
             assert_eq!((party.as_str(), width, max), ("p", 300_001, MAX_WIDTH));
         }
         other => panic!("{other:?}"),
     }
-    match wide_study(500, 500, 100) {
+    match wide_study(500, 500, 100).build() {
         Err(SpecError::ProductTooLarge { k, l, max }) => {
             assert_eq!((k, l, max), (250_001, 101, MAX_PRODUCT));
         }

@@ -156,10 +156,14 @@ impl Incoming<'_> {
         self.ch.send(&codec::encode_to_vec(&sizes))?;
         self.ch.set_step(STEP_POSITIONS);
         for chunk in self.indices.chunks(ITEMS_PER_FRAME) {
-            let pos: Vec<u32> = chunk
+            let pos = chunk
                 .iter()
-                .map(|&i| order.get(i as usize).copied().unwrap_or(u32::MAX))
-                .collect();
+                .map(|&i| {
+                    order.get(i as usize).copied().ok_or(JoinError::Internal(
+                        "a tag's index outside the union's order",
+                    ))
+                })
+                .collect::<Result<Vec<u32>, JoinError>>()?;
             self.ch.send_owned(wire::encode_positions(&pos))?;
         }
         self.ch.flush()?;
