@@ -146,11 +146,22 @@ impl Hello {
         codec::encode_checked(self)
     }
 
-    /// Decode a hello received from `peer`.
+    /// Decode a hello received from `peer`. A hello that does not decode but starts with
+    /// another protocol version is reported as [`HelloError::Version`]: a release whose hello
+    /// layout differs is told that the versions differ.
     pub fn decode(peer: &str, bytes: &[u8]) -> Result<Hello, HelloError> {
-        codec::decode_exact(bytes).map_err(|e| HelloError::Malformed {
-            peer: peer.to_string(),
-            detail: e.to_string(),
+        codec::decode_exact(bytes).map_err(|e| {
+            match bytes.first_chunk::<4>().map(|v| u32::from_le_bytes(*v)) {
+                Some(theirs) if theirs != PROTOCOL_VERSION => HelloError::Version {
+                    peer: peer.to_string(),
+                    theirs,
+                    ours: PROTOCOL_VERSION,
+                },
+                _ => HelloError::Malformed {
+                    peer: peer.to_string(),
+                    detail: e.to_string(),
+                },
+            }
         })
     }
 
@@ -303,6 +314,27 @@ mod tests {
             Err(HelloError::Malformed { .. })
         ));
         assert!(Hello::decode("x", &[0xff; 3]).is_err());
+    }
+
+    #[test]
+    fn another_version_with_another_layout_is_a_version_error() {
+        // A later release's hello: version 3, then fields this release cannot decode.
+        let mut later = 3u32.to_le_bytes().to_vec();
+        later.extend_from_slice(&[0x07; 50]);
+        assert!(matches!(
+            Hello::decode("portal", &later),
+            Err(HelloError::Version {
+                theirs: 3,
+                ours: PROTOCOL_VERSION,
+                ..
+            })
+        ));
+        // The same bytes with this release's version are malformed, not a version mismatch.
+        later[..4].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+        assert!(matches!(
+            Hello::decode("portal", &later),
+            Err(HelloError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -132,8 +132,8 @@ fn main() {
         bytes as f64 / best / 1e6
     );
 
-    // The join checks its identifiers again: a map of all of them (as before) against sorted
-    // fingerprints (`first_repeat`, what the joins use now).
+    // The join checks its identifiers again: a map of all of them against sorted fingerprints
+    // (`first_repeat`, the joins' check).
     let table = table.unwrap();
     let ids: Vec<&[u8]> = table.ids.iter().map(|s| s.as_bytes()).collect();
     let (mut map_best, mut sorted_best) = (f64::INFINITY, f64::INFINITY);

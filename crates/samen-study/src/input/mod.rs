@@ -136,7 +136,7 @@ pub enum InputError {
         max: i64,
     },
     /// More rows than the engine supports.
-    #[error("{source_name}: more than {max} rows")]
+    #[error("{source_name}: more than {max} rows, the most one table of a study may have")]
     TooManyRows {
         /// The file.
         source_name: String,
@@ -145,8 +145,9 @@ pub enum InputError {
     },
 }
 
-/// Largest number of rows of one table.
-pub const MAX_ROWS: usize = 1 << 32;
+/// Largest number of rows of one table: the largest table the private joins accept
+/// ([`samen_join::MAX_PARTY_SIZE`], 10^8), so that a larger file is refused while it is read.
+pub const MAX_ROWS: usize = samen_join::MAX_PARTY_SIZE as usize;
 
 /// A validated column, encoded for the engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
