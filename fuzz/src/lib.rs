@@ -7,7 +7,8 @@
 use std::collections::VecDeque;
 
 use samen_core::channel::{
-    local_pair, Channel, ChannelError, ChannelExt, ChannelStats, TrafficCounter, MAX_PEER_TEXT,
+    local_pair, Abort, Channel, ChannelError, ChannelExt, ChannelStats, TrafficCounter,
+    MAX_PEER_TEXT,
 };
 use samen_core::codec::{decode_exact, encode_to_vec, Decode, Encode};
 use samen_core::mpc::Computer;
@@ -50,8 +51,10 @@ pub fn frame_decoder(data: &[u8]) {
         for f in frames {
             assert!(f.payload.len() <= f.kind.max_len());
             if f.kind == FrameKind::Abort {
-                let text = std::str::from_utf8(&f.payload).expect("abort reasons are UTF-8");
-                assert!(text.len() <= MAX_PEER_TEXT && !text.chars().any(char::is_control));
+                // Whatever an abort frame holds, what its receiver reads is safe to print.
+                let (Abort::Own { reason } | Abort::Stopped { reason, .. }) =
+                    Abort::receive(&f.payload);
+                assert!(reason.len() <= MAX_PEER_TEXT && !reason.chars().any(char::is_control));
             }
         }
     }
@@ -92,6 +95,7 @@ pub fn codec_decoder(data: &[u8]) {
     canonical::<wire::Hello>(data);
     canonical::<JoinSizes>(data);
     canonical::<samen_study::Sizes>(data);
+    canonical::<Abort>(data);
     if let Ok(key) = decode_exact::<wire::Key>(data) {
         assert_eq!(wire::encode_key(&key).as_slice(), data);
     }
@@ -254,7 +258,10 @@ mod tests {
         for (kind, payload) in [
             (FrameKind::Hello, &b"hi"[..]),
             (FrameKind::Data, &[7u8; 24][..]),
-            (FrameKind::Abort, &b"stop\x1b[2J"[..]),
+            (
+                FrameKind::Abort,
+                &encode_to_vec(&Abort::own("stop\x1b[2J"))[..],
+            ),
         ] {
             wire.extend(samen_net::frame::encode_frame(kind, payload).unwrap());
         }
@@ -299,6 +306,11 @@ mod tests {
                 second: 2,
                 union: 3,
             }),
+            encode_to_vec(&Abort::own("its input failed validation")),
+            encode_to_vec(&Abort::from(&samen_core::channel::StopReason::new(
+                "ttp",
+                "it was stopped",
+            ))),
         ];
         run(codec_decoder, &seeds, 20_000, 120);
     }

@@ -20,7 +20,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use samen_core::channel::{Channel, StopReason};
+use samen_core::channel::{Abort, Channel, StopReason};
 use samen_core::Role;
 use samen_net::{connect_all, NetConfig, NetError};
 use thiserror::Error;
@@ -428,10 +428,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let (input, progress_file) = match local {
         Ok(t) => t,
         Err(e) => {
-            let reason = local_failure_reason(&opts.party, &e).to_wire();
+            let message = Abort::from(&local_failure_reason(&opts.party, &e));
             let mut tls = tls;
             for ch in tls.values_mut() {
-                ch.abort(&reason);
+                ch.abort(&message);
                 let _ = ch.flush();
             }
             return Err(e);
@@ -573,9 +573,9 @@ fn finish_all(me: &str, channels: &mut BTreeMap<String, Box<dyn Channel>>) -> Re
         return Ok(());
     };
     let err = EngineError::Channel(err);
-    let reason = samen_study::session::peer_reason(me, &err).to_wire();
+    let message = Abort::from(&samen_study::session::peer_reason(me, &err));
     for ch in channels.values_mut() {
-        ch.abort(&reason);
+        ch.abort(&message);
     }
     Err(err.into())
 }

@@ -40,7 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use samen_core::channel::Channel;
+use samen_core::channel::{Abort, Channel};
 use samen_core::codec::{CodecError, Reader};
 use samen_core::Role;
 #[doc(no_inline)]
@@ -233,7 +233,7 @@ pub fn private_join_with_progress(
     let keys = match JoinKeys::random() {
         Ok(k) => k,
         Err(e) => {
-            peer.abort("private join: local randomness failure");
+            peer.abort(&Abort::own("private join: local randomness failure"));
             return Err(e);
         }
     };
@@ -243,7 +243,7 @@ pub fn private_join_with_progress(
         OsRng.try_fill_bytes(&mut seed)
     };
     if let Err(e) = filled {
-        peer.abort("private join: local randomness failure");
+        peer.abort(&Abort::own("private join: local randomness failure"));
         return Err(JoinError::Randomness {
             detail: e.to_string(),
         });

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
-use samen_core::channel::{Channel, ChannelError};
+use samen_core::channel::{Abort, Channel, ChannelError};
 use samen_pseudonym::distinct::first_repeat;
 use samen_pseudonym::joint::{
     blind_encoded_batch, blind_encoded_batch_multi, hash_blind_compress_batch, Encoded,
@@ -57,7 +57,7 @@ pub(crate) fn join_and_abort_on_error(
             _ => Some("private join: protocol violation detected"),
         };
         if let Some(r) = reason {
-            peer.abort(r);
+            peer.abort(&Abort::own(r));
         }
     }
     result

@@ -339,8 +339,8 @@ impl<F: FnMut(Vec<u8>) -> Vec<u8> + Send> Channel for Tamper<F> {
     fn stats(&self) -> ChannelStats {
         self.inner.stats()
     }
-    fn abort(&mut self, reason: &str) {
-        self.inner.abort(reason)
+    fn abort(&mut self, message: &samen_core::channel::Abort) {
+        self.inner.abort(message)
     }
 }
 

@@ -14,8 +14,9 @@
 //! is rejected as soon as the header is complete, before anything is allocated, so a decoder
 //! never holds more than one frame of at most [`MAX_FRAME`] bytes.
 //!
-//! An abort frame's payload is the sender's reason as text. The decoder hands it on already
-//! passed through [`samen_core::channel::sanitize_peer_text`] (valid UTF-8, one line of at most
+//! An abort frame's payload is an encoded [`samen_core::channel::Abort`] message; its receiver
+//! decodes it with [`Abort::receive`](samen_core::channel::Abort::receive), which passes the
+//! texts through [`samen_core::channel::sanitize_peer_text`] (valid UTF-8, one line of at most
 //! [`samen_core::channel::MAX_PEER_TEXT`] printable bytes), so whatever reaches an error
 //! message or a log is safe to print.
 //!
@@ -30,7 +31,7 @@
 //! assert!(decoder.finish().is_ok());
 //! ```
 
-use samen_core::channel::{sanitize_peer_text, MAX_FRAME};
+use samen_core::channel::MAX_FRAME;
 use samen_core::codec::MAX_CONTROL_MESSAGE;
 use thiserror::Error;
 
@@ -191,10 +192,7 @@ impl FrameDecoder {
         };
         let used = input.len() - rest.len();
         if done {
-            if let Some((kind, mut payload, _)) = self.current.take() {
-                if kind == FrameKind::Abort {
-                    payload = sanitize_peer_text(&String::from_utf8_lossy(&payload)).into_bytes();
-                }
+            if let Some((kind, payload, _)) = self.current.take() {
                 return Ok((used, Some(Frame { kind, payload })));
             }
         }
@@ -322,28 +320,6 @@ mod tests {
         assert_eq!(decode_all(&[]), Ok(vec![]));
     }
 
-    #[test]
-    fn abort_reasons_arrive_sanitised() {
-        let reason = format!(
-            "\x1b[2J\x1b]0;title\x07line1\nline2\u{202e}{}",
-            "é".repeat(40_000)
-        );
-        assert!(reason.len() > MAX_CONTROL_MESSAGE);
-        let reason = &reason.as_bytes()[..MAX_CONTROL_MESSAGE];
-        let mut wire = encode_frame(FrameKind::Abort, reason).unwrap();
-        wire.extend(encode_frame(FrameKind::Abort, &[0xff, 0xfe, b'a']).unwrap());
-        let frames = decode_all(&wire).unwrap();
-        let text = String::from_utf8(frames[0].payload.clone()).unwrap();
-        assert!(
-            text.len() <= samen_core::channel::MAX_PEER_TEXT,
-            "{}",
-            text.len()
-        );
-        assert!(text.starts_with("?[2J?]0;title?line1?line2?éé"), "{text}");
-        assert!(text.chars().all(|c| !c.is_control()));
-        assert_eq!(frames[1].payload, "\u{fffd}\u{fffd}a".as_bytes());
-    }
-
     /// Decode `bytes` whole and in pieces of `split` bytes: both must agree, every call must
     /// use at least one byte, no frame may exceed its kind's limit, and abort payloads must be
     /// sanitised text.
@@ -372,12 +348,6 @@ mod tests {
         prop_assert_eq!(&whole, &pieces);
         for f in whole.iter().flatten() {
             prop_assert!(f.payload.len() <= f.kind.max_len());
-            if f.kind == FrameKind::Abort {
-                let text = std::str::from_utf8(&f.payload);
-                prop_assert!(text.is_ok());
-                let clean = sanitize_peer_text(text.unwrap_or(""));
-                prop_assert_eq!(clean.as_bytes(), &f.payload[..]);
-            }
         }
         Ok(())
     }
@@ -387,7 +357,7 @@ mod tests {
         let mut wire = encode_frame(FrameKind::Hello, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         wire.extend(encode_frame(FrameKind::Data, &[7u8; 40]).unwrap());
         wire.extend(encode_frame(FrameKind::KeepAlive, &[]).unwrap());
-        wire.extend(encode_frame(FrameKind::Abort, b"input invalid").unwrap());
+        wire.extend(encode_frame(FrameKind::Abort, b"\x01\x0d\x00\x00\x00input invalid").unwrap());
         wire.extend(encode_frame(FrameKind::Data, &[]).unwrap());
         wire
     }
@@ -420,9 +390,6 @@ mod tests {
                     payload.clear();
                 }
                 wire.extend(encode_frame(kind, &payload).unwrap());
-                if kind == FrameKind::Abort {
-                    payload = sanitize_peer_text(&String::from_utf8_lossy(&payload)).into_bytes();
-                }
                 expected.push(Frame { kind, payload });
             }
             prop_assert_eq!(decode_all(&wire).unwrap(), expected);

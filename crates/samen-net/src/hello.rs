@@ -12,7 +12,7 @@ use thiserror::Error;
 /// Version of the samen transport and protocol suite (the layouts of the transport hello and of
 /// every control message the protocols send over it). Parties with different versions refuse
 /// to talk to each other.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Longest study name or party name a hello may carry, in bytes.
 pub const MAX_HELLO_TEXT: usize = 1024;
@@ -285,7 +285,7 @@ mod tests {
         let (a, _) = pair();
         samen_core::codec::golden::check(
             &a,
-            "02000000\
+            "03000000\
              abababababababababababababababababababababababababababababababab\
              06000000766973697473\
              03000000636273\
@@ -318,16 +318,16 @@ mod tests {
 
     #[test]
     fn another_version_with_another_layout_is_a_version_error() {
-        // A later release's hello: version 3, then fields this release cannot decode.
-        let mut later = 3u32.to_le_bytes().to_vec();
+        // A later release's hello: another version, then fields this release cannot decode.
+        let mut later = (PROTOCOL_VERSION + 1).to_le_bytes().to_vec();
         later.extend_from_slice(&[0x07; 50]);
         assert!(matches!(
             Hello::decode("portal", &later),
             Err(HelloError::Version {
-                theirs: 3,
+                theirs,
                 ours: PROTOCOL_VERSION,
                 ..
-            })
+            }) if theirs == PROTOCOL_VERSION + 1
         ));
         // The same bytes with this release's version are malformed, not a version mismatch.
         later[..4].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());

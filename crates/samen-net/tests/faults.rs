@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use samen_core::channel::{Channel, ChannelError, ChannelExt, MAX_FRAME};
+use samen_core::channel::{Abort, Channel, ChannelError, ChannelExt, StopReason, MAX_FRAME};
 use samen_net::frame::{encode_frame, FrameKind};
 
 /// alpha listens via `connect_all`; the test plays beta by hand (valid certificate and hello)
@@ -141,12 +141,12 @@ fn silent_peer_times_out() {
 fn abort_reaches_the_peer_with_its_reason() {
     let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
     a.send_u64(5).unwrap();
-    a.abort("input file failed validation");
+    a.abort(&Abort::own("input file failed validation"));
     assert_eq!(b.recv_u64().unwrap(), 5);
     match b.recv(8) {
-        Err(ChannelError::PeerAborted { peer, reason }) => {
+        Err(ChannelError::PeerAborted { peer, message }) => {
             assert_eq!(peer, "alpha");
-            assert_eq!(reason, "input file failed validation");
+            assert_eq!(message, Abort::own("input file failed validation"));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -158,7 +158,7 @@ fn abort_reaches_the_peer_with_its_reason() {
 #[test]
 fn abort_while_the_other_side_sends_bulk() {
     let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
-    b.abort("helper lost its seed");
+    b.abort(&Abort::own("helper lost its seed"));
     drop(b);
     let start = Instant::now();
     let sent = a.send_u64s(&vec![3u64; 4 << 20]);
@@ -167,7 +167,7 @@ fn abort_while_the_other_side_sends_bulk() {
         Err(e) => e,
     };
     assert!(
-        matches!(err, ChannelError::PeerAborted { ref reason, .. } if reason == "helper lost its seed"),
+        matches!(err, ChannelError::PeerAborted { ref message, .. } if *message == Abort::own("helper lost its seed")),
         "{err}"
     );
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -317,7 +317,10 @@ fn an_abort_on_one_channel_stops_the_other_channels_of_the_party() {
     gamma
         .get_mut("alpha")
         .unwrap()
-        .abort("party 'gamma' stopped: its input failed validation");
+        .abort(&Abort::from(&StopReason::new(
+            "gamma",
+            "its input failed validation",
+        )));
     let start = Instant::now();
     let err = to_beta.recv(8).unwrap_err();
     assert!(start.elapsed() < Duration::from_secs(5));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use samen_core::channel::{local_mesh, Channel, ChannelError, StopReason};
+use samen_core::channel::{local_mesh, Abort, Channel, ChannelError, StopReason};
 use samen_core::mpc::MpcError;
 use samen_core::Role;
 use samen_join::JoinError;
@@ -73,9 +73,9 @@ pub fn run_party<C: Channel>(
 ) -> Result<PartyResult, EngineError> {
     let result = run_party_inner(study, me, input, channels, phases);
     if let Err(e) = &result {
-        let reason = peer_reason(me, e).to_wire();
+        let message = Abort::from(&peer_reason(me, e));
         for ch in channels.values_mut() {
-            ch.abort(&reason);
+            ch.abort(&message);
         }
     }
     result
@@ -103,9 +103,9 @@ pub fn peer_reason(me: &str, e: &EngineError) -> StopReason {
                 via: None,
                 ..r.clone()
             },
-            ChannelError::PeerAborted { peer, reason } => StopReason {
+            ChannelError::PeerAborted { peer, message } => StopReason {
                 via: None,
-                ..StopReason::from_wire(peer, reason)
+                ..message.stop_reason(peer)
             },
             ChannelError::Closed { peer } => StopReason::new(
                 peer,

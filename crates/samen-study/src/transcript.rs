@@ -172,8 +172,8 @@ impl<C: Channel> Channel for TranscriptChannel<C> {
         self.inner.set_step(step);
     }
 
-    fn abort(&mut self, reason: &str) {
-        self.inner.abort(reason)
+    fn abort(&mut self, message: &samen_core::channel::Abort) {
+        self.inner.abort(message)
     }
 
     fn finish(&mut self) -> Result<(), ChannelError> {

@@ -4,8 +4,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::{
-    sanitize_peer_text, Channel, ChannelError, ChannelStats, StopReason, StopSignal,
-    TrafficCounter, DEFAULT_TIMEOUT, MAX_FRAME,
+    Abort, Channel, ChannelError, ChannelStats, StopReason, StopSignal, TrafficCounter,
+    DEFAULT_TIMEOUT, MAX_FRAME,
 };
 
 /// An in-process channel end (one half of [`local_pair`]).
@@ -26,7 +26,8 @@ pub struct LocalChannel {
 
 enum Frame {
     Data(Vec<u8>),
-    Abort(String),
+    /// An encoded [`Abort`] message, decoded by the receiver as a network peer's would be.
+    Abort(Vec<u8>),
 }
 
 /// How often a waiting in-process receive looks at the stop signal.
@@ -151,9 +152,9 @@ impl Channel for LocalChannel {
             let left = self.timeout.saturating_sub(start.elapsed());
             return match self.rx.recv_timeout(left.min(STOP_POLL)) {
                 Ok(Frame::Data(bytes)) => self.traffic.accept(&self.peer, bytes, max_len),
-                Ok(Frame::Abort(reason)) => Err(ChannelError::PeerAborted {
+                Ok(Frame::Abort(bytes)) => Err(ChannelError::PeerAborted {
                     peer: self.peer.clone(),
-                    reason: sanitize_peer_text(&reason),
+                    message: Abort::receive(&bytes),
                 }),
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
                 Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
@@ -171,9 +172,11 @@ impl Channel for LocalChannel {
         self.traffic.stats()
     }
 
-    fn abort(&mut self, reason: &str) {
-        let _ = self.tx.send(Frame::Abort(reason.to_string()));
-        self.peer_stop.stop(StopReason::from_wire(&self.me, reason));
+    fn abort(&mut self, message: &Abort) {
+        let bytes = crate::codec::encode_to_vec(message);
+        let heard = Abort::receive(&bytes).stop_reason(&self.me);
+        let _ = self.tx.send(Frame::Abort(bytes));
+        self.peer_stop.stop(heard);
     }
 }
 

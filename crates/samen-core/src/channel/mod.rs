@@ -49,13 +49,13 @@ pub enum ChannelError {
         secs: u64,
     },
     /// The peer sent an abort message.
-    #[error("party '{peer}' aborted: {reason}")]
+    #[error("party '{peer}' aborted: {message}")]
     PeerAborted {
         /// The peer's party name.
         peer: String,
-        /// The reason the peer gave, passed through [`sanitize_peer_text`] (one line of at
-        /// most [`MAX_PEER_TEXT`] printable bytes).
-        reason: String,
+        /// The peer's message, as read by [`Abort::receive`] (its texts passed through
+        /// [`sanitize_peer_text`]: each one line of at most [`MAX_PEER_TEXT`] printable bytes).
+        message: Abort,
     },
     /// The peer sent a frame that does not fit the protocol (wrong length, bad encoding,
     /// invalid curve point, ...).
@@ -99,6 +99,7 @@ pub enum ChannelError {
     Stopped(StopReason),
 }
 
+mod abort;
 mod local;
 mod sanitize;
 mod stats;
@@ -106,6 +107,7 @@ mod stop;
 #[cfg(test)]
 mod tests;
 
+pub use abort::{Abort, MAX_ABORT_REASON};
 pub use local::{local_mesh, local_pair, LocalChannel};
 pub use sanitize::{sanitize_peer_text, MAX_PEER_TEXT};
 pub use stats::{ChannelStats, TrafficCounter};
@@ -141,9 +143,10 @@ pub trait Channel: Send {
     /// Label the frames that follow with a protocol step (used by transcripts); no-op by default.
     fn set_step(&mut self, _step: &str) {}
 
-    /// Tell the peer, if still possible, that this party is stopping and why. Best effort:
-    /// errors are ignored. The reason must not contain data or identifiers.
-    fn abort(&mut self, _reason: &str) {}
+    /// Tell the peer, if still possible, that this party is stopping and why (an [`Abort`]
+    /// message). Best effort: errors are ignored. The reason must not contain data or
+    /// identifiers.
+    fn abort(&mut self, _message: &Abort) {}
 
     /// End a successful run: tell the peer this party is done and wait until the peer is
     /// done too, so that a peer that fails after this party's last message is still noticed.
@@ -178,8 +181,8 @@ macro_rules! forward_channel {
             fn set_step(&mut self, step: &str) {
                 (**self).set_step(step)
             }
-            fn abort(&mut self, reason: &str) {
-                (**self).abort(reason)
+            fn abort(&mut self, message: &Abort) {
+                (**self).abort(message)
             }
             fn finish(&mut self) -> Result<(), ChannelError> {
                 (**self).finish()

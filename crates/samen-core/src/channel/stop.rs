@@ -27,27 +27,6 @@ impl StopReason {
             via: None,
         }
     }
-
-    /// The abort text sent to peers: `party '<party>' stopped: <reason>`.
-    pub fn to_wire(&self) -> String {
-        format!("party '{}' stopped: {}", self.party, self.reason)
-    }
-
-    /// Read an abort text received from `sender`. A text of the form
-    /// `party '<x>' stopped: <reason>` names the party that stopped first (possibly relayed
-    /// by `sender`); any other text is `sender`'s own reason.
-    pub fn from_wire(sender: &str, text: &str) -> StopReason {
-        let parsed = text.strip_prefix("party '").and_then(|rest| {
-            let (party, reason) = rest.split_once("' stopped: ")?;
-            (!party.is_empty() && !party.contains('\'')).then_some((party, reason))
-        });
-        let (party, reason) = parsed.unwrap_or((sender, text));
-        StopReason {
-            party: party.to_string(),
-            reason: reason.to_string(),
-            via: Some(sender.to_string()),
-        }
-    }
 }
 
 impl std::fmt::Display for StopReason {

@@ -31,11 +31,11 @@ fn oversized_and_misaligned_frames_are_errors() {
 #[test]
 fn abort_and_close_are_reported() {
     let (mut a, mut b) = local_pair("a", "b");
-    a.abort("input invalid");
+    a.abort(&Abort::own("input invalid"));
     match b.recv(10) {
-        Err(ChannelError::PeerAborted { peer, reason }) => {
+        Err(ChannelError::PeerAborted { peer, message }) => {
             assert_eq!(peer, "a");
-            assert_eq!(reason, "input invalid");
+            assert_eq!(message, Abort::own("input invalid"));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -90,9 +90,13 @@ fn peer_text_is_bounded_and_printable() {
 #[test]
 fn local_abort_reasons_are_sanitised() {
     let (mut a, mut b) = local_pair("a", "b");
-    a.abort(&format!("\x1b]0;pwned\x07{}", "x".repeat(64 << 10)));
+    a.abort(&Abort::own(&format!(
+        "\x1b]0;pwned\x07{}",
+        "x".repeat(64 << 10)
+    )));
     match b.recv(10) {
-        Err(ChannelError::PeerAborted { reason, .. }) => {
+        Err(ChannelError::PeerAborted { message, .. }) => {
+            let reason = message.to_string();
             assert!(reason.len() <= MAX_PEER_TEXT, "{}", reason.len());
             assert!(reason.starts_with("?]0;pwned?x"), "{reason}");
             assert!(printable_line(&reason));
@@ -123,7 +127,10 @@ fn an_abort_stops_the_third_party_of_a_mesh() {
     let mut a = mesh.pop().unwrap();
     // c fails and aborts its channels; b, busy with a, stops at its next receive.
     for ch in c.values_mut() {
-        ch.abort("party 'c' stopped: its input failed validation");
+        ch.abort(&Abort::from(&StopReason::new(
+            "c",
+            "its input failed validation",
+        )));
     }
     let b_to_a = b.get_mut("a").unwrap();
     match b_to_a.recv(8) {
@@ -141,9 +148,9 @@ fn an_abort_stops_the_third_party_of_a_mesh() {
 }
 
 #[test]
-fn stop_reasons_round_trip_through_the_wire_text() {
+fn stop_reasons_round_trip_through_the_abort_message() {
     let r = StopReason::new("ttp", "its connection was lost");
-    let back = StopReason::from_wire("cbs", &r.to_wire());
+    let back = Abort::receive(&codec::encode_to_vec(&Abort::from(&r))).stop_reason("cbs");
     assert_eq!(
         (back.party.as_str(), back.reason.as_str()),
         ("ttp", "its connection was lost")
@@ -152,9 +159,72 @@ fn stop_reasons_round_trip_through_the_wire_text() {
         back.to_string(),
         "party 'ttp' stopped: its connection was lost (reported by party 'cbs')"
     );
-    let plain = StopReason::from_wire("cbs", "helper lost its seed");
+    let own = Abort::receive(&codec::encode_to_vec(&Abort::own("helper lost its seed")));
+    let plain = own.stop_reason("cbs");
     assert_eq!(
         (plain.party.as_str(), plain.reason.as_str()),
         ("cbs", "helper lost its seed")
     );
+    assert_eq!(own.to_string(), "helper lost its seed");
+}
+
+#[test]
+fn golden_abort_messages() {
+    codec::golden::check(
+        &Abort::own("no"),
+        "01 02000000 6e6f".replace(' ', "").as_str(),
+    );
+    codec::golden::check(
+        &Abort::from(&StopReason::new("ttp", "lost")),
+        "02 03000000 747470 04000000 6c6f7374"
+            .replace(' ', "")
+            .as_str(),
+    );
+}
+
+#[test]
+fn received_aborts_are_checked_and_sanitised() {
+    // Unknown kind, truncated, trailing bytes: the sender's own, unreadable abort.
+    for bad in [
+        &b"\x03\x00\x00\x00\x00"[..],
+        b"\x01\x05\x00\x00\x00ab",
+        b"\x01\x00\x00\x00\x00\x00",
+        b"",
+    ] {
+        match Abort::receive(bad) {
+            Abort::Own { reason } => assert!(reason.contains("cannot read"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A party name that no party can have is not believed.
+    let evil = Abort::Stopped {
+        party: "a b\n".into(),
+        reason: "x".into(),
+    };
+    assert!(matches!(
+        Abort::receive(&codec::encode_to_vec(&evil)),
+        Abort::Own { .. }
+    ));
+    // Control characters in the reason arrive as '?', and a long reason is cut before sending.
+    let heard = Abort::receive(&codec::encode_to_vec(&Abort::own("a\x1b[2Jb\nc")));
+    assert_eq!(heard.to_string(), "a?[2Jb?c");
+    let long = Abort::own(&"é".repeat(MAX_ABORT_REASON));
+    let Abort::Own { reason } = &long else {
+        unreachable!()
+    };
+    assert!(reason.len() <= MAX_ABORT_REASON && reason.len() >= MAX_ABORT_REASON - 1);
+    assert_eq!(
+        codec::decode_exact::<Abort>(&codec::encode_to_vec(&long)).unwrap(),
+        long
+    );
+}
+
+proptest::proptest! {
+    /// Any bytes: an error or exactly the encoding of the abort they decode to.
+    #[test]
+    fn abort_decoder_is_strict(bytes in crate::fuzzing::bytes(64)) {
+        if let Ok(msg) = codec::decode_exact::<Abort>(&bytes) {
+            proptest::prop_assert_eq!(codec::encode_to_vec(&msg), bytes);
+        }
+    }
 }

@@ -59,7 +59,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
-use samen_core::channel::Channel;
+use samen_core::channel::{Abort, Channel, ChannelError};
 use samen_core::codec::{self, CodecError};
 use samen_core::Role;
 use sha2::Sha256;
@@ -160,16 +160,18 @@ pub fn serve_helper_join(
 /// What to tell the others when the join fails here: for a failed connection or a stopped
 /// peer, the channel error itself (it names that party and its reason, never data); otherwise
 /// a fixed description without details.
-fn abort_reason(e: &JoinError) -> String {
+fn abort_reason(e: &JoinError) -> Abort {
+    let own = |reason: &str| Abort::own(reason);
     match e {
         JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
-            "helper join: a data party's input was rejected".into()
+            own("helper join: a data party's input was rejected")
         }
-        JoinError::Randomness { .. } => "helper join: local randomness failure".into(),
-        JoinError::Internal(_) => "helper join: internal error".into(),
-        JoinError::NotADataRole(_) => "helper join: a data party was started as the helper".into(),
-        JoinError::Channel(c) => c.to_string(),
-        _ => "helper join: protocol violation detected".into(),
+        JoinError::Randomness { .. } => own("helper join: local randomness failure"),
+        JoinError::Internal(_) => own("helper join: internal error"),
+        JoinError::NotADataRole(_) => own("helper join: a data party was started as the helper"),
+        JoinError::Channel(ChannelError::Stopped(stop)) => Abort::from(stop),
+        JoinError::Channel(c) => own(&c.to_string()),
+        _ => own("helper join: protocol violation detected"),
     }
 }
 

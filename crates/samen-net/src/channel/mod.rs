@@ -42,8 +42,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use samen_core::channel::{
-    Channel, ChannelError, ChannelStats, StopReason, StopSignal, TrafficCounter, MAX_FRAME,
+    Abort, Channel, ChannelError, ChannelStats, StopReason, StopSignal, TrafficCounter, MAX_FRAME,
 };
+
+use samen_core::codec;
 
 use crate::frame::{self, FrameDecoder, FrameError, FrameKind};
 
@@ -61,8 +63,6 @@ use writer::{keep_alive, Writer};
 const SEND_CHUNK: usize = 256 << 10;
 /// Size of the reader thread's socket and plaintext buffers.
 const READ_BUF: usize = 256 << 10;
-/// Longest abort reason sent, in bytes.
-const MAX_REASON: usize = 1024;
 /// How long `abort` and closing may block on a peer that does not read, and how long a
 /// dropped channel keeps draining the peer's last bytes so that closing does not reset the
 /// connection under data the peer has not read yet.
@@ -95,7 +95,7 @@ pub(crate) const LOST: &str = "its connection was lost (its process ended or the
 enum Incoming {
     Data(Vec<u8>),
     KeepAlive,
-    Abort(String),
+    Abort(Abort),
     Failed(ChannelError),
 }
 
@@ -275,10 +275,10 @@ impl TlsChannel {
     fn explain_send_failure(&mut self, e: ChannelError) -> ChannelError {
         while let Ok(item) = self.rx.try_recv() {
             match item {
-                Incoming::Abort(reason) => {
+                Incoming::Abort(message) => {
                     return ChannelError::PeerAborted {
                         peer: self.peer.clone(),
-                        reason,
+                        message,
                     }
                 }
                 Incoming::Failed(failed) => return failed,
@@ -329,9 +329,9 @@ impl Channel for TlsChannel {
                     waiting_since = Instant::now();
                     continue;
                 }
-                Ok(Incoming::Abort(reason)) => Err(ChannelError::PeerAborted {
+                Ok(Incoming::Abort(message)) => Err(ChannelError::PeerAborted {
                     peer: self.peer.clone(),
-                    reason,
+                    message,
                 }),
                 Ok(Incoming::Failed(e)) => Err(e),
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
@@ -350,14 +350,9 @@ impl Channel for TlsChannel {
         self.traffic.stats()
     }
 
-    fn abort(&mut self, reason: &str) {
-        // The longest prefix of at most MAX_REASON bytes that ends on a character boundary.
-        let cut = (0..=reason.len().min(MAX_REASON))
-            .rev()
-            .find_map(|end| reason.get(..end))
-            .unwrap_or_default();
+    fn abort(&mut self, message: &Abort) {
         if let Ok(mut w) = self.writer.lock() {
-            let _ = w.send_frame(FrameKind::Abort, cut.as_bytes());
+            let _ = w.send_frame(FrameKind::Abort, &codec::encode_to_vec(message));
             w.closed = true;
         }
     }
@@ -381,10 +376,10 @@ impl Channel for TlsChannel {
                     })
                 }
                 Ok(Incoming::KeepAlive) => waiting_since = Instant::now(),
-                Ok(Incoming::Abort(reason)) => {
+                Ok(Incoming::Abort(message)) => {
                     return Err(ChannelError::PeerAborted {
                         peer: self.peer.clone(),
-                        reason,
+                        message,
                     })
                 }
                 Ok(Incoming::Failed(e)) => return Err(e),
@@ -404,7 +399,7 @@ impl Channel for TlsChannel {
 impl Drop for TlsChannel {
     fn drop(&mut self) {
         if thread::panicking() {
-            self.abort("party stopped: it ended unexpectedly (a thread panicked)");
+            self.abort(&Abort::own("it ended unexpectedly (a thread panicked)"));
         }
         if let Ok(mut w) = self.writer.lock() {
             w.close();

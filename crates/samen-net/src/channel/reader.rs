@@ -140,11 +140,11 @@ impl Reader {
                 }
                 FrameKind::KeepAlive => Incoming::KeepAlive,
                 FrameKind::Abort => {
-                    let reason = String::from_utf8_lossy(&frame.payload).into_owned();
+                    let message = Abort::receive(&frame.payload);
                     if !self.window.dropped.load(Ordering::SeqCst) {
-                        self.stop.stop(StopReason::from_wire(&self.peer, &reason));
+                        self.stop.stop(message.stop_reason(&self.peer));
                     }
-                    let _ = self.tx.send(Incoming::Abort(reason));
+                    let _ = self.tx.send(Incoming::Abort(message));
                     return Err(Stop::Aborted);
                 }
                 FrameKind::Hello => {

@@ -8,7 +8,7 @@ impl Setup<'_> {
         &self,
         listener: &TcpListener,
         expected: &[String],
-        notify: Option<&str>,
+        notify: Option<&Abort>,
     ) -> Result<Vec<(String, TlsChannel)>, NetError> {
         let mut got: BTreeMap<String, TlsChannel> = BTreeMap::new();
         let mut notified: BTreeSet<String> = BTreeSet::new();
@@ -17,9 +17,12 @@ impl Setup<'_> {
         let (tx, rx) = mpsc::channel::<Result<(String, TlsChannel), Attempt>>();
         let pending = Arc::new(AtomicUsize::new(0));
         let abort_got = |got: BTreeMap<String, TlsChannel>, reason: Option<StopReason>| {
-            let wire = reason.map(|r| r.to_wire()).unwrap_or_default();
+            let message = reason.map_or_else(
+                || Abort::own("it could not connect to all parties"),
+                |r| Abort::from(&r),
+            );
             for (_, mut ch) in got {
-                ch.abort(&wire);
+                ch.abort(&message);
             }
         };
         loop {
@@ -86,11 +89,11 @@ impl Setup<'_> {
                     pending.fetch_add(1, Ordering::SeqCst);
                     let (hs, tx, in_flight) = (self.hs.clone(), tx.clone(), Arc::clone(&pending));
                     let expected = expected.to_vec();
-                    let notify = notify.map(str::to_string);
+                    let notify = notify.cloned();
                     let spawned = thread::Builder::new()
                         .name("samen-net-accept".to_string())
                         .spawn(move || {
-                            let r = hs.accept_one(sock, from, &expected, notify.as_deref());
+                            let r = hs.accept_one(sock, from, &expected, notify.as_ref());
                             in_flight.fetch_sub(1, Ordering::SeqCst);
                             // After set-up ended nobody listens; the channel is dropped.
                             let _ = tx.send(r);
@@ -117,7 +120,7 @@ impl Handshaker {
         sock: TcpStream,
         from: SocketAddr,
         expected: &[String],
-        notify: Option<&str>,
+        notify: Option<&Abort>,
     ) -> Result<(String, TlsChannel), Attempt> {
         let refused = |detail: String| Attempt::Refused(Refusal::Handshake { from, detail });
         self.prepare(&sock)
@@ -139,15 +142,15 @@ impl Handshaker {
                     from,
                     expected: expected.join(", "),
                 };
-                io.send_abort(&format!(
+                io.send_abort(&Abort::own(&format!(
                     "party '{}' accepts connections only from {} (checked by certificate name)",
                     self.me,
                     expected.join(", ")
-                ));
+                )));
                 return Err(Attempt::Refused(r));
             }
         };
-        if self.abort_instead_of_hello(&mut io, notify).is_some() {
+        if self.abort_instead_of_hello(&mut io, notify) {
             return Err(Attempt::Notified(peer));
         }
         let fresh = self
@@ -157,7 +160,7 @@ impl Handshaker {
             .unwrap_or(false);
         if !fresh {
             let r = Refusal::Duplicate { from, party: peer };
-            io.send_abort(&r.to_string());
+            io.send_abort(&Abort::own(&r.to_string()));
             return Err(Attempt::Refused(r));
         }
         let unclaim = |peer: &str| {

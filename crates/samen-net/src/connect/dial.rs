@@ -7,7 +7,7 @@ impl Setup<'_> {
         &self,
         peer: &str,
         addr: &str,
-        notify: Option<&str>,
+        notify: Option<&Abort>,
     ) -> Result<Option<(String, TlsChannel)>, NetError> {
         let mut last_problem = None;
         loop {
@@ -49,7 +49,7 @@ impl Handshaker {
         peer: &str,
         addr: &str,
         remaining: Duration,
-        notify: Option<&str>,
+        notify: Option<&Abort>,
     ) -> Result<TlsChannel, Attempt> {
         let targets: Vec<SocketAddr> = addr
             .to_socket_addrs()
@@ -94,7 +94,7 @@ impl Handshaker {
             decoder: FrameDecoder::new(),
         };
         io.handshake().map_err(|e| client_failure(peer, addr, e))?;
-        if let Some(_text) = self.abort_instead_of_hello(&mut io, notify) {
+        if self.abort_instead_of_hello(&mut io, notify) {
             return Err(match notify {
                 Some(_) => Attempt::Notified(peer.to_string()),
                 None => Attempt::Fatal(NetError::Cancelled {

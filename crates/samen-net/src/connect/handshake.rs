@@ -31,32 +31,27 @@ impl Handshaker {
     }
 
     /// After the TLS handshake: in notify mode, or once this party has stopped, answer with
-    /// an abort instead of a hello. Returns the abort text if one was sent.
-    pub(super) fn abort_instead_of_hello(
-        &self,
-        io: &mut SetupIo,
-        notify: Option<&str>,
-    ) -> Option<String> {
-        let text = match notify {
-            Some(t) => t.to_string(),
-            None => self.stop.reason()?.to_wire(),
+    /// an abort instead of a hello. Returns whether an abort was sent.
+    pub(super) fn abort_instead_of_hello(&self, io: &mut SetupIo, notify: Option<&Abort>) -> bool {
+        let message = match (notify, self.stop.reason()) {
+            (Some(m), _) => m.clone(),
+            (None, Some(r)) => Abort::from(&r),
+            (None, None) => return false,
         };
-        io.send_abort(&text);
-        Some(text)
+        io.send_abort(&message);
+        true
     }
 }
 
 /// The error for an abort received from `peer` during set-up: a report that some party
-/// stopped, or the peer's refusal.
-pub(super) fn aborted_by(peer: &str, reason: String) -> NetError {
-    let parsed = StopReason::from_wire(peer, &reason);
-    if parsed.reason != reason {
-        NetError::Stopped(parsed)
-    } else {
-        NetError::RefusedByPeer {
+/// stopped, or the peer's own refusal.
+pub(super) fn aborted_by(peer: &str, message: Abort) -> NetError {
+    match message {
+        Abort::Stopped { .. } => NetError::Stopped(message.stop_reason(peer)),
+        Abort::Own { reason } => NetError::RefusedByPeer {
             peer: peer.to_string(),
             reason,
-        }
+        },
     }
 }
 
@@ -67,7 +62,7 @@ pub(super) enum SetupError {
     Tls(rustls::Error),
     Frame(frame::FrameError),
     Hello(HelloError),
-    Aborted(String),
+    Aborted(Abort),
     Unexpected(FrameKind),
 }
 
@@ -148,8 +143,8 @@ impl SetupIo {
         self.flush()
     }
 
-    pub(super) fn send_abort(&mut self, reason: &str) {
-        let _ = self.write_frame(FrameKind::Abort, reason.as_bytes());
+    pub(super) fn send_abort(&mut self, message: &Abort) {
+        let _ = self.write_frame(FrameKind::Abort, &codec::encode_to_vec(message));
         self.conn.send_close_notify();
         let _ = self.flush();
     }
@@ -190,18 +185,17 @@ impl SetupIo {
         let frame = self.read_frame()?;
         match frame.kind {
             FrameKind::Hello => {}
-            FrameKind::Abort => {
-                return Err(SetupError::Aborted(
-                    String::from_utf8_lossy(&frame.payload).into_owned(),
-                ))
-            }
+            FrameKind::Abort => return Err(SetupError::Aborted(Abort::receive(&frame.payload))),
             other => return Err(SetupError::Unexpected(other)),
         }
         let checked = Hello::decode(peer, &frame.payload).and_then(|theirs| ours.check(&theirs));
         if let Err(e) = checked {
             // The peer usually detects the same mismatch itself; the abort makes sure it stops
             // with a reason even when it does not.
-            self.send_abort(&format!("party '{}' refused the hello: {e}", ours.sender));
+            self.send_abort(&Abort::own(&format!(
+                "party '{}' refused the hello: {e}",
+                ours.sender
+            )));
             return Err(SetupError::Hello(e));
         }
         Ok(())

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use rustls::{AlertDescription, CertificateError, ClientConfig, ServerConfig};
-use samen_core::channel::{Channel, StopReason, StopSignal};
+use samen_core::channel::{Abort, Channel, StopReason, StopSignal};
+use samen_core::codec;
 
 use crate::certs::{load_identity, validate_party_name, Identity};
 use crate::channel::TlsChannel;
@@ -207,10 +208,10 @@ pub fn connect_all(cfg: &NetConfig) -> Result<BTreeMap<String, TlsChannel>, NetE
         Some(e) => e,
         None => NetError::Stopped(reason.clone()),
     };
-    let wire = reason.to_wire();
+    let message = Abort::from(&reason);
     let mut channels = channels;
     for ch in channels.values_mut() {
-        ch.abort(&wire);
+        ch.abort(&message);
     }
     // Tell the peers not reached yet, for a few seconds at most, so that none waits out its
     // timeout for a party that has stopped.
@@ -241,7 +242,7 @@ pub fn connect_all(cfg: &NetConfig) -> Result<BTreeMap<String, TlsChannel>, NetE
             },
             done_with: Mutex::new(BTreeSet::new()),
         };
-        let _ = notify.run_all(listener.as_ref(), &accept_rest, &dial_rest, Some(&wire));
+        let _ = notify.run_all(listener.as_ref(), &accept_rest, &dial_rest, Some(&message));
     }
     Err(error)
 }
@@ -292,7 +293,10 @@ fn stop_reason(me: &str, peer: &str, e: &NetError) -> StopReason {
     let mine = |reason: String| StopReason::new(me, &reason);
     match e {
         NetError::Stopped(r) => r.clone(),
-        NetError::RefusedByPeer { peer, reason } => StopReason::from_wire(peer, reason),
+        NetError::RefusedByPeer { peer, reason } => StopReason {
+            via: Some(peer.clone()),
+            ..StopReason::new(peer, reason)
+        },
         NetError::Hello(HelloError::Version { peer, .. }) => mine(format!(
             "it runs another samen protocol version than party '{peer}'"
         )),
@@ -316,13 +320,13 @@ fn stop_reason(me: &str, peer: &str, e: &NetError) -> StopReason {
 
 impl Setup<'_> {
     /// Run the listener and the dialers until all connected or one failed. With `notify`,
-    /// every handshake that completes answers with this abort text instead of a hello.
+    /// every handshake that completes answers with this abort message instead of a hello.
     fn run_all(
         &self,
         listener: Option<&TcpListener>,
         accept_from: &[String],
         dial_to: &[(String, String)],
-        notify: Option<&str>,
+        notify: Option<&Abort>,
     ) -> (BTreeMap<String, TlsChannel>, Option<NetError>) {
         let results: Vec<Result<Vec<(String, TlsChannel)>, NetError>> = thread::scope(|s| {
             let mut handles = Vec::new();
@@ -372,7 +376,7 @@ impl Setup<'_> {
         e
     }
 
-    fn cancelled(&self, peer: &str, notify: Option<&str>) -> Option<NetError> {
+    fn cancelled(&self, peer: &str, notify: Option<&Abort>) -> Option<NetError> {
         if notify.is_some() {
             return None;
         }
