@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn codec_decoder_runs() {
         let hello = Hello {
-            version: 2,
+            version: samen_net::hello::PROTOCOL_VERSION,
             study_name: "x".into(),
             study_hash: [2; 32],
             sender: "a".into(),

@@ -40,6 +40,14 @@ pub(crate) fn join_and_abort_on_error(
     let result = run(session, peer);
     if let Err(e) = &result {
         let reason = match e {
+            // Another party stopped (the helper, say): tell the peer who, if it does not know.
+            JoinError::Channel(c @ ChannelError::Stopped(_)) => {
+                if let Some(stop) = c.stopped_party() {
+                    peer.abort(&Abort::from(&stop));
+                }
+                None
+            }
+            // The peer itself went away, aborted or failed: nothing to tell it.
             JoinError::Channel(
                 ChannelError::Closed { .. }
                 | ChannelError::PeerAborted { .. }

@@ -9,11 +9,14 @@ use std::thread;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use samen_core::channel::{local_pair, Channel, ChannelError, ChannelStats, LocalChannel};
+use samen_core::channel::{
+    local_mesh, local_pair, Abort, Channel, ChannelError, ChannelStats, LocalChannel, StopReason,
+};
 use samen_core::Role;
 use samen_join::helper::wire::ITEMS_PER_FRAME;
 use samen_join::{
-    private_join, JoinError, JoinMethod, JoinOutput, JoinProgress, JoinSizes, CHUNK_POINTS,
+    helper_join, private_join, serve_helper_join, JoinError, JoinMethod, JoinOutput, JoinProgress,
+    JoinSizes, CHUNK_POINTS,
 };
 use samen_pseudonym::normalise::{bsn_from_index, normalise, IdKind};
 
@@ -477,4 +480,76 @@ proptest::proptest! {
             check_outer_join(&a, &b, &oa, &ob);
         }
     }
+}
+
+/// When a third party's stop reaches a joining party first, the party it relays to learns who
+/// stopped (the origin), not that its peer "violated the protocol" or stopped of its own.
+#[test]
+fn a_third_partys_stop_is_relayed_with_its_origin() {
+    let ids: Vec<&[u8]> = vec![b"x", b"y", b"z"];
+
+    // Two-party join: the helper h stops and tells only a; b learns it from a.
+    let mut mesh = local_mesh(&["a", "b", "h"]);
+    let mut h = mesh.pop().unwrap();
+    let mut b = mesh.pop().unwrap();
+    let mut a = mesh.pop().unwrap();
+    let stop = StopReason::new("h", "its input failed validation");
+    h.get_mut("a").unwrap().abort(&Abort::from(&stop));
+    let (ra, rb) = thread::scope(|s| {
+        let ta = s.spawn(|| private_join(Role::First, &ids, a.get_mut("b").unwrap()));
+        let tb = s.spawn(|| private_join(Role::Second, &ids, b.get_mut("a").unwrap()));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    for r in [ra, rb] {
+        match r {
+            Err(JoinError::Channel(c)) => assert_eq!(c.stopped_party().unwrap(), stop, "{c}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Helper join: b stops and tells only a; the helper learns it from a.
+    let mut mesh = local_mesh(&["a", "b", "h"]);
+    let mut h = mesh.pop().unwrap();
+    let mut b = mesh.pop().unwrap();
+    let mut a = mesh.pop().unwrap();
+    let stop = StopReason::new("b", "its input failed validation");
+    b.get_mut("a").unwrap().abort(&Abort::from(&stop));
+    let (ra, rh) = thread::scope(|s| {
+        let ta = s.spawn(|| {
+            let (ab, ah) = two(&mut a, "b", "h");
+            helper_join(Role::First, &ids, ab, ah)
+        });
+        let th = s.spawn(|| {
+            let (ha, hb) = two(&mut h, "a", "b");
+            serve_helper_join(ha, hb)
+        });
+        (
+            ta.join().unwrap().map(|_| ()),
+            th.join().unwrap().map(|_| ()),
+        )
+    });
+    for r in [ra, rh] {
+        match r {
+            Err(JoinError::Channel(c)) => assert_eq!(c.stopped_party().unwrap(), stop, "{c}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// Two channels of one party's mesh entry, by peer name.
+fn two<'m>(
+    mesh: &'m mut std::collections::BTreeMap<String, LocalChannel>,
+    x: &str,
+    y: &str,
+) -> (&'m mut LocalChannel, &'m mut LocalChannel) {
+    let mut it = mesh.iter_mut();
+    let (mut cx, mut cy) = (None, None);
+    for (name, ch) in &mut it {
+        if name == x {
+            cx = Some(ch);
+        } else if name == y {
+            cy = Some(ch);
+        }
+    }
+    (cx.unwrap(), cy.unwrap())
 }

@@ -321,8 +321,7 @@ mod tests {
     }
 
     /// Decode `bytes` whole and in pieces of `split` bytes: both must agree, every call must
-    /// use at least one byte, no frame may exceed its kind's limit, and abort payloads must be
-    /// sanitised text.
+    /// use at least one byte, and no frame may exceed its kind's limit.
     fn check_stream(bytes: &[u8], split: usize) -> Result<(), TestCaseError> {
         let whole = decode_all(bytes);
         let mut decoder = FrameDecoder::new();

@@ -98,22 +98,10 @@ fn channel_error(e: &EngineError) -> Option<&ChannelError> {
 pub fn peer_reason(me: &str, e: &EngineError) -> StopReason {
     let mine = |reason: &str| StopReason::new(me, reason);
     if let Some(c) = channel_error(e) {
+        if let Some(stop) = c.stopped_party() {
+            return stop;
+        }
         return match c {
-            ChannelError::Stopped(r) => StopReason {
-                via: None,
-                ..r.clone()
-            },
-            ChannelError::PeerAborted { peer, message } => StopReason {
-                via: None,
-                ..message.stop_reason(peer)
-            },
-            ChannelError::Closed { peer } => StopReason::new(
-                peer,
-                "its connection was lost (its process ended or the network failed)",
-            ),
-            ChannelError::Timeout { peer, .. } => {
-                StopReason::new(peer, "it sent nothing for longer than the I/O timeout")
-            }
             ChannelError::Transport { peer, .. } => {
                 mine(&format!("its connection to party '{peer}' failed"))
             }

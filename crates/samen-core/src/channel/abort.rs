@@ -22,7 +22,8 @@ const MAX_ABORT_PARTY: usize = 63;
 /// | 4 + n | the reason (`u32` length, at most [`MAX_ABORT_REASON`] bytes of UTF-8) |
 ///
 /// A reason says what happened in words safe for every party — never a file path, a line
-/// number, a row or a value. The receiver passes both texts through [`sanitize_peer_text`].
+/// number, a row or a value. The receiver passes the reason through [`sanitize_peer_text`] and
+/// accepts only a valid party name.
 ///
 /// ```
 /// use samen_core::channel::{Abort, StopReason};
@@ -51,19 +52,19 @@ pub enum Abort {
 }
 
 /// `text` cut to at most `max` bytes on a character boundary.
-fn cut(text: &str, max: usize) -> String {
+fn cut(text: &str, max: usize) -> &str {
     let end = (0..=text.len().min(max))
         .rev()
         .find(|&end| text.is_char_boundary(end))
         .unwrap_or(0);
-    text.get(..end).unwrap_or_default().to_string()
+    text.get(..end).unwrap_or_default()
 }
 
 impl Abort {
     /// The sender's own reason (cut to [`MAX_ABORT_REASON`] bytes).
     pub fn own(reason: &str) -> Abort {
         Abort::Own {
-            reason: cut(reason, MAX_ABORT_REASON),
+            reason: cut(reason, MAX_ABORT_REASON).to_string(),
         }
     }
 
@@ -110,7 +111,7 @@ impl From<&StopReason> for Abort {
     fn from(stop: &StopReason) -> Abort {
         Abort::Stopped {
             party: stop.party.clone(),
-            reason: cut(&stop.reason, MAX_ABORT_REASON),
+            reason: cut(&stop.reason, MAX_ABORT_REASON).to_string(),
         }
     }
 }
@@ -128,25 +129,31 @@ impl std::fmt::Display for Abort {
 const OWN: u8 = 1;
 const STOPPED: u8 = 2;
 
+/// Texts longer than the decoder accepts are cut before encoding (on a character boundary), so
+/// that every abort is sent and decodes; a party name that is not valid is then refused by
+/// the receiver ([`Abort::receive`]).
 impl Encode for Abort {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Abort::Own { reason } => {
                 OWN.encode(out);
-                codec::put_str(out, reason);
+                codec::put_str(out, cut(reason, MAX_ABORT_REASON));
             }
             Abort::Stopped { party, reason } => {
                 STOPPED.encode(out);
-                codec::put_str(out, party);
-                codec::put_str(out, reason);
+                codec::put_str(out, cut(party, MAX_ABORT_PARTY));
+                codec::put_str(out, cut(reason, MAX_ABORT_REASON));
             }
         }
     }
 
     fn encoded_len(&self) -> Option<usize> {
+        let reason = |r: &str| 4 + cut(r, MAX_ABORT_REASON).len();
         Some(match self {
-            Abort::Own { reason } => 5 + reason.len(),
-            Abort::Stopped { party, reason } => 9 + party.len() + reason.len(),
+            Abort::Own { reason: r } => 1 + reason(r),
+            Abort::Stopped { party, reason: r } => {
+                1 + 4 + cut(party, MAX_ABORT_PARTY).len() + reason(r)
+            }
         })
     }
 }

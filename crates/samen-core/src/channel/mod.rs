@@ -99,6 +99,40 @@ pub enum ChannelError {
     Stopped(StopReason),
 }
 
+impl ChannelError {
+    /// The stop this error reports, if it is another party's: the party that stopped first
+    /// (from a shared stop signal or a peer's [`Abort`], so a relayed stop keeps its origin;
+    /// the peer for a lost connection or a silent peer) and why, without `via`. `None` for a
+    /// failure of this party's own (a protocol violation it detected, a transport error, a
+    /// message it cannot encode): those are the party's own reason to stop.
+    ///
+    /// ```
+    /// use samen_core::channel::{Abort, ChannelError, StopReason};
+    /// let relayed = ChannelError::PeerAborted {
+    ///     peer: "cbs".into(),
+    ///     message: Abort::from(&StopReason::new("ttp", "its input failed validation")),
+    /// };
+    /// assert_eq!(relayed.stopped_party().unwrap().party, "ttp");
+    /// let gone = ChannelError::Closed { peer: "cbs".into() };
+    /// assert_eq!(gone.stopped_party().unwrap().party, "cbs");
+    /// ```
+    pub fn stopped_party(&self) -> Option<StopReason> {
+        let stop = match self {
+            ChannelError::Stopped(r) => r.clone(),
+            ChannelError::PeerAborted { peer, message } => message.stop_reason(peer),
+            ChannelError::Closed { peer } => StopReason::new(
+                peer,
+                "its connection was lost (its process ended or the network failed)",
+            ),
+            ChannelError::Timeout { peer, .. } => {
+                StopReason::new(peer, "it sent nothing for longer than the I/O timeout")
+            }
+            _ => return None,
+        };
+        Some(StopReason { via: None, ..stop })
+    }
+}
+
 mod abort;
 mod local;
 mod sanitize;

@@ -9,8 +9,11 @@ pub const MAX_PEER_TEXT: usize = 512;
 /// formatting or direction-changing character (zero-width, bidi overrides, line and paragraph
 /// separators, byte order mark) replaced by `?`. Idempotent.
 ///
-/// Every channel implementation applies it to an abort reason before it enters
-/// [`ChannelError::PeerAborted`](super::ChannelError::PeerAborted); a peer therefore cannot flood logs or rewrite a terminal.
+/// A received abort is read with [`Abort::receive`](super::Abort::receive), which applies it to
+/// the reason before the message enters
+/// [`ChannelError::PeerAborted`](super::ChannelError::PeerAborted) or a stop reason; every
+/// channel implementation must read aborts that way, so that a peer cannot flood logs or
+/// rewrite a terminal.
 ///
 /// ```
 /// use samen_core::channel::{sanitize_peer_text, MAX_PEER_TEXT};

@@ -228,3 +228,34 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn an_abort_built_with_oversized_texts_is_cut_and_still_decodes() {
+    let long = Abort::Stopped {
+        party: "p".repeat(100),
+        reason: "é".repeat(2000),
+    };
+    let bytes = codec::encode_to_vec(&long);
+    assert_eq!(Some(bytes.len()), long.encoded_len());
+    match codec::decode_exact::<Abort>(&bytes).unwrap() {
+        Abort::Stopped { party, reason } => {
+            assert_eq!(party.len(), 63);
+            assert!(reason.len() <= MAX_ABORT_REASON && reason.chars().all(|c| c == 'é'));
+        }
+        other => panic!("{other:?}"),
+    }
+    // What the receiver makes of it: a party name of 63 letters is valid.
+    assert!(matches!(Abort::receive(&bytes), Abort::Stopped { .. }));
+}
+
+proptest::proptest! {
+    /// Any abort this party can build encodes to bytes that decode to it (texts cut to fit).
+    #[test]
+    fn aborts_round_trip(party in "[a-z]{1,63}", reason in ".{0,300}") {
+        for msg in [Abort::own(&reason), Abort::from(&StopReason::new(&party, &reason))] {
+            let bytes = codec::encode_to_vec(&msg);
+            proptest::prop_assert_eq!(Some(bytes.len()), msg.encoded_len());
+            proptest::prop_assert_eq!(codec::decode_exact::<Abort>(&bytes).unwrap(), msg);
+        }
+    }
+}

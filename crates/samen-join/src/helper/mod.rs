@@ -59,7 +59,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
-use samen_core::channel::{Abort, Channel, ChannelError};
+use samen_core::channel::{Abort, Channel};
 use samen_core::codec::{self, CodecError};
 use samen_core::Role;
 use sha2::Sha256;
@@ -157,9 +157,10 @@ pub fn serve_helper_join(
     result
 }
 
-/// What to tell the others when the join fails here: for a failed connection or a stopped
-/// peer, the channel error itself (it names that party and its reason, never data); otherwise
-/// a fixed description without details.
+/// What to tell the others when the join fails here: when another party stopped (its abort,
+/// its lost connection, its silence, or a stop relayed to this party), that party and its
+/// reason; for another channel failure, the channel error (it names the peer, never data);
+/// otherwise a fixed description without details.
 fn abort_reason(e: &JoinError) -> Abort {
     let own = |reason: &str| Abort::own(reason);
     match e {
@@ -169,8 +170,11 @@ fn abort_reason(e: &JoinError) -> Abort {
         JoinError::Randomness { .. } => own("helper join: local randomness failure"),
         JoinError::Internal(_) => own("helper join: internal error"),
         JoinError::NotADataRole(_) => own("helper join: a data party was started as the helper"),
-        JoinError::Channel(ChannelError::Stopped(stop)) => Abort::from(stop),
-        JoinError::Channel(c) => own(&c.to_string()),
+        JoinError::Channel(c) => match c.stopped_party() {
+            // Another party stopped: relay who and why.
+            Some(stop) => Abort::from(&stop),
+            None => own(&c.to_string()),
+        },
         _ => own("helper join: protocol violation detected"),
     }
 }

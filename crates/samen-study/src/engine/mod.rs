@@ -252,6 +252,10 @@ pub fn run_data_party(
     // intersection size, known after the join).
     study.check_overflow(1)?;
     let plan = Plan::new(study)?;
+    let layout = Layout::new(study, &plan);
+    if !layout.is_complete() {
+        return Err(EngineError::Layout);
+    }
 
     phases.start("join");
     peer.set_step("join");
@@ -302,10 +306,6 @@ pub fn run_data_party(
     }
     drop(joined);
 
-    let layout = Layout::new(study, &plan);
-    if !layout.is_complete() {
-        return Err(EngineError::Layout);
-    }
     let width = plan.width(role);
     let mut shares = vec![0u64; plan.k * plan.l];
     let mut values: Vec<u64> = Vec::new();
