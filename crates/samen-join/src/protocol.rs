@@ -39,14 +39,9 @@ pub(crate) fn join_and_abort_on_error(
 ) -> Result<JoinOutput, JoinError> {
     let result = run(session, peer);
     if let Err(e) = &result {
-        let reason = match e {
+        let message = match e {
             // Another party stopped (the helper, say): tell the peer who, if it does not know.
-            JoinError::Channel(c @ ChannelError::Stopped(_)) => {
-                if let Some(stop) = c.stopped_party() {
-                    peer.abort(&Abort::from(&stop));
-                }
-                None
-            }
+            JoinError::Channel(ChannelError::Stopped(stop)) => Some(Abort::from(stop)),
             // The peer itself went away, aborted or failed: nothing to tell it.
             JoinError::Channel(
                 ChannelError::Closed { .. }
@@ -55,17 +50,19 @@ pub(crate) fn join_and_abort_on_error(
                 | ChannelError::Transport { .. },
             ) => None,
             JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
-                Some("private join: this party's input was rejected")
+                Some(Abort::own("private join: this party's input was rejected"))
             }
-            JoinError::NotADataRole(_) => {
-                Some("private join: this party was started as the helper")
+            JoinError::NotADataRole(_) => Some(Abort::own(
+                "private join: this party was started as the helper",
+            )),
+            JoinError::Randomness { .. } => {
+                Some(Abort::own("private join: local randomness failure"))
             }
-            JoinError::Randomness { .. } => Some("private join: local randomness failure"),
-            JoinError::Internal(_) => Some("private join: internal error"),
-            _ => Some("private join: protocol violation detected"),
+            JoinError::Internal(_) => Some(Abort::own("private join: internal error")),
+            _ => Some(Abort::own("private join: protocol violation detected")),
         };
-        if let Some(r) = reason {
-            peer.abort(&Abort::own(r));
+        if let Some(m) = message {
+            peer.abort(&m);
         }
     }
     result

@@ -514,15 +514,11 @@ fn a_third_partys_stop_is_relayed_with_its_origin() {
     let mut a = mesh.pop().unwrap();
     let stop = StopReason::new("b", "its input failed validation");
     b.get_mut("a").unwrap().abort(&Abort::from(&stop));
+    let (mut ab, mut ah) = (a.remove("b").unwrap(), a.remove("h").unwrap());
+    let (mut ha, mut hb) = (h.remove("a").unwrap(), h.remove("b").unwrap());
     let (ra, rh) = thread::scope(|s| {
-        let ta = s.spawn(|| {
-            let (ab, ah) = two(&mut a, "b", "h");
-            helper_join(Role::First, &ids, ab, ah)
-        });
-        let th = s.spawn(|| {
-            let (ha, hb) = two(&mut h, "a", "b");
-            serve_helper_join(ha, hb)
-        });
+        let ta = s.spawn(|| helper_join(Role::First, &ids, &mut ab, &mut ah));
+        let th = s.spawn(|| serve_helper_join(&mut ha, &mut hb));
         (
             ta.join().unwrap().map(|_| ()),
             th.join().unwrap().map(|_| ()),
@@ -534,22 +530,4 @@ fn a_third_partys_stop_is_relayed_with_its_origin() {
             other => panic!("{other:?}"),
         }
     }
-}
-
-/// Two channels of one party's mesh entry, by peer name.
-fn two<'m>(
-    mesh: &'m mut std::collections::BTreeMap<String, LocalChannel>,
-    x: &str,
-    y: &str,
-) -> (&'m mut LocalChannel, &'m mut LocalChannel) {
-    let mut it = mesh.iter_mut();
-    let (mut cx, mut cy) = (None, None);
-    for (name, ch) in &mut it {
-        if name == x {
-            cx = Some(ch);
-        } else if name == y {
-            cy = Some(ch);
-        }
-    }
-    (cx.unwrap(), cy.unwrap())
 }

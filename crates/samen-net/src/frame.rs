@@ -356,7 +356,9 @@ mod tests {
         let mut wire = encode_frame(FrameKind::Hello, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         wire.extend(encode_frame(FrameKind::Data, &[7u8; 40]).unwrap());
         wire.extend(encode_frame(FrameKind::KeepAlive, &[]).unwrap());
-        wire.extend(encode_frame(FrameKind::Abort, b"\x01\x0d\x00\x00\x00input invalid").unwrap());
+        let abort =
+            samen_core::codec::encode_to_vec(&samen_core::channel::Abort::own("input invalid"));
+        wire.extend(encode_frame(FrameKind::Abort, &abort).unwrap());
         wire.extend(encode_frame(FrameKind::Data, &[]).unwrap());
         wire
     }

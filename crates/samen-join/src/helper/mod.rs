@@ -162,20 +162,21 @@ pub fn serve_helper_join(
 /// reason; for another channel failure, the channel error (it names the peer, never data);
 /// otherwise a fixed description without details.
 fn abort_reason(e: &JoinError) -> Abort {
-    let own = |reason: &str| Abort::own(reason);
     match e {
         JoinError::DuplicateId { .. } | JoinError::TooManyIds { .. } => {
-            own("helper join: a data party's input was rejected")
+            Abort::own("helper join: a data party's input was rejected")
         }
-        JoinError::Randomness { .. } => own("helper join: local randomness failure"),
-        JoinError::Internal(_) => own("helper join: internal error"),
-        JoinError::NotADataRole(_) => own("helper join: a data party was started as the helper"),
+        JoinError::Randomness { .. } => Abort::own("helper join: local randomness failure"),
+        JoinError::Internal(_) => Abort::own("helper join: internal error"),
+        JoinError::NotADataRole(_) => {
+            Abort::own("helper join: a data party was started as the helper")
+        }
         JoinError::Channel(c) => match c.stopped_party() {
             // Another party stopped: relay who and why.
             Some(stop) => Abort::from(&stop),
-            None => own(&c.to_string()),
+            None => Abort::own(&c.to_string()),
         },
-        _ => own("helper join: protocol violation detected"),
+        _ => Abort::own("helper join: protocol violation detected"),
     }
 }
 

@@ -17,10 +17,7 @@ impl Setup<'_> {
         let (tx, rx) = mpsc::channel::<Result<(String, TlsChannel), Attempt>>();
         let pending = Arc::new(AtomicUsize::new(0));
         let abort_got = |got: BTreeMap<String, TlsChannel>, reason: Option<StopReason>| {
-            let message = reason.map_or_else(
-                || Abort::own("it could not connect to all parties"),
-                |r| Abort::from(&r),
-            );
+            let message = reason.map_or_else(|| Abort::own(COULD_NOT_CONNECT), |r| Abort::from(&r));
             for (_, mut ch) in got {
                 ch.abort(&message);
             }

@@ -33,13 +33,13 @@ impl Handshaker {
     /// After the TLS handshake: in notify mode, or once this party has stopped, answer with
     /// an abort instead of a hello. Returns whether an abort was sent.
     pub(super) fn abort_instead_of_hello(&self, io: &mut SetupIo, notify: Option<&Abort>) -> bool {
-        let message = match (notify, self.stop.reason()) {
-            (Some(m), _) => m.clone(),
-            (None, Some(r)) => Abort::from(&r),
-            (None, None) => return false,
-        };
-        io.send_abort(&message);
-        true
+        let message = notify
+            .cloned()
+            .or_else(|| self.stop.reason().map(|r| Abort::from(&r)));
+        if let Some(m) = &message {
+            io.send_abort(m);
+        }
+        message.is_some()
     }
 }
 

@@ -31,6 +31,9 @@ mod accept;
 mod dial;
 mod handshake;
 
+/// The reason a party gives when its set-up fails without another party having stopped.
+const COULD_NOT_CONNECT: &str = "it could not connect to all parties";
+
 use handshake::{aborted_by, is_self_connection, SetupError, SetupIo};
 
 /// Pause between two dial attempts.
@@ -202,8 +205,7 @@ pub fn connect_all(cfg: &NetConfig) -> Result<BTreeMap<String, TlsChannel>, NetE
     if first_error.is_none() && stop.is_none() {
         return Ok(channels);
     }
-    let reason =
-        stop.unwrap_or_else(|| StopReason::new(&cfg.me, "it could not connect to all parties"));
+    let reason = stop.unwrap_or_else(|| StopReason::new(&cfg.me, COULD_NOT_CONNECT));
     let error = match first_error {
         Some(e) => e,
         None => NetError::Stopped(reason.clone()),

@@ -38,21 +38,11 @@ pub(super) fn from_upper(d: usize, upper: &[i128]) -> Result<Gram, StatsError> {
         });
     }
     let mut full = vec![0i128; d * d];
-    let mut it = upper.iter();
-    for i in 0..d {
-        for j in i..d {
-            if let (Some(&v), Some(x)) = (it.next(), full.get_mut(i * d + j)) {
+    let cells = (0..d).flat_map(|i| (i..d).map(move |j| (i, j)));
+    for ((i, j), &v) in cells.zip(upper) {
+        for at in [i * d + j, j * d + i] {
+            if let Some(x) = full.get_mut(at) {
                 *x = v;
-            }
-        }
-    }
-    // Mirror the upper triangle.
-    for i in 0..d {
-        for j in 0..i {
-            if let Some(v) = full.get(j * d + i).copied() {
-                if let Some(x) = full.get_mut(i * d + j) {
-                    *x = v;
-                }
             }
         }
     }
