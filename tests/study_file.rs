@@ -68,7 +68,10 @@ fn a_study_with_join_epsilon_x_and_list_valued_of_parses() {
     assert_eq!(users.statistic, Statistic::Count);
     assert_eq!(names(&users.by), ["register.region", "usage.channel"]);
     assert_eq!(users.min_cell, 5);
-    assert_eq!(users.privacy, Some(Privacy::Epsilon(1.5)));
+    assert_eq!(
+        users.privacy,
+        Some(Privacy::Epsilon(samen::core::dp::Ratio::new(3, 2).unwrap()))
+    );
     assert_eq!(corr.statistic, Statistic::Correlation);
     assert_eq!(names(&corr.of), ["register.age", "usage.logins"]);
     assert_eq!(corr.min_cell, 10, "the default min_cell");

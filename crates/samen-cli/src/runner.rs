@@ -29,7 +29,9 @@ use samen_study::engine::{EngineError, Phases, Sizes};
 use samen_study::input::{read_csv, InputError, PartyTable};
 use samen_study::output::{write_atomic, OutputError};
 use samen_study::session::{run_party, PartyResult};
-use samen_study::spec::{Privacy, SpecError, Study};
+use samen_core::dp::Ratio;
+use samen_study::privacy;
+use samen_study::spec::{SpecError, Study};
 use samen_study::transcript::Transcript;
 
 use crate::progress::{self, ProgressFile};
@@ -142,54 +144,92 @@ pub struct RunSummary {
     pub privacy: PrivacyBudget,
 }
 
-/// The privacy budgets of a study's outputs (basic composition: the run's total is the sum).
+/// The privacy budgets of a study's outputs, their noise and accuracy, and the run's totals
+/// (basic composition: the run's total is the sum), all from [`samen_study::privacy`].
 #[derive(Clone, Debug, Default)]
 pub struct PrivacyBudget {
-    /// Per output with a budget: (output name, "epsilon" or "rho", value).
-    pub outputs: Vec<(String, &'static str, f64)>,
-    /// Σ ε over the outputs with `epsilon` (the run is ε-DP with this ε for those outputs).
-    pub total_epsilon: f64,
-    /// Σ ρ over the outputs with `rho` (ρ-zCDP).
-    pub total_rho: f64,
+    /// Per output with a budget: its noise, accuracy and guarantee.
+    pub outputs: Vec<privacy::OutputNoise>,
+    /// Σ ε over the outputs with `epsilon`, exactly.
+    pub total_epsilon: Option<Ratio>,
+    /// Σ ρ over the outputs with `rho`, exactly.
+    pub total_rho: Option<Ratio>,
 }
 
 impl PrivacyBudget {
-    /// The budgets of `study`.
+    /// The budgets of `study` (validated studies always have a report; an output whose noise
+    /// cannot be drawn is refused at validation).
     pub fn of(study: &Study) -> PrivacyBudget {
-        let mut b = PrivacyBudget::default();
-        for o in study.outputs() {
-            match o.privacy {
-                Some(Privacy::Epsilon(e)) => {
-                    b.outputs.push((o.name.clone(), "epsilon", e));
-                    b.total_epsilon += e;
-                }
-                Some(Privacy::Rho(r)) => {
-                    b.outputs.push((o.name.clone(), "rho", r));
-                    b.total_rho += r;
-                }
-                None => {}
-            }
+        let (total_epsilon, total_rho) = privacy::totals(study).unwrap_or_default();
+        PrivacyBudget {
+            outputs: privacy::report(study).unwrap_or_default(),
+            total_epsilon,
+            total_rho,
         }
-        b
     }
 
-    /// One line for the log, or `None` without budgets.
-    pub fn line(&self) -> Option<String> {
+    /// Lines for the log (each output's guarantee and accuracy, and the totals); empty without
+    /// budgets.
+    pub fn lines(&self) -> Vec<String> {
         if self.outputs.is_empty() {
-            return None;
+            return Vec::new();
         }
-        let each: Vec<String> = self
-            .outputs
-            .iter()
-            .map(|(n, k, v)| format!("{n}: {k} = {v}"))
-            .collect();
-        Some(format!(
-            "differential privacy: {}; total epsilon = {}, total rho = {} (basic composition \
-             over the outputs of this run; add the budgets of earlier runs on the same people)",
-            each.join(", "),
-            self.total_epsilon,
-            self.total_rho
-        ))
+        let mut lines = Vec::new();
+        for o in &self.outputs {
+            lines.push(format!("differential privacy of '{}': {}", o.output, o.guarantee()));
+            for q in &o.quantities {
+                lines.push(format!(
+                    "  noise on {}: standard deviation {:.4}, 95 % of the time within ±{}",
+                    q.label, q.sd, q.half_width
+                ));
+            }
+        }
+        let show = |r: Option<Ratio>| r.map_or_else(|| "0".to_string(), |r| r.to_string());
+        lines.push(format!(
+            "differential privacy of this run: total epsilon = {}, total rho = {} (basic \
+             composition over its outputs; add the budgets of earlier runs on the same people, \
+             or keep a ledger with --ledger)",
+            show(self.total_epsilon),
+            show(self.total_rho)
+        ));
+        lines
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let ratio = |r: Option<Ratio>| r.map(|r| r.to_string());
+        let float = |r: Option<Ratio>| r.map(|r| r.to_f64());
+        serde_json::json!({
+            "outputs": self.outputs.iter().map(|o| serde_json::json!({
+                "output": o.output,
+                o.privacy.key(): o.privacy.value().to_f64(),
+                "budget": o.privacy.value().to_string(),
+                "neighbours": o.neighbours.as_str(),
+                "guarantee": o.guarantee(),
+                "noise": o.quantities.iter().map(|q| serde_json::json!({
+                    "quantity": q.label,
+                    "mechanism": mechanism_json(&q.mechanism),
+                    "draws": privacy::DRAWS,
+                    "sd": q.sd,
+                    "ci95_half_width": q.half_width,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "total_epsilon": float(self.total_epsilon),
+            "total_rho": float(self.total_rho),
+            "total_epsilon_exact": ratio(self.total_epsilon),
+            "total_rho_exact": ratio(self.total_rho),
+        })
+    }
+}
+
+fn mechanism_json(m: &samen_core::dp::Mechanism) -> serde_json::Value {
+    match m {
+        samen_core::dp::Mechanism::DiscreteLaplace { scale } => {
+            serde_json::json!({"discrete_laplace_scale": scale.to_string()})
+        }
+        samen_core::dp::Mechanism::DiscreteGaussian { sigma2 } => {
+            serde_json::json!({"discrete_gaussian_sigma2": sigma2.to_string()})
+        }
+        _ => serde_json::Value::Null,
     }
 }
 
@@ -223,7 +263,7 @@ impl RunSummary {
         for n in &self.notes {
             s.push_str(&format!("  note: {n}\n"));
         }
-        if let Some(l) = self.privacy.line() {
+        for l in self.privacy.lines() {
             s.push_str(&format!("  {l}\n"));
         }
         s
@@ -242,11 +282,7 @@ impl RunSummary {
             "peak_rss_bytes": self.peak_rss_bytes,
             "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
             "notes": self.notes,
-            "privacy": {
-                "outputs": self.privacy.outputs.iter().map(|(n, k, v)| serde_json::json!({"output": n, *k: v})).collect::<Vec<_>>(),
-                "total_epsilon": self.privacy.total_epsilon,
-                "total_rho": self.privacy.total_rho,
-            },
+            "privacy": self.privacy.to_json(),
         })
     }
 }
@@ -420,7 +456,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         io_timeout: opts.io_timeout,
     };
     tracing::info!(party = %opts.party, "connecting to the other parties");
-    if let Some(l) = PrivacyBudget::of(&study).line() {
+    for l in PrivacyBudget::of(&study).lines() {
         tracing::info!(party = %opts.party, "{l}");
     }
     let tls = connect_all(&cfg)?;

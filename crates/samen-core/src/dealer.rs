@@ -16,13 +16,10 @@
 //! | `mul(n)` | a, b, c (n each) | a, b (n each) | c_S = (a_F+a_S)(b_F+b_S) − c_F (n) |
 //! | `cross_product(n,k,l)` | U (n×k), R_F (k×l) | V (n×l) | R_S = UᵀV − R_F (k×l) |
 //! | `ge_public(n)` | r (n), ⟨r⟩ (n), AND triples (11n ×3), ⟨β⟩ (n/64), \[β\] (n) | r (n), AND triples (11n ×2), ⟨β⟩ (n/64) | ⟨r⟩_S (n), c_S (11n), \[β\]_S (n) |
-//! | `noise(n)` | r (n) | — | z − r (n), z drawn by the dealer |
 //!
-//! `noise` differs from the other operations: its values are not a function of the seeds. The
-//! dealer draws noise values `z_i` exactly ([`crate::dp`]) from a ChaCha12 generator seeded
-//! from the OS RNG, so that the data parties end up with additive shares of differential-privacy
-//! noise that neither of them knows. The dealer knows the noise values (but sees no data and no
-//! output); either data party alone sees a uniformly random share.
+//! The dealer deals no differential-privacy noise: each computing party draws its own
+//! ([`crate::mpc::Computer::noise`]), so no party, the dealer included, knows the noise of a
+//! released value.
 //!
 //! Every message to Second starts with a 5-word header (operation kind, sequence number and
 //! shape) so that a dealer and a party that disagree about the sequence of operations stop

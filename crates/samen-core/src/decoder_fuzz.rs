@@ -173,8 +173,7 @@ fn op_kind() -> impl Strategy<Value = OpKind> {
     prop_oneof![
         Just(OpKind::Mul),
         Just(OpKind::Cross),
-        Just(OpKind::Cmp),
-        Just(OpKind::Noise)
+        Just(OpKind::Cmp)
     ]
 }
 

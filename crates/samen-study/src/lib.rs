@@ -51,6 +51,7 @@ pub mod engine;
 pub mod input;
 pub mod output;
 pub mod plan;
+pub mod privacy;
 pub mod reference;
 pub mod session;
 pub mod spec;

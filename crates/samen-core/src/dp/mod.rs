@@ -32,8 +32,9 @@
 //! `i64`, which has probability below exp(−2^15).
 //!
 //! **Timing.** The samplers are not constant time: their running time depends on the value
-//! drawn. The helper that draws noise (see [`crate::dealer::Dealer::noise`]) knows the values
-//! anyway, and nothing else observes its timing per value.
+//! drawn. Each data party draws its own noise ([`crate::mpc::Computer::noise`]) and knows its own
+//! values anyway; the draws happen before the opening, and no other party observes their
+//! timing per value.
 //!
 //! ```
 //! use rand_chacha::rand_core::SeedableRng;
@@ -48,11 +49,13 @@
 
 use thiserror::Error;
 
+mod accuracy;
 mod ratio;
 mod sample;
 #[cfg(test)]
 mod tests;
 
+pub use accuracy::{half_width, sum_variance};
 pub use ratio::Ratio;
 pub(crate) use sample::Prepared;
 pub use sample::{sample, sample_bernoulli_exp, sample_discrete_gaussian, sample_discrete_laplace};
@@ -118,6 +121,12 @@ pub enum Mechanism {
         /// The parameter σ² (close to, and never more than, the variance).
         sigma2: Ratio,
     },
+}
+
+/// Check that the exact samplers accept `m`'s parameters (see the module documentation for
+/// the bounds), without drawing.
+pub fn check(m: &Mechanism) -> Result<(), DpError> {
+    Prepared::new(m).map(|_| ())
 }
 
 /// Σ_k w(k) over the integers for the discrete Gaussian weights w(k) = k^(2·moment)

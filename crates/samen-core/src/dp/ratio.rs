@@ -127,6 +127,26 @@ impl Ratio {
         Ratio::from_decimal_str(&format!("{x:e}"))
     }
 
+    /// `(digits, places)` with `num/den = digits / 10^places`, if the value has a finite
+    /// decimal expansion whose digits fit 128 bits.
+    fn decimal_digits(&self) -> Option<(u128, usize)> {
+        let (mut d, mut twos, mut fives) = (self.den, 0usize, 0usize);
+        while d % 2 == 0 {
+            d /= 2;
+            twos += 1;
+        }
+        while d % 5 == 0 {
+            d /= 5;
+            fives += 1;
+        }
+        if d != 1 {
+            return None;
+        }
+        let places = twos.max(fives);
+        let scale = pow10(places as u64)?.checked_div(u128::from(self.den))?;
+        Some((u128::from(self.num).checked_mul(scale)?, places))
+    }
+
     /// The value as the nearest `f64` (for tests and documentation only).
     pub fn to_f64(&self) -> f64 {
         self.num as f64 / self.den as f64
@@ -134,11 +154,19 @@ impl Ratio {
 }
 
 impl std::fmt::Display for Ratio {
+    /// The exact decimal when the denominator has no prime factors but 2 and 5 (`1/10` is
+    /// `0.1`, `5/2` is `2.5`), else the fraction `num/den`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.den == 1 {
-            write!(f, "{}", self.num)
-        } else {
-            write!(f, "{}/{}", self.num, self.den)
+            return write!(f, "{}", self.num);
+        }
+        match self.decimal_digits() {
+            Some((digits, places)) => {
+                let s = format!("{digits:0>width$}", width = places + 1);
+                let (int, frac) = s.split_at(s.len() - places);
+                write!(f, "{int}.{frac}")
+            }
+            None => write!(f, "{}/{}", self.num, self.den),
         }
     }
 }

@@ -50,7 +50,12 @@ fn ratios_reduce_and_parse() {
         );
     }
     assert_eq!(ok("2").to_string(), "2");
-    assert_eq!(ok("2.5").to_string(), "5/2");
+    assert_eq!(ok("2.5").to_string(), "2.5");
+    assert_eq!(ok("0.1").to_string(), "0.1");
+    assert_eq!(ok("1e-1").to_string(), "0.1");
+    assert_eq!(ok("0.0625").to_string(), "0.0625");
+    assert_eq!(ok("3/7").to_string(), "3/7");
+    assert_eq!(ok("7/3").to_string(), "7/3");
 }
 
 #[test]

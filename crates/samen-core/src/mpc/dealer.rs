@@ -1,6 +1,5 @@
 //! The helper's session state (see [`crate::dealer`] for what it sends).
 
-use rand_chacha::ChaCha12Rng;
 use subtle::ConstantTimeEq;
 
 use super::wire::send_hello;
@@ -18,8 +17,6 @@ pub struct Dealer<'a> {
     pub(super) seed_first: Seed,
     pub(super) seed_second: Seed,
     pub(super) op: u64,
-    /// The generator of noise values, seeded from the OS RNG at the first `noise` operation.
-    pub(super) noise_rng: Option<ChaCha12Rng>,
 }
 
 impl std::fmt::Debug for Dealer<'_> {
@@ -63,7 +60,6 @@ impl<'a> Dealer<'a> {
             seed_first,
             seed_second,
             op: 0,
-            noise_rng: None,
         })
     }
 

@@ -15,14 +15,15 @@
 //! | [`Computer::mul`] | `x−a`, `y−b` shares of Second (masked by Second's seed) | same from First, `c_S` from dealer | — | nothing |
 //! | [`Computer::cross_product`] | `F = M_B − V` (V from Second's seed) | `E = M_A − U` (U from First's seed), `R_S` | — | nothing |
 //! | [`Computer::ge_public`] | `x−t+r` shares, masked bit shares | same, plus dealer corrections | — | nothing |
-//! | [`Computer::noise`] | — | `z − r` from dealer (r from First's seed) | — | nothing (the dealer knows the noise `z`) |
+//! | [`Computer::noise`] | — | — | — | nothing (each party draws its own noise locally; no party knows the sum) |
 //!
 //! Every message a computing party receives is uniformly distributed and independent of the
 //! other party's data, because it is masked by a pad that this party cannot derive (it depends
 //! on the other party's seed); the dealer's corrections are masked by values derived from
 //! First's seed, which Second does not know. The dealer learns the number and shapes of
-//! operations (vector lengths, matrix shapes) and nothing else, apart from the noise values it
-//! draws itself for [`Computer::noise`] (see [`crate::dp`]). The statistical test
+//! operations (vector lengths, matrix shapes) and nothing else; it takes no part in
+//! [`Computer::noise`], where each computing party draws its own noise (see [`crate::dp`]).
+//! The statistical test
 //! `messages_are_uniform_for_any_secret` in `tests/mpc.rs` checks the uniformity of shares and
 //! of the messages received in a Beaver multiplication for two very different secrets;
 //! `comparison_messages_are_uniform_for_any_secret` does the same for [`Computer::ge_public`].
@@ -37,7 +38,7 @@
 //! | `mul(n)` | 1 | 2n |
 //! | `cross_product(n,k,l)` | 1 | First n·k, Second n·l |
 //! | `ge_public(n)` | 8 | about 23·n |
-//! | `noise(n)` | 0 | 0 (Second receives n words from the dealer) |
+//! | `noise(n)` | 0 | 0 (local draws) |
 //!
 //! ```
 //! use samen_core::channel::local_mesh;
@@ -88,6 +89,7 @@ mod noise;
 pub(crate) mod wire;
 
 pub use compare::CMP_BATCH;
+pub use noise::own_noise;
 pub(crate) use cross::check_dims;
 pub use dealer::Dealer;
 use wire::{DealerHello, OpHeader, HEADER_LEN, HELLO_LEN};
@@ -162,7 +164,7 @@ pub enum MpcError {
     /// [`Dealer`].
     #[error("a computing party needs the role 'first' or 'second', not '{0}'; the helper runs the dealer")]
     NotADataRole(Role),
-    /// Local misuse: a noise mechanism given to [`Dealer::noise`] has unsupported parameters.
+    /// Local misuse: a noise mechanism given to [`Computer::noise`] has unsupported parameters.
     #[error(transparent)]
     Noise(#[from] DpError),
     /// An invariant of samen's own code did not hold (a defect in samen; nothing is revealed).

@@ -68,8 +68,6 @@ pub(crate) enum OpKind {
     Cross = 2,
     /// Secure comparison with a public threshold.
     Cmp = 3,
-    /// Dealt noise.
-    Noise = 4,
 }
 
 /// The header the dealer sends Second before each operation's corrections; Second checks it
@@ -111,7 +109,6 @@ impl Decode for OpHeader {
             1 => OpKind::Mul,
             2 => OpKind::Cross,
             3 => OpKind::Cmp,
-            4 => OpKind::Noise,
             other => return Err(r.bad_value("operation kind", other)),
         };
         Ok(OpHeader {

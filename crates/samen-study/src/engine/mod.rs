@@ -21,8 +21,9 @@
 //!    and streams its matrix in blocks of rows ([`Plan::rows`]) through cross-party
 //!    products (helper: a matrix triple per block); both data parties hold additive shares of
 //!    every quantity of every cell of the inner join.
-//! 5. **comparison**: for outputs with a privacy budget, the helper's noise shares are added
-//!    to the quantities; for every cell of an output with `min_cell > 0`, shares of
+//! 5. **comparison**: for outputs with a privacy budget, each data party adds its own exact
+//!    noise draw to its shares of the quantities (the helper takes no part;
+//!    [`crate::privacy`]); for every cell of an output with `min_cell > 0`, shares of
 //!    `s = [count ≥ min_cell]` (secure comparison), then every quantity of the cell is
 //!    multiplied by `s` (Beaver multiplication).
 //! 6. **open**: the products, the bits `s` and the quantities of unsuppressed outputs are opened;
@@ -328,7 +329,12 @@ pub fn run_data_party(
             Op::Noise { n } => {
                 phases.enter("comparison");
                 values = cell_values(&layout, &shares)?;
-                let noise = mpc.noise(n)?;
+                // This party's own draw, added to its own share: no party knows the sum.
+                let mechanisms = plan.noise();
+                if mechanisms.len() != n {
+                    return Err(EngineError::Layout);
+                }
+                let noise = mpc.noise(&mechanisms)?;
                 let mut noise = noise.iter();
                 let mut at = 0;
                 for slot in &layout.slots {
@@ -469,10 +475,8 @@ pub fn run_helper(
                 }
                 dealer.cross_product(rows, plan.k, plan.l)?;
             }
-            Op::Noise { .. } => {
-                phases.enter("comparison");
-                dealer.noise(&plan.noise())?;
-            }
+            // The data parties draw the noise themselves; the helper takes no part in it.
+            Op::Noise { .. } => phases.enter("comparison"),
             Op::Compare { n } => {
                 phases.enter("comparison");
                 dealer.ge_public(n)?;

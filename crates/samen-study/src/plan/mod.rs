@@ -16,12 +16,12 @@
 //! The helper derives the same plan and the same [`Op`] list from the study file and the sizes,
 //! so it deals exactly the operations the data parties compute.
 
-use samen_core::dp::{Mechanism, Ratio};
+use samen_core::dp::Mechanism;
 use samen_core::Role;
 use samen_join::JoinMethod;
 
 use crate::input::PartyTable;
-use crate::spec::{ColumnRef, OutputSpec, Privacy, SpecError, Study};
+use crate::spec::{ColumnRef, SpecError, Study};
 use crate::statistic::{self, levels_of, Atom, Quantity};
 
 mod layout;
@@ -224,7 +224,7 @@ impl Plan {
             }
             let noise = match o.privacy {
                 None => Vec::new(),
-                Some(privacy) => noise_mechanisms(o, study, privacy, &quantities)?,
+                Some(privacy) => crate::privacy::mechanisms(o, study, privacy, &quantities)?,
             };
             outputs.push(OutputPlan {
                 first_block,
@@ -357,63 +357,3 @@ impl Plan {
     }
 }
 
-/// The noise of each quantity of an output with a privacy budget. The budget is split equally
-/// over the `Q` quantities of a cell: quantity `q` with sensitivity `Δ_q` (the bound of one
-/// person's contribution, [`statistic::sensitivity`]) gets discrete Laplace noise of scale
-/// `Δ_q · Q / ε` (ε-DP for the output, since a person is in one cell), or discrete Gaussian
-/// noise with `σ² = Δ_q² · Q / (2ρ)` (ρ-zCDP).
-fn noise_mechanisms(
-    o: &OutputSpec,
-    study: &Study,
-    privacy: Privacy,
-    quantities: &[crate::statistic::Quantity],
-) -> Result<Vec<Mechanism>, SpecError> {
-    let err = |problem: String| SpecError::Output {
-        output: o.name.clone(),
-        problem,
-    };
-    let q = quantities.len() as u128;
-    let (value, gaussian) = match privacy {
-        Privacy::Epsilon(e) => (e, false),
-        Privacy::Rho(r) => (r, true),
-    };
-    let budget = Ratio::from_f64(value).map_err(|e| err(format!("privacy parameter: {e}")))?;
-    let (p, r) = (u128::from(budget.num()), u128::from(budget.den()));
-    let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(0);
-    quantities
-        .iter()
-        .map(|quantity| {
-            let delta = statistic::sensitivity(quantity, study);
-            let (num, den) = if gaussian {
-                (
-                    delta
-                        .saturating_mul(delta)
-                        .saturating_mul(q)
-                        .saturating_mul(r),
-                    2 * p,
-                )
-            } else {
-                (delta.saturating_mul(q).saturating_mul(r), p)
-            };
-            let too_large = || {
-                err(format!(
-                    "the noise for Σ {} at this privacy budget is too large to sample; narrow \
-                     the declared bounds or raise the budget",
-                    quantity.describe()
-                ))
-            };
-            let num = u64::try_from(num).map_err(|_| too_large())?;
-            let den = u64::try_from(den).map_err(|_| too_large())?;
-            let ratio = Ratio::new(num.max(1), den).map_err(|_| too_large())?;
-            let m = if gaussian {
-                Mechanism::DiscreteGaussian { sigma2: ratio }
-            } else {
-                Mechanism::DiscreteLaplace { scale: ratio }
-            };
-            // The samplers check their parameters before drawing: one draw from a fixed,
-            // public generator tells whether the helper will accept them.
-            samen_core::dp::sample(&m, &mut rng).map_err(|_| too_large())?;
-            Ok(m)
-        })
-        .collect()
-}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use samen_join::JoinMethod;
 
 use super::raw::{
-    OneOrMany, RawColumn, RawKind, RawOutput, RawParty, RawRole, RawStudyFile, RawTable,
+    OneOrMany, RawBudget, RawColumn, RawKind, RawOutput, RawParty, RawRole, RawStudyFile, RawTable,
 };
 use super::{IdKind, IdSpec, SpecError, Statistic, Study};
 
@@ -191,17 +191,39 @@ impl StudyBuilder {
     }
 
     /// Release the output added last with ε-differential privacy (discrete Laplace noise).
-    pub fn epsilon(mut self, epsilon: f64) -> Self {
-        if let Some(o) = self.raw.outputs.last_mut() {
-            o.epsilon = Some(epsilon);
-        }
+    /// The budget is the shortest decimal of `epsilon` (`0.1` is exactly 1/10); use
+    /// [`StudyBuilder::epsilon_text`] for a fraction.
+    pub fn epsilon(self, epsilon: f64) -> Self {
+        self.budget(RawBudget::Float(epsilon), false)
+    }
+
+    /// Release the output added last with ε-differential privacy, ε written as a decimal or a
+    /// fraction (`"0.1"`, `"3/7"`).
+    pub fn epsilon_text(self, epsilon: &str) -> Self {
+        self.budget(RawBudget::Text(epsilon.to_string()), false)
+    }
+
+    /// Release the output added last with ρ-zCDP (discrete Gaussian noise); ρ as the
+    /// shortest decimal of `rho`.
+    pub fn rho(self, rho: f64) -> Self {
+        self.budget(RawBudget::Float(rho), true)
+    }
+
+    /// Calibrate the noise to this neighbour relation (the default is
+    /// [`super::Neighbours::ReplaceOne`]).
+    pub fn neighbours(mut self, neighbours: super::Neighbours) -> Self {
+        self.raw.study.neighbours = Some(neighbours.as_str().to_string());
         self
     }
 
-    /// Release the output added last with ρ-zCDP (discrete Gaussian noise).
-    pub fn rho(mut self, rho: f64) -> Self {
+    fn budget(mut self, value: RawBudget, rho: bool) -> Self {
         if let Some(o) = self.raw.outputs.last_mut() {
-            o.rho = Some(rho);
+            let b = Some(toml::Spanned::new(0..0, value));
+            if rho {
+                o.rho = b;
+            } else {
+                o.epsilon = b;
+            }
         }
         self
     }

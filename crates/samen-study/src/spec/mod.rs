@@ -44,6 +44,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use samen_core::dp::Ratio;
 use samen_core::Role;
 use samen_join::JoinMethod;
 use samen_pseudonym::IdKind;
@@ -199,13 +200,76 @@ impl Statistic {
     }
 }
 
-/// A differential-privacy budget of one output (see `docs/protocols/differential-privacy.md`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A differential-privacy budget of one output (see `docs/protocols/differential-privacy.md`),
+/// exactly as the study file writes it (`0.1` is 1/10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Privacy {
     /// ε-differential privacy with discrete Laplace noise (`epsilon = …`).
-    Epsilon(f64),
+    Epsilon(Ratio),
     /// ρ-zero-concentrated differential privacy with discrete Gaussian noise (`rho = …`).
-    Rho(f64),
+    Rho(Ratio),
+}
+
+impl Privacy {
+    /// `"epsilon"` or `"rho"`, the study file's key.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Privacy::Epsilon(_) => "epsilon",
+            Privacy::Rho(_) => "rho",
+        }
+    }
+
+    /// The budget's value.
+    pub fn value(&self) -> Ratio {
+        match self {
+            Privacy::Epsilon(v) | Privacy::Rho(v) => *v,
+        }
+    }
+}
+
+impl fmt::Display for Privacy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Privacy::Epsilon(e) => write!(f, "ε = {e}"),
+            Privacy::Rho(r) => write!(f, "ρ = {r}"),
+        }
+    }
+}
+
+/// The neighbour relation the differential-privacy noise is calibrated to (`[study]
+/// neighbours = …`). See `docs/protocols/differential-privacy.md`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Neighbours {
+    /// `"replace-one"` (the default): neighbouring inputs have the same table sizes and the
+    /// same number of matched people, and differ in one matched person's values. Every data
+    /// party knows the sizes, so this is the relation under which the guarantee holds against
+    /// the data parties as well as the helper and the public. One person moves a quantity of
+    /// at most two cells, so the sensitivity is twice one person's contribution.
+    #[default]
+    ReplaceOne,
+    /// `"add-remove"`: neighbouring inputs differ by one matched person. The guarantee holds
+    /// as stated only against someone who does not know the number of matched people; against
+    /// the data parties (who know it) it is the replace-one guarantee with twice the budget.
+    AddRemove,
+}
+
+impl Neighbours {
+    /// The name in the study file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Neighbours::ReplaceOne => "replace-one",
+            Neighbours::AddRemove => "add-remove",
+        }
+    }
+
+    /// Parse the study file's name.
+    pub fn parse(s: &str) -> Option<Neighbours> {
+        match s {
+            "replace-one" => Some(Neighbours::ReplaceOne),
+            "add-remove" => Some(Neighbours::AddRemove),
+            _ => None,
+        }
+    }
 }
 
 /// One requested output table.
@@ -233,6 +297,7 @@ pub struct OutputSpec {
 pub struct Study {
     name: String,
     join: JoinMethod,
+    neighbours: Neighbours,
     /// All three, sorted by name.
     parties: Vec<Party>,
     helper: Party,
@@ -261,7 +326,7 @@ impl Study {
         let raw: RawStudyFile = toml::from_str(text)
             .map_err(|e| SpecError::Syntax(e.to_string().trim().to_string()))?;
         let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        let mut study = validate::validate(raw)?;
+        let mut study = validate::validate(raw, text)?;
         study.hash = hash;
         study.text = text.to_string();
         Ok(study)
@@ -339,6 +404,12 @@ impl Study {
     /// The join method (`join = "helper"`, the default, or `"two-party"`).
     pub fn join(&self) -> JoinMethod {
         self.join
+    }
+
+    /// The neighbour relation the differential-privacy noise is calibrated to
+    /// (`neighbours = "replace-one"`, the default, or `"add-remove"`).
+    pub fn neighbours(&self) -> Neighbours {
+        self.neighbours
     }
 
     /// Refuse if any integer an output opens (a count, a sum, a sum of squares or products)

@@ -26,6 +26,8 @@ pub(super) struct RawStudy {
     pub(super) name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) join: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) neighbours: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -87,9 +89,45 @@ pub(super) struct RawOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) min_cell: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) epsilon: Option<f64>,
+    pub(super) epsilon: Option<toml::Spanned<RawBudget>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) rho: Option<f64>,
+    pub(super) rho: Option<toml::Spanned<RawBudget>>,
+}
+
+/// A privacy budget as written: a TOML number (read back from the file's text, so that `0.1`
+/// is exactly 1/10) or a string holding a decimal or a fraction (`"3/7"`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawBudget {
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Float(f64),
+    /// A decimal or fraction in a string.
+    Text(String),
+}
+
+impl RawBudget {
+    /// The budget's exact text: for a number, the characters of `source` at `span` (the
+    /// file's own digits), or the shortest decimal of the number if the span does not hold
+    /// them (a study built in code).
+    pub(super) fn text(budget: &toml::Spanned<RawBudget>, source: &str) -> String {
+        match budget.get_ref() {
+            RawBudget::Text(t) => t.clone(),
+            number => {
+                let written = source
+                    .get(budget.span())
+                    .map(|t| t.trim().replace('_', ""))
+                    .filter(|t| !t.is_empty() && !t.contains(['"', '\'']));
+                match (written, number) {
+                    (Some(t), _) => t,
+                    (None, RawBudget::Integer(i)) => i.to_string(),
+                    (None, RawBudget::Float(f)) => format!("{f}"),
+                    (None, RawBudget::Text(t)) => t.clone(),
+                }
+            }
+        }
+    }
 }
 
 /// `of = "table.column"` or `of = ["table.column", …]`.

@@ -5,13 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use samen_core::Role;
 use samen_join::JoinMethod;
 
-use super::raw::{OneOrMany, RawKind, RawOutput, RawRole, RawStudyFile};
+use samen_core::dp::Ratio;
+
+use super::raw::{OneOrMany, RawBudget, RawKind, RawOutput, RawRole, RawStudyFile};
 use super::{
-    ColumnKind, ColumnRef, OutputSpec, Party, Privacy, SpecError, Study, TableSpec,
+    ColumnKind, ColumnRef, Neighbours, OutputSpec, Party, Privacy, SpecError, Study, TableSpec,
     DEFAULT_MIN_CELL, MAX_CELLS, MAX_LEVELS, MAX_MIN_CELL, MAX_NAME_LEN,
 };
 
-pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
+pub(super) fn validate(raw: RawStudyFile, source: &str) -> Result<Study, SpecError> {
     check_name("study", &raw.study.name, true)?;
 
     // Parties, in the order of their names: the first data party is First, the next Second.
@@ -181,7 +183,7 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
     let mut outputs = Vec::new();
     let mut names = BTreeSet::new();
     for o in &raw.outputs {
-        let spec = validate_output(o, &tables)?;
+        let spec = validate_output(o, &tables, source)?;
         if !names.insert(o.name.to_ascii_lowercase()) {
             return Err(SpecError::Output {
                 output: o.name.clone(),
@@ -200,9 +202,19 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
         })?,
     };
 
+    let neighbours = match raw.study.neighbours.as_deref() {
+        None => Neighbours::default(),
+        Some(s) => Neighbours::parse(s).ok_or_else(|| {
+            SpecError::Syntax(format!(
+                "[study] neighbours = \"{s}\" is not a neighbour relation; use \"replace-one\" \
+                 (the default) or \"add-remove\""
+            ))
+        })?,
+    };
     let study = Study {
         name: raw.study.name,
         join,
+        neighbours,
         parties,
         helper,
         data,
@@ -217,7 +229,7 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
 }
 
 /// Largest differential-privacy parameter (`epsilon` or `rho`) accepted.
-pub const MAX_PRIVACY_PARAMETER: f64 = 1000.0;
+pub const MAX_PRIVACY_PARAMETER: u64 = 1000;
 
 fn find_column<'t>(tables: &'t [TableSpec], r: &ColumnRef) -> Option<&'t ColumnKind> {
     tables
@@ -227,7 +239,11 @@ fn find_column<'t>(tables: &'t [TableSpec], r: &ColumnRef) -> Option<&'t ColumnK
         .get(&r.column)
 }
 
-fn validate_output(o: &RawOutput, tables: &[TableSpec]) -> Result<OutputSpec, SpecError> {
+fn validate_output(
+    o: &RawOutput,
+    tables: &[TableSpec],
+    source: &str,
+) -> Result<OutputSpec, SpecError> {
     check_name("output", &o.name, true)?;
     let oerr = |problem: String| SpecError::Output {
         output: o.name.clone(),
@@ -283,17 +299,18 @@ fn validate_output(o: &RawOutput, tables: &[TableSpec]) -> Result<OutputSpec, Sp
             "min_cell = {min_cell} is larger than the limit of {MAX_MIN_CELL}"
         )));
     }
-    let check_param = |name: &str, v: f64| -> Result<f64, SpecError> {
-        if v.is_finite() && v > 0.0 && v <= MAX_PRIVACY_PARAMETER {
-            Ok(v)
-        } else {
-            Err(oerr(format!(
-                "{name} = {v} must be a positive number of at most {MAX_PRIVACY_PARAMETER}"
-            )))
+    let check_param = |name: &str, b: &toml::Spanned<RawBudget>| -> Result<Ratio, SpecError> {
+        let text = RawBudget::text(b, source);
+        let v = Ratio::from_decimal_str(&text).map_err(|e| oerr(format!("{name}: {e}")))?;
+        if u128::from(v.num()) > u128::from(MAX_PRIVACY_PARAMETER) * u128::from(v.den()) {
+            return Err(oerr(format!(
+                "{name} = {text} must be a positive number of at most {MAX_PRIVACY_PARAMETER}"
+            )));
         }
+        Ok(v)
     };
     let privacy =
-        match (o.epsilon, o.rho) {
+        match (&o.epsilon, &o.rho) {
             (None, None) => None,
             (Some(e), None) => Some(Privacy::Epsilon(check_param("epsilon", e)?)),
             (None, Some(r)) => Some(Privacy::Rho(check_param("rho", r)?)),

@@ -37,18 +37,18 @@ pub fn planned_sd(spec: &OutputSpec, plan: &OutputPlan, column: &str) -> Option<
         _ => return None,
     };
     let q = plan.quantities.iter().position(|x| *x == quantity)?;
-    plan.noise.get(q).map(|m| dp::variance(m).sqrt())
+    plan.noise
+        .get(q)
+        .map(|m| dp::sum_variance(m, samen_study::privacy::DRAWS).sqrt())
 }
 
-/// Standard deviation of the noise on a count that has the whole budget: discrete Laplace with
-/// scale 1/ε has variance 2e^(−ε)/(1 − e^(−ε))²; the discrete Gaussian with σ² = 1/(2ρ) has
-/// variance σ² (to within 10^-6 from σ² = 1 on, slightly less below).
+/// Standard deviation of the released noise on a count that has the whole budget, under the
+/// default replace-one neighbours (sensitivity 2): each data party draws discrete Laplace of
+/// scale 2/ε, variance 2e^(−ε/2)/(1 − e^(−ε/2))², and the two draws add.
 #[cfg(test)]
-fn count_noise_sd(privacy: samen_study::spec::Privacy) -> f64 {
-    match privacy {
-        samen_study::spec::Privacy::Epsilon(e) => (2.0 * (-e).exp()).sqrt() / (1.0 - (-e).exp()),
-        samen_study::spec::Privacy::Rho(r) => (1.0 / (2.0 * r)).sqrt(),
-    }
+fn count_noise_sd(epsilon: f64) -> f64 {
+    let r = (-epsilon / 2.0).exp();
+    (2.0 * 2.0 * r / ((1.0 - r) * (1.0 - r))).sqrt()
 }
 
 /// Header and rows of a CSV text.
@@ -204,7 +204,8 @@ mod tests {
     fn planned_noise_of_a_count_is_the_discrete_laplace_with_scale_one_over_epsilon() {
         use samen_pseudonym::IdKind;
         use samen_study::spec::{Statistic, StudyBuilder};
-        for (eps, variance) in [(1.0, 1.8410), (0.5, 7.835)] {
+        // released variance: two draws of scale 2 (ε = 1) and of scale 4 (ε = 0.5)
+        for (eps, variance) in [(1.0, 2.0 * 7.835), (0.5, 2.0 * 31.83)] {
             let study = StudyBuilder::new("s")
                 .data_party("a", "x:1")
                 .data_party("b", "x:2")
@@ -222,12 +223,12 @@ mod tests {
             let plan = samen_study::plan::Plan::new(&study).unwrap();
             let (count, sum) = (&study.outputs()[0], &study.outputs()[1]);
             let sd = planned_sd(count, &plan.outputs[0], "count").unwrap();
-            // Variances from docs/protocols/differential-privacy.md (scale 1 and 2).
-            assert!((sd * sd - variance).abs() < 1e-3, "{sd}");
-            assert!((sd - count_noise_sd(samen_study::spec::Privacy::Epsilon(eps))).abs() < 1e-9);
-            // A sum output splits ε over its two quantities: the sum's noise has scale 200/ε.
+            assert!((sd * sd / variance - 1.0).abs() < 1e-3, "{sd}");
+            assert!((sd - count_noise_sd(eps)).abs() < 1e-9);
+            // A sum output splits ε over its two quantities: each draw on the sum has scale
+            // 2 · 100 · 2/ε = 400/ε (sd ≈ √2 · 400/ε), and the two draws add.
             let sd = planned_sd(sum, &plan.outputs[1], "sum").unwrap();
-            assert!((sd / (200.0 / eps) - 2f64.sqrt()).abs() < 0.01, "{sd}");
+            assert!((sd / (400.0 / eps) - 2.0).abs() < 0.01, "{sd}");
             assert_eq!(planned_sd(sum, &plan.outputs[1], "mean"), None);
         }
     }
