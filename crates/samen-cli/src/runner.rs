@@ -25,12 +25,12 @@ use samen_core::Role;
 use samen_net::{connect_all, NetConfig, NetError};
 use thiserror::Error;
 
+use samen_core::dp::Ratio;
 use samen_study::engine::{EngineError, Phases, Sizes};
 use samen_study::input::{read_csv, InputError, PartyTable};
 use samen_study::output::{write_atomic, OutputError};
-use samen_study::session::{run_party, PartyResult};
-use samen_core::dp::Ratio;
 use samen_study::privacy;
+use samen_study::session::{run_party, PartyResult};
 use samen_study::spec::{SpecError, Study};
 use samen_study::transcript::Transcript;
 
@@ -67,6 +67,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// The privacy-budget ledger refused the run or could not be updated.
+    #[error(transparent)]
+    Ledger(#[from] samen_study::ledger::LedgerError),
     /// The transcript file could not be written.
     #[error("cannot write transcript {path}: {source}")]
     Transcript {
@@ -115,6 +118,11 @@ pub struct RunOptions {
     /// How long a peer may stay silent (peers send a keep-alive every half second while they
     /// compute, so this bounds how long a crashed or unreachable peer goes unnoticed).
     pub io_timeout: Duration,
+    /// A privacy-budget ledger for this data party's table ([`samen_study::ledger`]): the
+    /// run's ε and ρ are reserved in it before anything is sent.
+    pub ledger: Option<PathBuf>,
+    /// Totals per table that override the ledger's own `max_epsilon` / `max_rho`.
+    pub caps: samen_study::ledger::Caps,
 }
 
 /// What a finished run reports.
@@ -176,7 +184,11 @@ impl PrivacyBudget {
         }
         let mut lines = Vec::new();
         for o in &self.outputs {
-            lines.push(format!("differential privacy of '{}': {}", o.output, o.guarantee()));
+            lines.push(format!(
+                "differential privacy of '{}': {}",
+                o.output,
+                o.guarantee()
+            ));
             for q in &o.quantities {
                 lines.push(format!(
                     "  noise on {}: standard deviation {:.4}, 95 % of the time within ±{}",
@@ -367,6 +379,10 @@ fn local_failure_reason(party: &str, e: &RunError) -> StopReason {
         RunError::Spec(_) => "its table is too large for the study (overflow rule)",
         RunError::Output(_) => "it cannot write to its output directory",
         RunError::ProgressFile { .. } => "it cannot write its progress file",
+        RunError::Ledger(samen_study::ledger::LedgerError::OverBudget(_)) => {
+            "its privacy-budget ledger refused the study: a table's total budget would be exceeded"
+        }
+        RunError::Ledger(_) => "it cannot use its privacy-budget ledger",
         _ => "it failed before the computation",
     };
     StopReason::new(party, reason)
@@ -441,6 +457,27 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         };
         Ok((t, file))
     });
+    // The budget is reserved after the input is checked and before anything is sent; a
+    // refusal is told to the peers like any other local failure.
+    let local = local.and_then(|(t, file)| {
+        let reservation = match (&opts.ledger, study.table_of(&opts.party)) {
+            (Some(path), Some(table)) => Some(samen_study::ledger::Ledger::new(path).reserve(
+                &study,
+                &table.name,
+                opts.caps,
+            )?),
+            (Some(_), None) => {
+                return Err(RunError::Usage(
+                    "--ledger is for data parties: the helper holds no table".into(),
+                ))
+            }
+            (None, _) => None,
+        };
+        Ok((t, file, reservation))
+    });
+    if let Err(e) = &local {
+        tracing::error!(party = %opts.party, "{e}");
+    }
 
     let cfg = NetConfig {
         me: opts.party.clone(),
@@ -461,7 +498,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     }
     let tls = connect_all(&cfg)?;
     inject_fault("connect");
-    let (input, progress_file) = match local {
+    let (input, progress_file, reservation) = match local {
         Ok(t) => t,
         Err(e) => {
             let message = Abort::from(&local_failure_reason(&opts.party, &e));
@@ -586,6 +623,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     };
     let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
     write_atomic(&summary_file, json.as_bytes())?;
+    if let Some(r) = reservation {
+        r.complete()?;
+    }
     drop(channels);
     Ok(summary)
 }

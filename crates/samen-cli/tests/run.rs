@@ -321,3 +321,92 @@ fn zero_io_timeout_is_refused() {
     );
     assert!(!s.path("o").exists());
 }
+
+/// A privacy-budget ledger: a run reserves its ε before connecting and marks it completed; a
+/// second run that would exceed the table's total is refused, naming the table and the totals,
+/// and the ledger is unchanged.
+#[test]
+fn the_budget_ledger_refuses_a_run_past_the_total() {
+    let s = Setup::new(200, 160);
+    let text = std::fs::read_to_string(&s.study).unwrap();
+    let head = text.split("[[outputs]]").next().unwrap().to_string();
+    let noisy = head
+        + r#"
+[[outputs]]
+name = "users_by_region_dp"
+statistic = "count"
+by = ["register.region"]
+min_cell = 0
+epsilon = 0.3
+
+[[outputs]]
+name = "mean_logins_by_channel"
+statistic = "mean"
+of = "usage.logins"
+by = ["usage.channel"]
+"#;
+    std::fs::write(&s.study, noisy).unwrap();
+    let ledger = s.path("bureau-ledger.toml");
+    let l_arg = ledger.display().to_string();
+    let helper = s.spawn("trustee", None, &["--quiet"]);
+    let portal = s.spawn("portal", Some(("usage", s.path("usage.csv"))), &["--quiet"]);
+    let bureau = s.spawn(
+        "bureau",
+        Some(("register", s.path("register.csv"))),
+        &["--ledger", &l_arg, "--max-epsilon", "0.5"],
+    );
+    let limit = Duration::from_secs(180);
+    for (name, out) in [
+        ("bureau", wait(bureau, limit)),
+        ("portal", wait(portal, limit)),
+        ("trustee", wait(helper, limit)),
+    ] {
+        assert!(
+            out.status.success(),
+            "{name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if name == "bureau" {
+            // the summary states the guarantee and the accuracy of the noisy output
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("ε = 0.3 differential privacy under replace-one"),
+                "{err}"
+            );
+            assert!(err.contains("noise on count: standard deviation"), "{err}");
+        }
+    }
+    let after_first = read(&ledger);
+    assert!(
+        after_first.contains("status = \"completed\""),
+        "{after_first}"
+    );
+    assert!(after_first.contains("epsilon = \"0.3\""), "{after_first}");
+    let summary = read(&s.path("out-bureau/bureau-summary.json"));
+    assert!(summary.contains("\"ci95_half_width\""), "{summary}");
+
+    // 0.3 + 0.3 > 0.5: refused at once, before the computation, naming the table and totals
+    let out = s.run_once(
+        "bureau",
+        &s.study,
+        &[
+            "--input",
+            &format!("register={}", s.path("register.csv").display()),
+            "--ledger",
+            &l_arg,
+            "--max-epsilon",
+            "0.5",
+            "--connect-timeout",
+            "1",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("privacy budget of table 'register' would be exceeded")
+            && err.contains("spent epsilon = 0.3")
+            && err.contains("epsilon = 0.5"),
+        "{err}"
+    );
+    assert_eq!(read(&ledger), after_first);
+}

@@ -170,11 +170,7 @@ fn role() -> impl Strategy<Value = Role> {
 }
 
 fn op_kind() -> impl Strategy<Value = OpKind> {
-    prop_oneof![
-        Just(OpKind::Mul),
-        Just(OpKind::Cross),
-        Just(OpKind::Cmp)
-    ]
+    prop_oneof![Just(OpKind::Mul), Just(OpKind::Cross), Just(OpKind::Cmp)]
 }
 
 /// What `recv_u64s(n)` must return for these frames (then the channel closes).

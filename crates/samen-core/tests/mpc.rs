@@ -588,7 +588,10 @@ fn no_single_party_can_remove_the_noise() {
         ("Second", err(&[&zs]), one),
     ] {
         let (mean, var) = mean_var(&e);
-        assert!(mean.abs() < 6.0 * (want / n as f64).sqrt(), "{who}: mean {mean}");
+        assert!(
+            mean.abs() < 6.0 * (want / n as f64).sqrt(),
+            "{who}: mean {mean}"
+        );
         // the sample variance of 2·10^4 Laplace-like draws is within 10 % with overwhelming
         // probability (its relative standard deviation is about 2.3 %)
         assert!(

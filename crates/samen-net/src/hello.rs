@@ -12,7 +12,7 @@ use thiserror::Error;
 /// Version of the samen transport and protocol suite (the layouts of the transport hello and of
 /// every control message the protocols send over it). Parties with different versions refuse
 /// to talk to each other.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Longest study name or party name a hello may carry, in bytes.
 pub const MAX_HELLO_TEXT: usize = 1024;
@@ -285,7 +285,7 @@ mod tests {
         let (a, _) = pair();
         samen_core::codec::golden::check(
             &a,
-            "03000000\
+            "04000000\
              abababababababababababababababababababababababababababababababab\
              06000000766973697473\
              03000000636273\

@@ -49,6 +49,7 @@
 
 pub mod engine;
 pub mod input;
+pub mod ledger;
 pub mod output;
 pub mod plan;
 pub mod privacy;

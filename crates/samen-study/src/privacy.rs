@@ -90,11 +90,8 @@ pub fn guarantee(privacy: Privacy, neighbours: Neighbours) -> String {
         Privacy::Rho(_) => ("ρ", "zero-concentrated differential privacy"),
     };
     let scaled = |num: u64, den: u64| {
-        Ratio::new(
-            v.num().saturating_mul(num),
-            v.den().saturating_mul(den),
-        )
-        .map_or_else(|_| format!("{num}/{den}·{sym}"), |r| r.to_string())
+        Ratio::new(v.num().saturating_mul(num), v.den().saturating_mul(den))
+            .map_or_else(|_| format!("{num}/{den}·{sym}"), |r| r.to_string())
     };
     match (privacy, neighbours) {
         (Privacy::Epsilon(_), Neighbours::ReplaceOne) => format!(
@@ -323,7 +320,10 @@ mod tests {
                 let s = study(text, max, Neighbours::ReplaceOne)
                     .unwrap_or_else(|e| panic!("{text}, max {max}: {e}"));
                 let o = &s.outputs()[1];
-                assert_eq!(o.privacy, Some(Privacy::Epsilon(Ratio::new(num, den).unwrap())));
+                assert_eq!(
+                    o.privacy,
+                    Some(Privacy::Epsilon(Ratio::new(num, den).unwrap()))
+                );
                 let r = report(&s).unwrap();
                 // the mean's Σv: scale = 2 · max · 2 / ε = 4 · max · den / num, exactly
                 let Mechanism::DiscreteLaplace { scale } = r[1].quantities[1].mechanism else {
@@ -339,7 +339,9 @@ mod tests {
     fn a_budget_written_as_a_toml_float_is_read_from_the_text() {
         let s = study("1", 10_000, Neighbours::ReplaceOne).unwrap();
         for (written, num, den) in [("0.1", 1, 10), ("0.3", 3, 10), ("1e-1", 1, 10)] {
-            let text = s.toml_text().replace("epsilon = \"1\"", &format!("epsilon = {written}"));
+            let text = s
+                .toml_text()
+                .replace("epsilon = \"1\"", &format!("epsilon = {written}"));
             assert!(text.contains(&format!("epsilon = {written}")));
             let s = Study::from_toml_str(&text).unwrap();
             assert_eq!(
@@ -396,7 +398,11 @@ mod tests {
             }
         }
         let mid = (conv.len() / 2) as i64;
-        let inside = |h: i64| ((mid - h)..=(mid + h)).map(|i| conv[i as usize]).sum::<f64>();
+        let inside = |h: i64| {
+            ((mid - h)..=(mid + h))
+                .map(|i| conv[i as usize])
+                .sum::<f64>()
+        };
         let h = count.half_width as i64;
         assert!(inside(h) >= LEVEL && inside(h - 1) < LEVEL);
     }

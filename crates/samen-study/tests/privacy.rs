@@ -6,9 +6,9 @@
 mod common;
 
 use common::{output, random_tables, study_header, Rng};
+use samen_core::dp::Ratio;
 use samen_study::reference;
 use samen_study::session::run_in_process;
-use samen_core::dp::Ratio;
 use samen_study::spec::{Privacy, Study};
 
 fn with_budget(text: String, budget: &str) -> String {
@@ -136,7 +136,12 @@ fn rho_uses_the_discrete_gaussian() {
 /// and by 10^9 validate, and a study with ε = 0.1 on a bounded mean runs.
 #[test]
 fn ordinary_budgets_validate_and_run() {
-    for budget in ["epsilon = 0.1", "epsilon = 0.3", "epsilon = 1e-1", "epsilon = \"3/7\""] {
+    for budget in [
+        "epsilon = 0.1",
+        "epsilon = 0.3",
+        "epsilon = 1e-1",
+        "epsilon = \"3/7\"",
+    ] {
         for max in [10_000, 1_000_000_000] {
             let text = with_budget(
                 study_header(0, max, 0, max) + &output("m", "mean", Some("ta.va"), &["tb.cc"], 0),
@@ -181,8 +186,18 @@ fn released_noise_has_the_reported_variance() {
     for _ in 0..60 {
         let run = run_in_process(&study, [&a, &b], false).unwrap();
         let t = &run.tables[0];
-        en.extend(numbers(t, "count", 9).iter().zip(&exact_n).map(|(x, y)| (x - y) as f64));
-        es.extend(numbers(t, "sum", 9).iter().zip(&exact_s).map(|(x, y)| (x - y) as f64));
+        en.extend(
+            numbers(t, "count", 9)
+                .iter()
+                .zip(&exact_n)
+                .map(|(x, y)| (x - y) as f64),
+        );
+        es.extend(
+            numbers(t, "sum", 9)
+                .iter()
+                .zip(&exact_s)
+                .map(|(x, y)| (x - y) as f64),
+        );
     }
     for (what, e, sd) in [("count", &en, count_sd), ("sum", &es, sum_sd)] {
         let n = e.len() as f64;

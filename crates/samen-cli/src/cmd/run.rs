@@ -3,6 +3,7 @@
 //! ```text
 //! samen run --study STUDY.toml --party NAME --certs DIR [--input TABLE=FILE.csv]... --out DIR
 //!           [--transcript FILE] [--quiet] [--connect-timeout SECS] [--io-timeout SECS]
+//!           [--ledger FILE [--max-epsilon E] [--max-rho R]]
 //! ```
 //! Data parties give their own table; the helper gives none. Each output becomes
 //! `OUT/<name>.csv` (data parties); every party writes `OUT/<party>-summary.json` (phase times,
@@ -10,6 +11,8 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use samen_core::dp::Ratio;
 
 use crate::runner::{self, RunOptions};
 
@@ -52,6 +55,23 @@ pub struct Args {
     /// unreachable peer goes unnoticed, not how long a phase may take.
     #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = parse_io_timeout)]
     io_timeout: u64,
+    /// Keep a privacy-budget ledger for this party's table in FILE (data parties): the run's
+    /// epsilon and rho are added to what earlier runs spent, and the run is refused before
+    /// anything is sent if a total would exceed the table's max_epsilon / max_rho.
+    #[arg(long, value_name = "FILE")]
+    ledger: Option<PathBuf>,
+    /// Total epsilon allowed for this party's table (overrides the ledger's max_epsilon;
+    /// needs --ledger). A decimal or fraction: 1, 0.5, 3/7.
+    #[arg(long, value_name = "E", requires = "ledger", value_parser = parse_budget)]
+    max_epsilon: Option<Ratio>,
+    /// Total rho allowed for this party's table (overrides the ledger's max_rho; needs
+    /// --ledger).
+    #[arg(long, value_name = "R", requires = "ledger", value_parser = parse_budget)]
+    max_rho: Option<Ratio>,
+}
+
+fn parse_budget(s: &str) -> Result<Ratio, String> {
+    Ratio::from_decimal_str(s).map_err(|e| e.to_string())
 }
 
 fn parse_io_timeout(s: &str) -> Result<u64, String> {
@@ -84,6 +104,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
         progress_file: args.progress_file,
         connect_timeout: Duration::from_secs(args.connect_timeout),
         io_timeout: Duration::from_secs(args.io_timeout),
+        ledger: args.ledger,
+        caps: samen_study::ledger::Caps {
+            max_epsilon: args.max_epsilon,
+            max_rho: args.max_rho,
+        },
     };
     let summary = runner::run(&opts)?;
     if !args.quiet {

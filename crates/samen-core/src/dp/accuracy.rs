@@ -27,7 +27,7 @@ pub fn sum_variance(m: &Mechanism, draws: u32) -> f64 {
 /// `θ_1 = Σ_j e^{−(j − ½)²/σ²}`; it is summed term by term up to a standard deviation of 2^16
 /// and integrated above.
 pub fn half_width(m: &Mechanism, draws: u32, level: f64) -> Option<u64> {
-    if !(level > 0.0 && level < 1.0) || !(1..=2).contains(&draws) {
+    if !(level > 0.0 && level < 1.0 && (1..=2).contains(&draws)) {
         return None;
     }
     let alpha = 1.0 - level;
@@ -118,13 +118,14 @@ fn gaussian_direct(s2: f64, draws: u32, alpha: f64) -> u64 {
     let weight = |k: u64| -> f64 {
         let kf = k as f64;
         if draws == 2 {
-            (-kf * kf / (4.0 * s2)).exp() * if k % 2 == 0 { t0 } else { t1 }
+            (-kf * kf / (4.0 * s2)).exp() * if k.is_multiple_of(2) { t0 } else { t1 }
         } else {
             (-kf * kf / (2.0 * s2)).exp()
         }
     };
     let weights: Vec<f64> = (0..=k_max).map(weight).collect();
-    let total: f64 = weights.first().copied().unwrap_or(0.0) + 2.0 * weights.iter().skip(1).sum::<f64>();
+    let total: f64 =
+        weights.first().copied().unwrap_or(0.0) + 2.0 * weights.iter().skip(1).sum::<f64>();
     // tail(h) = 2 Σ_{k>h} w(k) / total; walk down from the far end
     let mut above = 0.0;
     let mut h = k_max;

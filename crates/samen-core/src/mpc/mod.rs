@@ -89,9 +89,9 @@ mod noise;
 pub(crate) mod wire;
 
 pub use compare::CMP_BATCH;
-pub use noise::own_noise;
 pub(crate) use cross::check_dims;
 pub use dealer::Dealer;
+pub use noise::own_noise;
 use wire::{DealerHello, OpHeader, HEADER_LEN, HELLO_LEN};
 
 /// An error of an MPC primitive.

@@ -356,4 +356,3 @@ impl Plan {
         MatrixRows::new(blocks, width, table)
     }
 }
-
