@@ -60,12 +60,13 @@ fn demo_tables_match_the_plaintext_computation() {
             "{v}"
         );
     }
-    // The noise is reported per noisy integer column, with the mechanism's deviation.
+    // The noise is reported per noisy integer column, with the mechanism's deviation: two
+    // draws (one per data party) of discrete Laplace with scale 2/ε, ε = 1.
     let report = stdout
         .lines()
         .find(|l| l.contains("noisy count − exact over"))
         .unwrap_or_else(|| panic!("no noise report:\n{stdout}"));
-    assert!(report.contains("mechanism: 1.357"), "{report}");
+    assert!(report.contains("mechanism: 3.959"), "{report}");
     // Every file of every output is shown (companion files under their own name).
     for o in study.outputs() {
         assert!(
