@@ -80,11 +80,15 @@ use crate::prg::Seed;
 use crate::ring::{self, RingError};
 use crate::Role;
 
+mod and;
 mod compare;
 mod cross;
 mod dealer;
+pub mod field;
 mod mul;
 mod noise;
+mod primes;
+pub mod solve;
 pub(crate) mod wire;
 
 pub use compare::CMP_BATCH;
@@ -165,6 +169,19 @@ pub enum MpcError {
     /// Local misuse: a noise mechanism given to [`Dealer::noise`] has unsupported parameters.
     #[error(transparent)]
     Noise(#[from] DpError),
+    /// Local misuse: a field computation asked for no primes or for more than the fixed list
+    /// holds ([`field::PRIMES`]); the model is too large for exact reconstruction.
+    #[error("the exact solve needs {wanted} primes, but 1 to {max} are available")]
+    Primes {
+        /// Primes asked for.
+        wanted: usize,
+        /// Primes available.
+        max: usize,
+    },
+    /// An opened value is not a rational within the reconstruction bound: a peer deviated from
+    /// the protocol (honest parties always open such values).
+    #[error("an opened value of the exact solve is not a bounded rational: a peer deviated from the protocol")]
+    NotRational,
     /// An invariant of samen's own code did not hold (a defect in samen; nothing is revealed).
     #[error("internal error in the secure computation ({0}); this is a defect in samen, please report it")]
     Internal(&'static str),
