@@ -396,3 +396,44 @@ fn the_overflow_rule_of_models_is_2_62() {
         .to_string()
         .contains("2^63"));
 }
+
+/// What First receives from Second in a run with one regression is exactly the documented
+/// messages: the comparisons of the level check, `k − 1` Beaver products of the AND tree, one
+/// opened bit and `n`, then the conversion and the four rounds of the solve
+/// (`docs/protocols/regression.md`, counted from the run's transcript).
+#[test]
+fn a_data_party_receives_exactly_the_documented_model_messages() {
+    let mut rng = Rng::new(99);
+    let (ta, tb, _) = data(&mut rng, 120, 3);
+    let text = study_header(-1000, 100_000, -500, 500)
+        + &regression("m", "tb.vb", &["ta.va", "ta.ca", "tb.cd"], 10);
+    let study = Study::from_toml_str(&text).unwrap();
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let run = run_in_process(&study, [&a, &b], true).unwrap();
+    assert_eq!(run.tables, reference::compute(&study, &[&a, &b]));
+    assert_eq!(run.tables[0].files[1].get(0, "suppressed"), Some("false"));
+    let mut bytes = std::collections::BTreeMap::<String, u64>::new();
+    for l in &run.transcripts["alpha"] {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["direction"] == "received" && v["peer"] == "beta" {
+            *bytes
+                .entry(v["step"].as_str().unwrap().to_string())
+                .or_default() += v["bytes"].as_u64().unwrap();
+        }
+    }
+    let d = 7u64; // the constant, va, two dummies of ca, two of cd, the response
+    let (q, e) = (d - 1, d * (d + 1) / 2);
+    let m = samen_core::mpc::field::primes_for(d as usize).unwrap() as u64;
+    let k = 1 + 3 + 3; // n, and the three levels of each category predictor
+    assert_eq!(bytes.get("field"), Some(&(8 * m * e)), "{bytes:?}");
+    assert_eq!(
+        bytes.get("solve"),
+        Some(&(8 * m * (2 * q * q + 3 * q + 3))),
+        "{bytes:?}"
+    );
+    assert_eq!(bytes.get("mul"), Some(&(16 * (k - 1))), "{bytes:?}");
+    assert_eq!(bytes.get("open"), Some(&16), "the bit and n: {bytes:?}");
+    let (words, _) = samen_core::mpc::solve::solve_words(d as usize).unwrap();
+    assert_eq!(8 * words as u64, bytes["field"] + bytes["solve"]);
+}
