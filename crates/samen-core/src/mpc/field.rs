@@ -212,52 +212,58 @@ impl Modulus {
         Ok(out)
     }
 
-    /// The inverse of the row-major `q × q` matrix `a` (Gauss–Jordan with the first nonzero
-    /// pivot), or `None` if it is singular modulo `p`. Variable time; for public matrices.
+    /// The inverse of the row-major `q × q` matrix `a` (Gauss–Jordan in place with the first
+    /// nonzero pivot, `q³` multiply-adds), or `None` if it is singular modulo `p`. Variable
+    /// time; for public matrices.
     #[expect(
         clippy::indexing_slicing,
-        reason = "row and column indices below q address the q × 2q matrix built here"
+        reason = "row and column indices below q address the q × q matrix copied here"
     )]
     pub fn invert_vartime(self, a: &[u64], q: usize) -> Result<Option<Vec<u64>>, MpcError> {
         check_len("field inverse", q * q, a.len())?;
-        let w = 2 * q;
-        let mut m = vec![0u64; q * w];
-        for i in 0..q {
-            m[i * w..i * w + q].copy_from_slice(&a[i * q..(i + 1) * q]);
-            m[i * w + q + i] = 1;
-        }
+        let mut m = a.to_vec();
+        let mut swaps = Vec::with_capacity(q);
+        let mut pivot = vec![0u64; q];
         for k in 0..q {
-            let Some(r) = (k..q).find(|&r| m[r * w + k] != 0) else {
+            let Some(r) = (k..q).find(|&r| m[r * q + k] != 0) else {
                 return Ok(None);
             };
             if r != k {
-                for j in 0..w {
-                    m.swap(r * w + j, k * w + j);
+                for j in 0..q {
+                    m.swap(r * q + j, k * q + j);
                 }
             }
-            let Some(inv) = self.inv_vartime(m[k * w + k]) else {
+            swaps.push((k, r));
+            let Some(inv) = self.inv_vartime(m[k * q + k]) else {
                 return Ok(None);
             };
-            for j in 0..w {
-                m[k * w + j] = self.mul(m[k * w + j], inv);
+            // row k ← row k / a_kk, with a_kk replaced by 1 first (in-place inversion)
+            m[k * q + k] = 1;
+            for x in &mut m[k * q..(k + 1) * q] {
+                *x = self.mul(*x, inv);
             }
-            let pivot: Vec<u64> = m[k * w..(k + 1) * w].to_vec();
+            pivot.copy_from_slice(&m[k * q..(k + 1) * q]);
             for i in 0..q {
-                let f = m[i * w + k];
+                let f = m[i * q + k];
                 if i == k || f == 0 {
                     continue;
                 }
-                let nf = self.neg(f);
-                for (x, &pj) in m[i * w..(i + 1) * w].iter_mut().zip(&pivot) {
-                    *x = self.reduce_wide(u128::from(*x) + u128::from(nf) * u128::from(pj));
+                m[i * q + k] = 0;
+                let nf = u128::from(self.neg(f));
+                for (x, &pj) in m[i * q..(i + 1) * q].iter_mut().zip(&pivot) {
+                    *x = self.reduce_wide(u128::from(*x) + nf * u128::from(pj));
                 }
             }
         }
-        Ok(Some(
-            m.chunks_exact(w.max(1))
-                .flat_map(|row| row.get(q..).unwrap_or_default().iter().copied())
-                .collect(),
-        ))
+        // (PA)⁻¹ = A⁻¹P⁻¹: undo the row swaps as column swaps, last first.
+        for &(k, r) in swaps.iter().rev() {
+            if r != k {
+                for i in 0..q {
+                    m.swap(i * q + k, i * q + r);
+                }
+            }
+        }
+        Ok(Some(m))
     }
 }
 

@@ -16,6 +16,9 @@
 //! | [`Computer::cross_product`] | `F = M_B − V` (V from Second's seed) | `E = M_A − U` (U from First's seed), `R_S` | — | nothing |
 //! | [`Computer::ge_public`] | `x−t+r` shares, masked bit shares | same, plus dealer corrections | — | nothing |
 //! | [`Computer::noise`] | — | `z − r` from dealer (r from First's seed) | — | nothing (the dealer knows the noise `z`) |
+//! | [`Computer::and_all`] | as `mul`, `⌈log2 k⌉` times | same | — | nothing |
+//! | [`Computer::to_field`] | `b − w` mod each prime (w from Second's seed) | `a − u` (u from First's seed), `z_S` from dealer | — | nothing |
+//! | [`Computer::solve_gram`] | masked `A − B`, `b − v`, `R·A` ([`solve`]) | same, plus dealer corrections | — | the model only (estimates, diagonal of `A⁻¹`, RSS, n·TSS), or "singular" |
 //!
 //! Every message a computing party receives is uniformly distributed and independent of the
 //! other party's data, because it is masked by a pad that this party cannot derive (it depends
@@ -38,6 +41,9 @@
 //! | `cross_product(n,k,l)` | 1 | First n·k, Second n·l |
 //! | `ge_public(n)` | 8 | about 23·n |
 //! | `noise(n)` | 0 | 0 (Second receives n words from the dealer) |
+//! | `and_all(k)` | `⌈log2 k⌉` | 2(k − 1) |
+//! | `to_field(n, m)` | 1 | m·n |
+//! | `solve_gram(d)` | 5 | [`solve::solve_words`] |
 //!
 //! ```
 //! use samen_core::channel::local_mesh;
@@ -177,6 +183,13 @@ pub enum MpcError {
         wanted: usize,
         /// Primes available.
         max: usize,
+    },
+    /// Local misuse: a model's Gram matrix is too large for exact reconstruction with the fixed
+    /// list of primes ([`field::primes_for`] covers `d ≤ 203`).
+    #[error("a {d}×{d} Gram matrix is too large for the exact solve (at most 203×203)")]
+    ModelTooLarge {
+        /// The dimension asked for.
+        d: usize,
     },
     /// An opened value is not a rational within the reconstruction bound: a peer deviated from
     /// the protocol (honest parties always open such values).

@@ -207,16 +207,18 @@ impl Computer<'_> {
         let bv = sub(b, &v, q)?;
         let et = sub(&b0, &t, 1)?;
         let opened = self.open_residues(&[(&fa, q * q), (&bv, q), (&et, 1)], mods)?;
-        let [f_open, bv_open, e_open] = opened.as_slice() else {
+        drop((fa, bm));
+        let Ok([f_open, bv_open, e_open]) = <[Vec<u64>; 3]>::try_from(opened) else {
             return Err(MpcError::Internal("solve: step 1"));
         };
+        let (bv_open, e_open) = (&bv_open, &e_open);
 
         // Step 2: [R·A] = [R]·F + [C]; open it and invert.
         let ra: Vec<Vec<u64>> = (0..m)
             .into_par_iter()
             .map(|i| {
                 let md = mods.get(i).copied().ok_or(MpcError::Internal("prime"))?;
-                let rf = md.matmul(chunk(&r, i, q * q), chunk(f_open, i, q * q), q, q, q)?;
+                let rf = md.matmul(chunk(&r, i, q * q), chunk(&f_open, i, q * q), q, q, q)?;
                 Ok(rf
                     .iter()
                     .zip(chunk(&c, i, q * q))
@@ -225,7 +227,9 @@ impl Computer<'_> {
             })
             .collect::<Result<_, MpcError>>()?;
         let ra: Vec<u64> = ra.concat();
+        drop((f_open, c));
         let opened = self.open_residues(&[(&ra, q * q)], mods)?;
+        drop(ra);
         let ra_open = opened.first().ok_or(MpcError::Internal("solve: step 2"))?;
         let w: Vec<Option<Vec<u64>>> = (0..m)
             .into_par_iter()
@@ -385,8 +389,5 @@ fn primes(d: usize) -> Result<usize, MpcError> {
             got: d,
         });
     }
-    field::primes_for(d).ok_or(MpcError::Primes {
-        wanted: usize::MAX,
-        max: field::PRIMES.len(),
-    })
+    field::primes_for(d).ok_or(MpcError::ModelTooLarge { d })
 }

@@ -169,6 +169,18 @@ fn inverse_and_product_of_random_matrices() {
     }
     let md = Modulus::nth(5).unwrap();
     assert_eq!(md.invert_vartime(&[0], 1).unwrap(), None);
+    // zero pivots force row swaps, undone as column swaps
+    for a in [
+        vec![0u64, 1, 2, 3, 0, 4, 5, 6, 0],
+        vec![0, 0, 1, 0, 1, 0, 1, 0, 0],
+        vec![0, 2, 0, 0, 0, 3, 4, 0, 0],
+    ] {
+        let inv = md.invert_vartime(&a, 3).unwrap().unwrap();
+        for (x, y) in [(&a, &inv), (&inv, &a)] {
+            let id = md.matmul(x, y, 3, 3, 3).unwrap();
+            assert_eq!(id, vec![1, 0, 0, 0, 1, 0, 0, 0, 1], "{a:?}");
+        }
+    }
     assert_eq!(
         md.matmul(&[1, 2, 3, 4, 5, 6], &[1, 0, 1, 1, 0, 2], 2, 3, 2)
             .unwrap(),
