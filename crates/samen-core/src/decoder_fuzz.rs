@@ -147,7 +147,9 @@ fn check_operation_header(n: usize, frame: &[u8]) -> Result<(), TestCaseError> {
     let result = c.mul(&x, &x);
     let is_valid = frame == valid_header(n).as_slice();
     let known_kind =
-        frame.len() == HEADER_LEN && (1..=3).contains(&frame[0]) && frame[1..8] == [0; 7];
+        frame.len() == HEADER_LEN
+            && matches!(frame[0], 1..=3 | 5 | 6)
+            && frame[1..8] == [0; 7];
     match result {
         Ok(_) => prop_assert!(
             false,
@@ -170,7 +172,13 @@ fn role() -> impl Strategy<Value = Role> {
 }
 
 fn op_kind() -> impl Strategy<Value = OpKind> {
-    prop_oneof![Just(OpKind::Mul), Just(OpKind::Cross), Just(OpKind::Cmp)]
+    prop_oneof![
+        Just(OpKind::Mul),
+        Just(OpKind::Cross),
+        Just(OpKind::Cmp),
+        Just(OpKind::Field),
+        Just(OpKind::Solve)
+    ]
 }
 
 /// What `recv_u64s(n)` must return for these frames (then the channel closes).

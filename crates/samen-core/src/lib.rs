@@ -4,8 +4,9 @@
 //! share vectors with vectorisable kernels and rayon parallelism, a ChaCha
 //! pseudo-random generator whose seeds compress shares and correlated randomness, the helper's
 //! (dealer's) correlated randomness, the online primitives every joint protocol uses (open,
-//! Beaver multiplication, the cross-party matrix product and secure comparison) and files
-//! written atomically ([`atomic`]).
+//! Beaver multiplication, the cross-party matrix product and secure comparison), the exact
+//! least-squares solve modulo many primes that opens only a model ([`mpc::field`],
+//! [`mpc::solve`]) and files written atomically ([`atomic`]).
 //!
 //! Every party of a protocol has one [`Role`]: the two data parties and the helper.
 //!

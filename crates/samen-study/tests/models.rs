@@ -28,11 +28,20 @@ struct Person {
 /// Tables with `matched` joined people (plus unmatched rows on both sides), and the people.
 /// `levels_ca` limits the levels of ca that occur among the matched rows.
 fn data(rng: &mut Rng, matched: usize, levels_ca: u64) -> (InputTable, InputTable, Vec<Person>) {
+    data_with(rng, matched, |_, rng| rng.below(levels_ca))
+}
+
+/// [`data`] with the level of ca of matched person `i` given by `level_ca(i, rng)`.
+fn data_with(
+    rng: &mut Rng,
+    matched: usize,
+    level_ca: impl Fn(usize, &mut Rng) -> u64,
+) -> (InputTable, InputTable, Vec<Person>) {
     let mut ta = InputTable::new(&["id", "ca", "cb", "va"]);
     let mut tb = InputTable::new(&["id", "cc", "cd", "vb"]);
     let mut people = Vec::new();
     for i in 0..matched {
-        let ca = rng.below(levels_ca);
+        let ca = level_ca(i, rng);
         let cb = rng.below(2);
         let va = rng.range(-1000, 100_000);
         let cc = rng.below(2);
@@ -202,16 +211,19 @@ fn regression_equals_an_independent_fit() {
     }
 }
 
-/// A level absent from the matched rows makes the design singular: empty estimates, a note
-/// naming the output, never NaN or infinity.
+/// A level absent from the matched rows makes the design singular: with `min_cell = 0` (no
+/// level check) the estimates are empty with a note naming the output, never NaN or infinity;
+/// with `min_cell > 0` the empty level suppresses the model.
 #[test]
 fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
     let mut rng = Rng::new(5);
     let (ta, tb, _) = data(&mut rng, 60, 2); // ca = a2 occurs only among unmatched rows
     let text = study_header(-1000, 100_000, -500, 500)
-        + &regression("m", "tb.vb", &["ta.ca", "ta.va"], 10);
+        + &regression("m", "tb.vb", &["ta.ca", "ta.va"], 0)
+        + &regression("checked", "tb.vb", &["ta.ca", "ta.va"], 10);
     let study = Study::from_toml_str(&text).unwrap();
-    let t = &run(&study, &ta, &tb)[0];
+    let tables = run(&study, &ta, &tb);
+    let t = &tables[0];
     for row in &t.files[0].rows {
         assert!(row[1..].iter().all(String::is_empty), "{row:?}");
     }
@@ -226,6 +238,52 @@ fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
     );
     let text: String = t.rendered().into_iter().map(|f| f.1).collect();
     assert!(!text.contains("NaN") && !text.contains("inf"));
+    let checked = &tables[1];
+    assert_eq!(checked.files[1].get(0, "suppressed"), Some("true"));
+    assert_eq!(checked.files[1].get(0, "n"), None);
+    assert!(checked.notes.is_empty());
+}
+
+/// Each level of a category predictor, the reference level included, with fewer than
+/// `min_cell` matched rows suppresses the whole model (decided inside MPC); at exactly
+/// `min_cell` rows the model is shown. The other predictors' levels are unaffected.
+#[test]
+fn a_level_below_min_cell_suppresses_the_model() {
+    // 60 matched rows; level `small` of ca has `k` rows, the other two share the rest.
+    for small in [0u64, 1, 2] {
+        for (k, suppressed) in [(9usize, true), (10, false)] {
+            let mut rng = Rng::new(17 + k as u64 + small);
+            let (ta, tb, _) = data_with(&mut rng, 60, |i, _| {
+                if i < k {
+                    small
+                } else {
+                    let others: Vec<u64> = (0..3).filter(|l| *l != small).collect();
+                    others[i % 2]
+                }
+            });
+            let text = study_header(-1000, 100_000, -500, 500)
+                + &regression("m", "tb.vb", &["ta.ca", "ta.va", "tb.cc"], 10);
+            let study = Study::from_toml_str(&text).unwrap();
+            let t = &run(&study, &ta, &tb)[0];
+            assert_eq!(
+                t.files[1].get(0, "suppressed"),
+                Some(suppressed.to_string().as_str()),
+                "level a{small} with {k} rows"
+            );
+            assert_eq!(t.files[0].get(0, "estimate").is_none(), suppressed);
+            assert_eq!(t.files[1].get(0, "n").is_none(), suppressed);
+        }
+    }
+}
+
+/// A regression refuses a privacy budget: it opens only the model.
+#[test]
+fn a_regression_takes_no_privacy_budget() {
+    let text = study_header(-1000, 100_000, -500, 500)
+        + &regression("m", "tb.vb", &["ta.va"], 10)
+        + "epsilon = 1.0\n";
+    let e = Study::from_toml_str(&text).unwrap_err().to_string();
+    assert!(e.contains("epsilon") && e.contains("'m'"), "{e}");
 }
 
 /// Suppression by the number of matched rows: at min_cell − 1 the model is suppressed (rows
@@ -316,4 +374,66 @@ fn model_outputs_are_validated() {
         let e = Study::from_toml_str(&(h.clone() + &body)).unwrap_err().to_string();
         assert!(e.contains(needle), "{e}");
     }
+}
+
+/// A regression's Gram entries must stay below 2^62 in magnitude (the exact solve converts
+/// them to the prime fields), one bit less than the other outputs.
+#[test]
+fn the_overflow_rule_of_models_is_2_62() {
+    let max = 1i64 << 30; // max² = 2^60
+    let text = study_header(-max, max, -500, 500) + &regression("m", "tb.vb", &["ta.va"], 1);
+    let study = Study::from_toml_str(&text).unwrap();
+    assert!(study.check_overflow(3).is_ok());
+    let e = study.check_overflow(4).unwrap_err().to_string();
+    assert!(e.contains("2^62") && e.contains("'m'"), "{e}");
+    let text = study_header(-max, max, -500, 500)
+        + "\n[[outputs]]\nname = \"v\"\nstatistic = \"variance\"\nof = \"ta.va\"\n";
+    let study = Study::from_toml_str(&text).unwrap();
+    assert!(study.check_overflow(7).is_ok());
+    assert!(study
+        .check_overflow(8)
+        .unwrap_err()
+        .to_string()
+        .contains("2^63"));
+}
+
+/// What First receives from Second in a run with one regression is exactly the documented
+/// messages: the comparisons of the level check, `k − 1` Beaver products of the AND tree, one
+/// opened bit and `n`, then the conversion and the four rounds of the solve
+/// (`docs/protocols/regression.md`, counted from the run's transcript).
+#[test]
+fn a_data_party_receives_exactly_the_documented_model_messages() {
+    let mut rng = Rng::new(99);
+    let (ta, tb, _) = data(&mut rng, 120, 3);
+    let text = study_header(-1000, 100_000, -500, 500)
+        + &regression("m", "tb.vb", &["ta.va", "ta.ca", "tb.cd"], 10);
+    let study = Study::from_toml_str(&text).unwrap();
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let run = run_in_process(&study, [&a, &b], true).unwrap();
+    assert_eq!(run.tables, reference::compute(&study, &[&a, &b]));
+    assert_eq!(run.tables[0].files[1].get(0, "suppressed"), Some("false"));
+    let mut bytes = std::collections::BTreeMap::<String, u64>::new();
+    for l in &run.transcripts["alpha"] {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["direction"] == "received" && v["peer"] == "beta" {
+            *bytes
+                .entry(v["step"].as_str().unwrap().to_string())
+                .or_default() += v["bytes"].as_u64().unwrap();
+        }
+    }
+    let d = 7u64; // the constant, va, two dummies of ca, two of cd, the response
+    let (q, e) = (d - 1, d * (d + 1) / 2);
+    let m = samen_core::mpc::field::primes_for(d as usize).unwrap() as u64;
+    let k = 1 + 3 + 3; // n, and the three levels of each category predictor
+    assert_eq!(bytes.get("field"), Some(&(8 * m * e)), "{bytes:?}");
+    assert_eq!(
+        bytes.get("solve"),
+        Some(&(8 * m * (2 * q * q + 3 * q + 3))),
+        "{bytes:?}"
+    );
+    assert_eq!(bytes.get("mul"), Some(&(16 * (k - 1))), "{bytes:?}");
+    assert_eq!(bytes.get("open"), Some(&16), "the bit and n: {bytes:?}");
+    let (words, _) = samen_core::mpc::solve::solve_words(d as usize).unwrap();
+    assert_eq!(8 * words as u64, bytes["field"] + bytes["solve"]);
 }

@@ -16,6 +16,9 @@
 //! | [`Computer::cross_product`] | `F = M_B − V` (V from Second's seed) | `E = M_A − U` (U from First's seed), `R_S` | — | nothing |
 //! | [`Computer::ge_public`] | `x−t+r` shares, masked bit shares | same, plus dealer corrections | — | nothing |
 //! | [`Computer::noise`] | — | — | — | nothing (each party draws its own noise locally; no party knows the sum) |
+//! | [`Computer::and_all`] | as `mul`, `⌈log2 k⌉` times | same | — | nothing |
+//! | [`Computer::to_field`] | `b − w` mod each prime (w from Second's seed) | `a − u` (u from First's seed), `z_S` from dealer | — | nothing |
+//! | [`Computer::solve_gram`] | masked `A − B`, `b − v`, `R·A` ([`solve`]) | same, plus dealer corrections | — | the model only (estimates, diagonal of `A⁻¹`, RSS, n·TSS), or "singular" |
 //!
 //! Every message a computing party receives is uniformly distributed and independent of the
 //! other party's data, because it is masked by a pad that this party cannot derive (it depends
@@ -39,6 +42,9 @@
 //! | `cross_product(n,k,l)` | 1 | First n·k, Second n·l |
 //! | `ge_public(n)` | 8 | about 23·n |
 //! | `noise(n)` | 0 | 0 (local draws) |
+//! | `and_all(k)` | `⌈log2 k⌉` | 2(k − 1) |
+//! | `to_field(n, m)` | 1 | m·n |
+//! | `solve_gram(d)` | 5 | [`solve::solve_words`] |
 //!
 //! ```
 //! use samen_core::channel::local_mesh;
@@ -81,11 +87,15 @@ use crate::prg::Seed;
 use crate::ring::{self, RingError};
 use crate::Role;
 
+mod and;
 mod compare;
 mod cross;
 mod dealer;
+pub mod field;
 mod mul;
 mod noise;
+mod primes;
+pub mod solve;
 pub(crate) mod wire;
 
 pub use compare::CMP_BATCH;
@@ -167,6 +177,26 @@ pub enum MpcError {
     /// Local misuse: a noise mechanism given to [`Computer::noise`] has unsupported parameters.
     #[error(transparent)]
     Noise(#[from] DpError),
+    /// Local misuse: a field computation asked for no primes or for more than the fixed list
+    /// holds ([`field::PRIMES`]); the model is too large for exact reconstruction.
+    #[error("the exact solve needs {wanted} primes, but 1 to {max} are available")]
+    Primes {
+        /// Primes asked for.
+        wanted: usize,
+        /// Primes available.
+        max: usize,
+    },
+    /// Local misuse: a model's Gram matrix is too large for exact reconstruction with the fixed
+    /// list of primes ([`field::primes_for`] covers `d ≤ 203`).
+    #[error("a {d}×{d} Gram matrix is too large for the exact solve (at most 203×203)")]
+    ModelTooLarge {
+        /// The dimension asked for.
+        d: usize,
+    },
+    /// An opened value is not a rational within the reconstruction bound: a peer deviated from
+    /// the protocol (honest parties always open such values).
+    #[error("an opened value of the exact solve is not a bounded rational: a peer deviated from the protocol")]
+    NotRational,
     /// An invariant of samen's own code did not hold (a defect in samen; nothing is revealed).
     #[error("internal error in the secure computation ({0}); this is a defect in samen, please report it")]
     Internal(&'static str),

@@ -68,6 +68,10 @@ pub(crate) enum OpKind {
     Cross = 2,
     /// Secure comparison with a public threshold.
     Cmp = 3,
+    /// Conversion of shares from Z_2^64 to residues modulo the field primes.
+    Field = 5,
+    /// Masked solve of a linear model modulo the field primes.
+    Solve = 6,
 }
 
 /// The header the dealer sends Second before each operation's corrections; Second checks it
@@ -109,6 +113,8 @@ impl Decode for OpHeader {
             1 => OpKind::Mul,
             2 => OpKind::Cross,
             3 => OpKind::Cmp,
+            5 => OpKind::Field,
+            6 => OpKind::Solve,
             other => return Err(r.bad_value("operation kind", other)),
         };
         Ok(OpHeader {
@@ -237,13 +243,13 @@ mod tests {
         );
         let mut bad = crate::codec::encode_to_vec(&header(OpKind::Mul, 1, 1, 0, 0));
         if let Some(b) = bad.get_mut(0) {
-            *b = 5;
+            *b = 7;
         }
         assert!(matches!(
             decode_exact::<OpHeader>(&bad),
             Err(CodecError::BadValue {
                 field: "operation kind",
-                value: 5,
+                value: 7,
                 ..
             })
         ));

@@ -484,4 +484,4 @@ pub fn transpose(m: &[u64], rows: usize, cols: usize) -> Vec<u64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

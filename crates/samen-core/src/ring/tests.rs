@@ -3,7 +3,7 @@
 use super::*;
 use proptest::prelude::*;
 
-fn check_laws<R: Ring>(a: R, b: R, c: R) {
+pub(crate) fn check_laws<R: Ring>(a: R, b: R, c: R) {
     assert_eq!(a.add(b), b.add(a));
     assert_eq!(a.mul(b), b.mul(a));
     assert_eq!(a.add(b).add(c), a.add(b.add(c)));

@@ -28,6 +28,10 @@
 //!    multiplied by `s` (Beaver multiplication).
 //! 6. **open**: the products, the bits `s` and the quantities of unsuppressed outputs are opened;
 //!    each statistic finishes its output from the integers ([`statistic::Definition::finish`]).
+//! 7. **model**: for each regression, its Gram matrix is never opened: with `min_cell > 0`,
+//!    `n` and every category level's count are compared with `min_cell` and only the AND of
+//!    the bits is opened; a shown model opens `n` and is solved inside MPC, which opens only
+//!    the model as exact rationals (`samen_core::mpc::solve`, `docs/protocols/regression.md`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +49,7 @@ use crate::plan::{Layout, Op, Plan, TableMismatch};
 use crate::spec::{SpecError, Study};
 use crate::statistic::{self, CellValues};
 
+mod model;
 mod sizes;
 
 pub use sizes::Sizes;
@@ -315,6 +320,7 @@ pub fn run_data_party(
     let mut opened: Vec<u64> = Vec::new();
     let mut block: Vec<u64> = Vec::new();
     let matrix = plan.rows(role, table)?;
+    let mut models = model::Models::new(plan.models(study));
     for op in plan.ops(study, n) {
         match op {
             Op::CrossProduct { start, rows } => {
@@ -404,10 +410,19 @@ pub fn run_data_party(
                 }
                 opened = mpc.open(&to_open)?;
             }
+            Op::ModelCheck { output, .. } => {
+                phases.enter("model");
+                models.check(&mut mpc, output, &shares)?;
+            }
+            Op::Solve { output, .. } => {
+                phases.enter("model");
+                models.solve(&mut mpc, output, &shares)?;
+            }
         }
     }
     drop(mpc);
-    let tables = finish(study, &layout, &opened)?;
+    let mut tables = finish(study, &layout, &opened)?;
+    models.apply(study, &mut tables)?;
     phases.finish();
     Ok((tables, sizes))
 }
@@ -483,6 +498,14 @@ pub fn run_helper(
             }
             Op::Mul { n } => dealer.mul(n)?,
             Op::Open { .. } => phases.start("open"),
+            Op::ModelCheck { counts, .. } => {
+                phases.enter("model");
+                model::deal_check(&mut dealer, counts)?;
+            }
+            Op::Solve { d, .. } => {
+                phases.enter("model");
+                model::deal_solve(&mut dealer, d)?;
+            }
         }
     }
     drop(dealer);

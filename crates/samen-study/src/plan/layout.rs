@@ -26,7 +26,8 @@ pub struct Slot {
 /// The cells of the study in order, with the sizes of the operations that follow the product.
 #[derive(Clone, Debug)]
 pub struct Layout {
-    /// Every cell of every output, in study order.
+    /// Every cell of every output, in study order, except the models' (see
+    /// [`super::Plan::models`]).
     pub slots: Vec<Slot>,
     /// Noise values (quantities of noisy outputs).
     pub n_noise: usize,
@@ -49,6 +50,10 @@ impl Layout {
         let mut slots = Vec::with_capacity(plan.total_cells());
         let (mut n_noise, mut n_cmp, mut n_mul, mut n_direct) = (0, 0, 0, 0);
         for (oi, (o, op)) in study.outputs().iter().zip(&plan.outputs).enumerate() {
+            if super::is_model(o.statistic) {
+                // suppressed and opened by its own operations (Plan::models)
+                continue;
+            }
             for cell in 0..op.cells.len() {
                 let entries: Vec<usize> = (0..op.quantities.len())
                     .filter_map(|q| plan.entry(oi, cell, q))

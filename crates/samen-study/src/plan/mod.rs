@@ -25,9 +25,11 @@ use crate::spec::{ColumnRef, SpecError, Study};
 use crate::statistic::{self, levels_of, Atom, Quantity};
 
 mod layout;
+mod model;
 mod rows;
 
 pub use layout::{Layout, Slot};
+pub use model::{is_model, CountOf, ModelPlan};
 pub use rows::{MatrixRows, TableMismatch};
 
 /// Largest width of one side's matrix (columns); keeps a row of a block within a frame.
@@ -116,6 +118,23 @@ pub enum Op {
     Open {
         /// Number of values.
         n: usize,
+    },
+    /// The suppression check of a model with `min_cell > 0`: `counts` secure comparisons with
+    /// `min_cell` (its [`ModelPlan::counts`]), the AND of the bits, and the opening of that one
+    /// bit.
+    ModelCheck {
+        /// Output index.
+        output: usize,
+        /// Number of counts compared.
+        counts: usize,
+    },
+    /// The secure solve of a model's `d × d` Gram matrix (`samen_core::mpc::solve`), opening
+    /// `n` and the model only; skipped online (but dealt) when the model is suppressed.
+    Solve {
+        /// Output index.
+        output: usize,
+        /// Dimension of the Gram matrix.
+        d: usize,
     },
 }
 
@@ -327,6 +346,18 @@ impl Plan {
         ops.push(Op::Open {
             n: layout.n_mul + layout.n_cmp + layout.n_direct,
         });
+        for m in self.models(study) {
+            if m.min_cell > 0 {
+                ops.push(Op::ModelCheck {
+                    output: m.output,
+                    counts: m.counts.len(),
+                });
+            }
+            ops.push(Op::Solve {
+                output: m.output,
+                d: m.d,
+            });
+        }
         ops
     }
 

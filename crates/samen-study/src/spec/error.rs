@@ -51,9 +51,9 @@ pub enum SpecError {
     /// A sum or sum of squares could overflow the ring for the given table sizes.
     #[error(
         "output '{output}': with up to {rows} joined rows and |{column}| <= {max_abs}, a {what} \
-         could reach {bound}, which is not below 2^63 = 9223372036854775808; narrow the \
+         could reach {bound}, which is not below 2^{limit_bits} = {}; narrow the \
          declared bounds of {column} (at most {allowed} for {rows} rows) or use smaller tables"
-    )]
+    , pow2(*.limit_bits))]
     Overflow {
         /// The output.
         output: String,
@@ -70,6 +70,8 @@ pub enum SpecError {
         bound: u128,
         /// The largest max|v| that would pass for this number of rows.
         allowed: u128,
+        /// The exponent of the limit: 63, or 62 for a regression (its exact solve).
+        limit_bits: u32,
     },
     /// One data party's matrix would be wider than the transport can carry in one row.
     #[error(
@@ -98,4 +100,9 @@ pub enum SpecError {
         /// The limit on `k · l`.
         max: usize,
     },
+}
+
+/// `2^bits` (saturating), for the overflow message.
+fn pow2(bits: u32) -> u128 {
+    1u128.checked_shl(bits).unwrap_or(u128::MAX)
 }

@@ -27,7 +27,7 @@ mod gram;
 mod regression;
 
 pub use cells::mean_and_variance;
-pub use regression::MAX_TERMS;
+pub use regression::{finish_model, level_terms, ModelOutcome, MAX_TERMS};
 
 /// One per-row factor of a quantity.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -181,17 +181,28 @@ pub fn cell_levels(output: &OutputSpec, study: &Study) -> Vec<Vec<String>> {
         .collect()
 }
 
-const LIMIT: u128 = 1 << 63;
+/// The exponent of the overflow limit of an output's quantities: 63 (the ring Z_2^64 read as
+/// signed), or 62 for a regression, whose Gram matrix is converted to the prime fields of the
+/// exact solve (`samen_core::mpc::field`, which needs `|x| < 2^62`).
+pub fn overflow_bits(statistic: Statistic) -> u32 {
+    match statistic {
+        Statistic::Regression => 62,
+        _ => 63,
+    }
+}
 
-/// Refuse if any quantity of any output could reach 2^63 in magnitude with `rows` joined rows:
-/// `rows · Π max|atom| < 2^63` must hold (see [`crate::spec::Study::check_overflow`]).
+/// Refuse if any quantity of any output could reach 2^63 (2^62 for a regression, see
+/// [`overflow_bits`]) in magnitude with `rows` joined rows: `rows · Π max|atom| < 2^63` must
+/// hold (see [`crate::spec::Study::check_overflow`]).
 pub fn check_overflow(study: &Study, rows: u64) -> Result<(), SpecError> {
     let n = u128::from(rows);
     for o in study.outputs() {
+        let limit_bits = overflow_bits(o.statistic);
+        let limit = 1u128 << limit_bits;
         for q in quantities(o, study) {
             let per_row = sensitivity(&q, study);
             let bound = n.saturating_mul(per_row);
-            if bound < LIMIT {
+            if bound < limit {
                 continue;
             }
             let columns: Vec<&ColumnRef> = q.0.iter().map(Atom::column).collect();
@@ -214,26 +225,27 @@ pub fn check_overflow(study: &Study, rows: u64) -> Result<(), SpecError> {
                 max_abs,
                 what,
                 bound,
-                allowed: largest_allowed(n, exponent),
+                allowed: largest_allowed(n, exponent, limit),
+                limit_bits,
             });
         }
     }
     Ok(())
 }
 
-/// Largest `m` with `n · m^e < 2^63` (`e` = 1 or 2).
-fn largest_allowed(n: u128, e: u32) -> u128 {
-    let Some(q) = LIMIT.checked_div(n) else {
+/// Largest `m` with `n · m^e < limit` (`e` = 1 or 2).
+fn largest_allowed(n: u128, e: u32, limit: u128) -> u128 {
+    let Some(q) = limit.checked_div(n) else {
         return u128::MAX;
     };
     if e == 1 {
-        return (LIMIT - 1) / n;
+        return (limit - 1) / n;
     }
     let mut a = (q as f64).sqrt() as u128;
-    while a > 0 && n.saturating_mul(a.saturating_mul(a)) >= LIMIT {
+    while a > 0 && n.saturating_mul(a.saturating_mul(a)) >= limit {
         a -= 1;
     }
-    while n.saturating_mul((a + 1).saturating_mul(a + 1)) < LIMIT {
+    while n.saturating_mul((a + 1).saturating_mul(a + 1)) < limit {
         a += 1;
     }
     a

@@ -3,22 +3,27 @@
 //!
 //! `of = "t.y"` (the response, an integer column of either table), `x = [...]` (predictors
 //! from either table: an integer column enters as it is, a category column as dummies with
-//! its first declared level as the reference, as R's treatment contrasts), no `by`. The
-//! quantities are the Gram matrix `Σ z zᵀ` of `z = (1, x_1, …, x_p, y)` over the matched rows
-//! — n, Σx, Σxxᵀ, Σxy, Σy² — suppressed by n inside MPC, then opened; the fit is computed
-//! exactly from the integers ([`crate::stats::fit_ols`]).
+//! its first declared level as the reference, as R's treatment contrasts), no `by`, no privacy
+//! budget. The quantities are the Gram matrix `Σ z zᵀ` of `z = (1, x_1, …, x_p, y)` over the
+//! matched rows — n, Σx, Σxxᵀ, Σxy, Σy² — and they are **never opened**: with `min_cell > 0`
+//! the engine compares the number of matched rows and the count of every level of every
+//! category predictor (the reference level's is `n` minus the others) with `min_cell` inside
+//! MPC and opens only the AND of the comparisons; a model that passes is solved inside MPC
+//! (`samen_core::mpc::solve`), which opens only `n`, the estimates, the diagonal of
+//! `(XᵀX)⁻¹`, the residual sum of squares and `n·TSS` as exact rationals (see
+//! `docs/protocols/regression.md`). The fit follows from those ([`crate::stats::fit_exact`]).
 //!
 //! Files: `<name>.csv` with `term,estimate,std_error,statistic,p_value`, one row per term —
 //! `(intercept)`, then each predictor in `x` order: `table.column` for an integer,
 //! `table.column=level` for each non-reference level; `<name>.glance.csv` with
 //! `n,r_squared,adj_r_squared,sigma,df_residual,suppressed`. A suppressed model keeps its rows
 //! with every statistic field empty (and `n` empty). A model that cannot be fitted (a singular
-//! design: a level with no matched rows, collinear predictors; a constant response; too few
-//! rows) has empty estimates and a note saying why; never NaN or infinity.
+//! design: collinear predictors, a level without matched rows when `min_cell = 0`; a constant
+//! response; too few rows) has empty estimates and a note saying why; never NaN or infinity.
 
 use crate::output::{fmt_f64, OutputFile, OutputTable};
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, Study};
-use crate::stats::{fit_ols, OlsFit};
+use crate::stats::{fit_exact, ols_exact, OlsError, OlsExact, OlsFit};
 
 use super::{gram, Atom, CellValues, Definition, Quantity};
 
@@ -70,6 +75,13 @@ impl Definition for Regression {
         if output.x.is_empty() {
             return Err("statistic \"regression\" needs 'x = [\"table.column\", …]' naming at least one predictor".into());
         }
+        if output.privacy.is_some() {
+            return Err(
+                "a regression opens only the model, solved exactly inside MPC; it takes no \
+                 'epsilon' or 'rho' (remove it, and protect the model with 'min_cell')"
+                    .into(),
+            );
+        }
         if output.x.contains(y) {
             return Err(format!("the response '{y}' is also a predictor"));
         }
@@ -96,75 +108,151 @@ impl Definition for Regression {
     }
 
     fn finish(&self, output: &OutputSpec, study: &Study, cells: &[CellValues]) -> OutputTable {
-        let mut names = vec!["(intercept)".to_string()];
-        names.extend(terms(output, study).into_iter().map(|t| t.0));
-        let cell = cells.first();
-        let suppressed = cell.is_none_or(|c| c.suppressed);
-        let mut notes = Vec::new();
-        let mut n = String::new();
-        let mut fit: Option<OlsFit> = None;
-        if let Some(c) = cell.filter(|_| !suppressed) {
-            n = c
-                .values
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            let result = gram::from_upper(names.len() + 1, &c.values)
-                .map_err(|e| e.to_string())
-                .and_then(|g| fit_ols(&g).map_err(|e| e.to_string()));
-            match result {
-                Ok(f) => fit = Some(f),
-                Err(e) => notes.push(format!("output '{}': no estimates: {e}", output.name)),
+        finish_model(output, study, &outcome_in_the_clear(output, study, cells))
+    }
+}
+
+/// What is known of a model after its secure phase (or, for the reference, from the Gram
+/// matrix in the clear): the only inputs of its output files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelOutcome {
+    /// Fewer than `min_cell` matched rows, in all or in some level of a category predictor.
+    Suppressed,
+    /// Shown: the number of matched rows and the exact fit, or why there is none.
+    Shown {
+        /// The number of matched rows.
+        n: u64,
+        /// The exact rationals of the fit, or the reason it cannot be fitted.
+        exact: Result<OlsExact, String>,
+    },
+}
+
+/// The Gram indices (1-based, after the constant) of the dummies of each category predictor
+/// of a regression, one group per category predictor in `x` order. Each dummy's Gram entry
+/// `(0, j)` is its level's count of matched rows; the reference level's count is `n` minus
+/// the group's.
+pub fn level_terms(output: &OutputSpec, study: &Study) -> Vec<Vec<usize>> {
+    let mut groups = Vec::new();
+    let mut at = 1;
+    for c in &output.x {
+        match study.column(c) {
+            Some(ColumnKind::Category { levels }) => {
+                let k = levels.len().saturating_sub(1);
+                groups.push((at..at + k).collect());
+                at += k;
+            }
+            _ => at += 1,
+        }
+    }
+    groups
+}
+
+/// The outcome from a cell whose quantities (the Gram matrix) are known in the clear, with
+/// the same rules as the secure phase: suppressed if the count or a level's count is below
+/// `min_cell`; a singular design reported without naming a term, as the secure solve does.
+fn outcome_in_the_clear(output: &OutputSpec, study: &Study, cells: &[CellValues]) -> ModelOutcome {
+    let Some(c) = cells.first().filter(|c| !c.suppressed) else {
+        return ModelOutcome::Suppressed;
+    };
+    let d = terms(output, study).len() + 2;
+    let g = match gram::from_upper(d, &c.values) {
+        Ok(g) => g,
+        Err(e) => {
+            return ModelOutcome::Shown {
+                n: c.values.first().map_or(0, |v| *v as u64),
+                exact: Err(e.to_string()),
             }
         }
-        let rows = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let c = fit.as_ref().and_then(|f| f.coefficients.get(i));
-                vec![
-                    name.clone(),
-                    fmt_f64(c.map(|c| c.estimate)),
-                    fmt_f64(c.map(|c| c.std_error)),
-                    fmt_f64(c.map(|c| c.statistic)),
-                    fmt_f64(c.map(|c| c.p_value)),
-                ]
-            })
-            .collect();
-        let glance = vec![vec![
-            n,
-            fmt_f64(fit.as_ref().map(|f| f.r_squared)),
-            fmt_f64(fit.as_ref().map(|f| f.adj_r_squared)),
-            fmt_f64(fit.as_ref().map(|f| f.sigma)),
-            fit.as_ref()
-                .map(|f| f.df_residual.to_string())
-                .unwrap_or_default(),
-            suppressed.to_string(),
-        ]];
-        OutputTable {
-            name: output.name.clone(),
-            statistic: output.statistic,
-            files: vec![
-                OutputFile::new(
-                    "",
-                    &["term", "estimate", "std_error", "statistic", "p_value"],
-                    rows,
-                ),
-                OutputFile::new(
-                    ".glance",
-                    &[
-                        "n",
-                        "r_squared",
-                        "adj_r_squared",
-                        "sigma",
-                        "df_residual",
-                        "suppressed",
-                    ],
-                    glance,
-                ),
-            ],
-            notes,
+    };
+    let min = i128::from(output.min_cell);
+    if output.min_cell > 0 {
+        let small = g.n() < min
+            || level_terms(output, study).iter().any(|group| {
+                let levels: Vec<i128> = group.iter().map(|&j| g.get(0, j)).collect();
+                let base = g.n() - levels.iter().sum::<i128>();
+                base < min || levels.iter().any(|&c| c < min)
+            });
+        if small {
+            return ModelOutcome::Suppressed;
         }
+    }
+    ModelOutcome::Shown {
+        n: u64::try_from(g.n()).unwrap_or(0),
+        exact: ols_exact(&g).map_err(|e| match e {
+            OlsError::Singular { .. } => OlsError::SingularDesign.to_string(),
+            e => e.to_string(),
+        }),
+    }
+}
+
+/// The output files of a regression from its outcome.
+pub fn finish_model(output: &OutputSpec, study: &Study, outcome: &ModelOutcome) -> OutputTable {
+    let mut names = vec!["(intercept)".to_string()];
+    names.extend(terms(output, study).into_iter().map(|t| t.0));
+    let mut notes = Vec::new();
+    let (suppressed, n, fit): (bool, String, Option<OlsFit>) = match outcome {
+        ModelOutcome::Suppressed => (true, String::new(), None),
+        ModelOutcome::Shown { n, exact } => {
+            match exact
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|e| fit_exact(e).map_err(|e| e.to_string()))
+            {
+                Ok(f) => (false, n.to_string(), Some(f)),
+                Err(e) => {
+                    notes.push(format!("output '{}': no estimates: {e}", output.name));
+                    (false, n.to_string(), None)
+                }
+            }
+        }
+    };
+    let rows = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let c = fit.as_ref().and_then(|f| f.coefficients.get(i));
+            vec![
+                name.clone(),
+                fmt_f64(c.map(|c| c.estimate)),
+                fmt_f64(c.map(|c| c.std_error)),
+                fmt_f64(c.map(|c| c.statistic)),
+                fmt_f64(c.map(|c| c.p_value)),
+            ]
+        })
+        .collect();
+    let glance = vec![vec![
+        n,
+        fmt_f64(fit.as_ref().map(|f| f.r_squared)),
+        fmt_f64(fit.as_ref().map(|f| f.adj_r_squared)),
+        fmt_f64(fit.as_ref().map(|f| f.sigma)),
+        fit.as_ref()
+            .map(|f| f.df_residual.to_string())
+            .unwrap_or_default(),
+        suppressed.to_string(),
+    ]];
+    OutputTable {
+        name: output.name.clone(),
+        statistic: output.statistic,
+        files: vec![
+            OutputFile::new(
+                "",
+                &["term", "estimate", "std_error", "statistic", "p_value"],
+                rows,
+            ),
+            OutputFile::new(
+                ".glance",
+                &[
+                    "n",
+                    "r_squared",
+                    "adj_r_squared",
+                    "sigma",
+                    "df_residual",
+                    "suppressed",
+                ],
+                glance,
+            ),
+        ],
+        notes,
     }
 }
 

@@ -40,7 +40,7 @@ pub mod ols;
 pub mod tdist;
 
 pub use correlation::correlation;
-pub use ols::{fit_ols, Coefficient, OlsError, OlsFit};
+pub use ols::{fit_exact, fit_ols, ols_exact, Coefficient, OlsError, OlsExact, OlsFit};
 pub use tdist::t_two_sided_p;
 
 use num_bigint::BigInt;

@@ -4,6 +4,7 @@
 use super::{ratio_to_f64, t_two_sided_p, Gram};
 use num_bigint::BigInt;
 use num_integer::Integer;
+use num_rational::BigRational;
 use num_traits::{Signed, Zero};
 
 /// One row of the coefficient table (broom's `tidy`).
@@ -69,6 +70,14 @@ pub enum OlsError {
         /// Its index in the Gram matrix (1-based among `z`: index 0 is the intercept).
         term: usize,
     },
+    /// The terms are linearly dependent over the matched rows (found by the secure solve,
+    /// which does not say which term).
+    #[error(
+        "a predictor is a linear combination of the intercept and the other predictors over \
+         the matched rows (for example a category level with no matched rows, a constant \
+         column, or a column computed from others); drop it from the model"
+    )]
+    SingularDesign,
     /// The response takes one value on all matched rows: R² is undefined.
     #[error("the response is constant over the matched rows, so R² and the tests are undefined")]
     ConstantResponse,
@@ -114,20 +123,43 @@ pub enum OlsError {
 /// assert_eq!(fit.coefficients[0].estimate, 0.7);      // intercept = 7/10
 /// assert_eq!(fit.df_residual, 2);
 /// ```
+pub fn fit_ols(gram: &Gram) -> Result<OlsFit, OlsError> {
+    fit_exact(&ols_exact(gram)?)
+}
+
+/// The exact rationals a least-squares fit is reported from: what the secure solve of a model
+/// opens (`samen_core::mpc::solve`), or what [`ols_exact`] computes from an opened Gram matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OlsExact {
+    /// The number of rows.
+    pub n: u64,
+    /// The estimates `β = (XᵀX)⁻¹Xᵀy`, the intercept first.
+    pub beta: Vec<BigRational>,
+    /// The diagonal of `(XᵀX)⁻¹` (each `Var(β_j) = σ² (XᵀX)⁻¹_jj`).
+    pub inv_diag: Vec<BigRational>,
+    /// The residual sum of squares `yᵀy − βᵀXᵀy`.
+    pub rss: BigRational,
+    /// `n · TSS = n Σy² − (Σy)²`.
+    pub n_tss: BigRational,
+}
+
+/// The exact rationals of the fit of `y` (the **last** index) on an intercept and the other
+/// columns of the Gram matrix, by one fraction-free elimination; the checks of [`fit_ols`] that
+/// need the matrix itself (a response, enough rows, a nonsingular `XᵀX`, a non-negative
+/// `det G`).
 #[expect(
     clippy::indexing_slicing,
     reason = "indices below the dimensions of the d × 2d matrix that `eliminate` returns"
 )]
-pub fn fit_ols(gram: &Gram) -> Result<OlsFit, OlsError> {
+pub fn ols_exact(gram: &Gram) -> Result<OlsExact, OlsError> {
     let d = gram.dim();
     if d < 2 {
         return Err(OlsError::MissingResponse);
     }
     let q = d - 1; // coefficients: intercept + p predictors
-    let p = q - 1;
     let n = gram.n();
     if n <= q as i128 {
-        return Err(OlsError::TooFewRows { n, p });
+        return Err(OlsError::TooFewRows { n, p: q - 1 });
     }
     let m = eliminate(gram, q)?;
     let y = q;
@@ -136,41 +168,66 @@ pub fn fit_ols(gram: &Gram) -> Result<OlsFit, OlsError> {
     if det_g.is_negative() {
         return Err(OlsError::NotPositiveSemidefinite);
     }
-    let big_n = BigInt::from(n);
     let s_y = BigInt::from(gram.get(0, y));
-    // n · TSS = n Σy² − (Σy)².
-    let n_tss = &big_n * BigInt::from(gram.get(y, y)) - &s_y * &s_y;
-    if n_tss.is_negative() {
+    let n_tss = BigInt::from(n) * BigInt::from(gram.get(y, y)) - &s_y * &s_y;
+    let ratio = |num: BigInt| BigRational::new(num, det_a.clone());
+    Ok(OlsExact {
+        n: u64::try_from(n).map_err(|_| OlsError::NotRepresentable {
+            quantity: "row count",
+        })?,
+        beta: m.iter().take(q).map(|row| ratio(row[y].clone())).collect(),
+        inv_diag: m
+            .iter()
+            .take(q)
+            .enumerate()
+            .map(|(j, row)| ratio(row[d + j].clone()))
+            .collect(),
+        rss: ratio(det_g),
+        n_tss: BigRational::from_integer(n_tss),
+    })
+}
+
+/// The reported fit from its exact rationals: each value is one exact rational rounded once to
+/// `f64` (then a square root for σ and the standard errors), so that the same rationals give
+/// the same fit however they were obtained.
+pub fn fit_exact(e: &OlsExact) -> Result<OlsFit, OlsError> {
+    let q = e.beta.len();
+    if q == 0 || e.inv_diag.len() != q {
+        return Err(OlsError::MissingResponse);
+    }
+    let n = i128::from(e.n);
+    if n <= q as i128 {
+        return Err(OlsError::TooFewRows { n, p: q - 1 });
+    }
+    if e.n_tss.is_negative() {
         return Err(OlsError::NotPositiveSemidefinite);
     }
-    if n_tss.is_zero() {
+    if e.n_tss.is_zero() {
         return Err(OlsError::ConstantResponse);
     }
-    if det_g.is_zero() {
+    if e.rss.is_negative() {
+        return Err(OlsError::NotPositiveSemidefinite);
+    }
+    if e.rss.is_zero() {
         return Err(OlsError::PerfectFit);
     }
     let df = n - q as i128;
-    let big_df = BigInt::from(df);
-    // RSS = det G / det A, so RSS / TSS = n det G / (det A · n TSS).
-    let rss_tss_den = &det_a * &n_tss;
-    let rss_tss_num = &big_n * &det_g;
-    let r2 = ratio_to_f64(&rss_tss_den - &rss_tss_num, rss_tss_den.clone());
-    let adj_den = &rss_tss_den * &big_df;
-    let adj_num = &adj_den - rss_tss_num * BigInt::from(n - 1);
-    let adj_r2 = ratio_to_f64(adj_num, adj_den);
-    let sigma2 = ratio_to_f64(det_g.clone(), &det_a * &big_df);
-    let var_den = &det_a * &det_a * &big_df;
+    let big = |v: i128| BigRational::from_integer(BigInt::from(v));
+    let to_f64 = |r: BigRational| ratio_to_f64(r.numer().clone(), r.denom().clone());
+    // RSS / TSS = n RSS / (n TSS)
+    let unexplained = &e.rss * big(n) / &e.n_tss;
+    let r2 = to_f64(big(1) - &unexplained);
+    let adj_r2 = to_f64(big(1) - &unexplained * big(n - 1) / big(df));
+    let sigma2 = &e.rss / big(df);
     let mut coefficients = Vec::with_capacity(q);
-    for (j, row) in m.iter().take(q).enumerate() {
-        let beta =
-            ratio_to_f64(row[y].clone(), det_a.clone()).ok_or(OlsError::NotRepresentable {
-                quantity: "estimate",
-            })?;
-        let adj_jj = &row[d + j];
-        if !adj_jj.is_positive() {
+    for (beta, inv) in e.beta.iter().zip(&e.inv_diag) {
+        let beta = to_f64(beta.clone()).ok_or(OlsError::NotRepresentable {
+            quantity: "estimate",
+        })?;
+        if !inv.is_positive() {
             return Err(OlsError::NotPositiveSemidefinite);
         }
-        let var = ratio_to_f64(&det_g * adj_jj, var_den.clone())
+        let var = to_f64(&sigma2 * inv)
             .filter(|v| *v > 0.0)
             .ok_or(OlsError::NotRepresentable {
                 quantity: "standard error",
@@ -191,14 +248,12 @@ pub fn fit_ols(gram: &Gram) -> Result<OlsFit, OlsError> {
     }
     Ok(OlsFit {
         coefficients,
-        n: u64::try_from(n).map_err(|_| OlsError::NotRepresentable {
-            quantity: "row count",
-        })?,
+        n: e.n,
         r_squared: r2.ok_or(OlsError::NotRepresentable { quantity: "R²" })?,
         adj_r_squared: adj_r2.ok_or(OlsError::NotRepresentable {
             quantity: "adjusted R²",
         })?,
-        sigma: sigma2
+        sigma: to_f64(sigma2)
             .ok_or(OlsError::NotRepresentable {
                 quantity: "residual standard error",
             })?
