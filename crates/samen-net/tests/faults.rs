@@ -295,6 +295,37 @@ fn a_small_window_makes_a_far_ahead_sender_wait_instead_of_failing() {
 }
 
 #[test]
+fn a_write_stalled_by_a_busy_peer_waits_while_its_keepalives_arrive() {
+    // beta reads nothing for three of alpha's I/O timeouts (it "computes") with a small
+    // receive window, so alpha's 96 MiB send (more than the socket buffers of both sides can
+    // hold) stalls under TCP flow control. beta's
+    // keep-alives keep arriving on the same channel: alpha's send waits instead of timing out
+    // and blaming beta, and completes once beta reads.
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(2));
+    b.set_window(64 << 10);
+    let chunk = vec![5u8; 1 << 20];
+    let tb = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(6500));
+        let mut got = 0usize;
+        for _ in 0..96 {
+            let frame = b.recv(1 << 20).unwrap();
+            assert!(frame.iter().all(|&x| x == 5));
+            got += frame.len();
+        }
+        (b, got)
+    });
+    let start = Instant::now();
+    for _ in 0..96 {
+        a.send(&chunk).unwrap();
+    }
+    a.flush().unwrap();
+    // The send could not have finished before beta started reading.
+    assert!(start.elapsed() >= Duration::from_secs(6));
+    let (_b, got) = tb.join().unwrap();
+    assert_eq!(got, 96 << 20);
+}
+
+#[test]
 fn an_abort_on_one_channel_stops_the_other_channels_of_the_party() {
     // alpha waits for beta; gamma (which alpha is not talking to) aborts: alpha's receive
     // from beta fails within moments with gamma's reason, and so does a send.
