@@ -1,5 +1,7 @@
-//! Test/pilot certificates: a local study CA plus one certificate per party (rcgen), and
-//! loading them for TLS.
+//! Demo and test certificates: a local study CA plus one certificate per party (rcgen), and
+//! loading them for TLS. Whoever holds the CA key can impersonate every party, so this is for
+//! demos and tests; deployments across organisations use per-party keys pinned in the study
+//! file ([`crate::pin`]).
 //!
 //! Each party certificate carries the party name as its only DNS subject-alternative name and
 //! as its common name, is signed by the study CA, and may be used both as a TLS server and a
@@ -47,7 +49,7 @@ pub fn validate_party_name(name: &str) -> Result<(), NetError> {
     }
 }
 
-fn this_year() -> i32 {
+pub(crate) fn this_year() -> i32 {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -251,7 +253,7 @@ fn cert_error(path: &Path, detail: impl std::fmt::Display) -> NetError {
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
     let bytes = fs::read(path).map_err(|e| cert_error(path, e))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
@@ -281,7 +283,7 @@ pub fn load_identity(dir: &Path, me: &str) -> Result<Identity, NetError> {
 }
 
 /// Read a PEM private key file that only its owner can access.
-fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
+pub(crate) fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
     let mut file = fs::File::open(path).map_err(|e| cert_error(path, e))?;
     #[cfg(unix)]
     {

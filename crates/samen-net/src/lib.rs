@@ -31,10 +31,11 @@ mod connect;
 pub mod error;
 pub mod frame;
 pub mod hello;
+pub mod pin;
 
 pub use certs::generate_certs;
 pub use channel::{
     keepalive_interval, TlsChannel, DEFAULT_MAX_QUEUED, DEFAULT_WINDOW, MAX_KEEPALIVE_INTERVAL,
 };
-pub use connect::{connect_all, NetConfig};
+pub use connect::{connect_all, NetConfig, PeerAuth};
 pub use error::{NetError, Refusal};
