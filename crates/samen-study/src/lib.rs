@@ -52,6 +52,7 @@ pub mod input;
 pub mod output;
 pub mod plan;
 pub mod reference;
+pub mod review;
 pub mod session;
 pub mod spec;
 pub mod statistic;
