@@ -243,6 +243,28 @@ fn idle_channel_sends_empty_keepalives_and_they_are_never_delivered() {
 }
 
 #[test]
+fn a_frame_arriving_slowly_is_not_mistaken_for_silence() {
+    // The raw peer sends one 3000-byte frame in 100-byte pieces, one every 100 ms: three of
+    // alpha's 1 s I/O timeouts pass before the frame is complete, but bytes keep arriving,
+    // as with a large frame on a slow link, so alpha waits and gets the frame.
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(1));
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let frame = encode_frame(FrameKind::Data, &payload).unwrap();
+    let t = std::thread::spawn(move || {
+        for piece in frame.chunks(100) {
+            raw.write_all(piece).unwrap();
+            raw.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        raw
+    });
+    let start = Instant::now();
+    assert_eq!(alpha.recv(4000).unwrap(), payload);
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    let _raw = t.join().unwrap();
+}
+
+#[test]
 fn a_peer_that_sends_too_far_ahead_is_stopped() {
     let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
     a.set_max_queued(48 << 10);

@@ -12,11 +12,13 @@
 //! from "gone", a keep-alive thread sends an empty [`FrameKind::KeepAlive`] frame whenever the
 //! channel has sent nothing for [`MAX_KEEPALIVE_INTERVAL`] (half a second; a quarter of this side's
 //! I/O timeout if that is shorter). The interval does not depend on the peer's settings, so any
-//! peer whose I/O timeout is a second or more does not mistake "busy" for "gone". The receiver drops keep-alives and restarts its wait, so the I/O
-//! timeout bounds how long a peer may stay *silent*: it fires when the peer process is hung,
-//! gone or unreachable, not while it is alive and computing. Keep-alives are not counted in
-//! [`Channel::stats`] and are not protocol messages (transcripts do not list them); they reveal
-//! only when a party was not sending, which the TCP traffic shows anyway.
+//! peer whose I/O timeout is a second or more does not mistake "busy" for "gone". The receiver
+//! drops keep-alives and restarts its wait (as it does whenever bytes of a frame arrive, so a
+//! large frame on a slow link is not mistaken for silence), so the I/O timeout bounds how long
+//! a peer may stay *silent*: it fires when the peer process is hung, gone or unreachable, not
+//! while it is alive and computing. Keep-alives are not counted in [`Channel::stats`] and are
+//! not protocol messages (transcripts do not list them); they reveal only when a party was not
+//! sending, which the TCP traffic shows anyway.
 //!
 //! **Stop.** All channels of one party share a [`StopSignal`]. A reader thread that sees its
 //! peer abort, or its connection end without a TLS close (process killed, network failure),
@@ -274,6 +276,11 @@ impl TlsChannel {
         result.map_err(|e| self.explain_send_failure(e))
     }
 
+    /// True if the reader got bytes from the peer after `since` (part of a frame counts).
+    fn heard_since(&self, since: Instant) -> bool {
+        self.window.last_heard().is_some_and(|t| t > since)
+    }
+
     /// A send failed (typically because the peer went away): if the peer's abort already
     /// arrived, report that instead, since it names the real cause. The channel is unusable
     /// after a failed send, so queued frames may be discarded.
@@ -340,6 +347,11 @@ impl Channel for TlsChannel {
                 }),
                 Ok(Incoming::Failed(e)) => Err(e),
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
+                // Bytes of a frame still arriving (a large frame on a slow link): alive.
+                Err(mpsc::RecvTimeoutError::Timeout) if self.heard_since(waiting_since) => {
+                    waiting_since = self.window.last_heard().unwrap_or_else(Instant::now);
+                    continue;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
                     peer: self.peer.clone(),
                     secs: self.io_timeout.as_secs(),
@@ -389,6 +401,9 @@ impl Channel for TlsChannel {
                 }
                 Ok(Incoming::Failed(e)) => return Err(e),
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {}
+                Err(mpsc::RecvTimeoutError::Timeout) if self.heard_since(waiting_since) => {
+                    waiting_since = self.window.last_heard().unwrap_or_else(Instant::now);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(ChannelError::Timeout {
                         peer: self.peer.clone(),

@@ -57,6 +57,11 @@ impl Window {
         }
     }
 
+    /// When the reader last received bytes from the peer.
+    pub(super) fn last_heard(&self) -> Option<Instant> {
+        self.last_read.lock().ok().map(|t| *t)
+    }
+
     /// True if the reader received bytes from the peer within `within` (keep-alives
     /// included): the peer is alive.
     pub(super) fn heard_within(&self, within: Duration) -> bool {
