@@ -77,8 +77,8 @@ impl Lab {
             ns: Vec::new(),
             tag: tag.clone(),
         };
-        for i in 0..3 {
-            let name = format!("samen-{pid}-{n}-{}", PARTIES[i]);
+        for party in PARTIES {
+            let name = format!("samen-{pid}-{n}-{party}");
             run(&["ip", "netns", "add", &name])?;
             lab.ns.push(name);
         }
