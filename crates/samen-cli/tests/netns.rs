@@ -11,6 +11,11 @@
 //! only inside the namespaces; names carry the process id and a counter so that concurrent
 //! runs do not collide; a guard deletes every namespace, also when a test fails.
 //!
+//! Tests: the tables over 1 Gbit/s and 100 Mbit/s links equal the loopback run's; a link cut
+//! mid-run stops all parties within the I/O timeout with the true reason; a peer whose DNS
+//! name resolves only after a while is waited for with a clear message (each namespace's
+//! `/etc/hosts` is `/etc/netns/<ns>/hosts`, removed with the namespace).
+//!
 //! Needs root and a kernel that allows network namespaces and `tbf`; otherwise each test
 //! prints why it is skipped and passes.
 // Test code: a failed unwrap, expect or index is a failed test.
@@ -145,12 +150,25 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Set the `/etc/hosts` that programs in party i's namespace see (`ip netns exec`
+    /// bind-mounts `/etc/netns/<ns>/hosts`; rewriting the file in place changes what a running
+    /// program resolves, as a DNS record that appears late would).
+    fn set_hosts(&self, i: usize, text: &str) {
+        let dir = Path::new("/etc/netns").join(&self.ns[i]);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hosts"), text).unwrap();
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         // Deleting a namespace deletes the veth ends inside it.
         for ns in &self.ns {
             let _ = run(&["ip", "netns", "del", ns]);
+            let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(ns));
         }
+        let _ = std::fs::remove_dir(Path::new("/etc/netns"));
     }
 }
 
@@ -187,9 +205,17 @@ struct Deployment {
 }
 
 fn deploy(root: &Path, name: &str) -> Deployment {
+    deploy_with(root, name, None)
+}
+
+/// [`deploy`], with bureau reached by the DNS name `bureau_name` if given.
+fn deploy_with(root: &Path, name: &str, bureau_name: Option<&str>) -> Deployment {
     let pins = PARTIES.map(|p| make_key(p, &root.join(format!("keys-{p}"))));
     let entries = [0, 1, 2].map(|i| PartyEntry {
-        address: format!("10.200.0.{}:{}", i + 1, port(i)),
+        address: match (i, bureau_name) {
+            (0, Some(host)) => format!("{host}:{}", port(i)),
+            _ => format!("10.200.0.{}:{}", i + 1, port(i)),
+        },
         listen: (i == 0).then(|| format!("0.0.0.0:{}", port(i))),
         key: Some(pins[i].clone()),
     });
@@ -380,4 +406,64 @@ fn a_link_cut_mid_run_stops_all_parties_with_the_true_reason() {
             assert!(!e.contains(blame), "{p} blames portal: {e}");
         }
     }
+}
+
+#[test]
+fn a_peer_whose_name_resolves_late_is_waited_for_with_a_clear_message() {
+    // bureau is reached by a DNS name that resolves nowhere for the first twelve seconds (the
+    // hosts file the dialers see lacks it, and there is no DNS server), then appears: the
+    // dialers wait, say so, and the study completes with the right tables.
+    let test = "a_peer_whose_name_resolves_late_is_waited_for_with_a_clear_message";
+    let Some(lab) = lab_or_skip("1gbit", test) else {
+        return;
+    };
+    let host = "bureau.samen-netns.test";
+    let base = "127.0.0.1 localhost\n";
+    for i in 0..3 {
+        lab.set_hosts(i, base);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_tables(root, 2_000, 1_200);
+    let d = deploy_with(root, "netns-late-dns", Some(host));
+    let mut children = Children(Vec::new());
+    for (i, p) in PARTIES.iter().enumerate() {
+        children.0.push(Some(spawn_run(
+            &lab.exec(i),
+            p,
+            &d.study,
+            &root.join(format!("keys-{p}")),
+            root,
+            &root.join(format!("out-{p}")),
+            &["--approve", &d.approve, "--connect-timeout", "120"],
+        )));
+    }
+    std::thread::sleep(Duration::from_secs(12));
+    for (p, c) in PARTIES.iter().zip(children.0.iter_mut()) {
+        assert!(
+            c.as_mut().unwrap().try_wait().unwrap().is_none(),
+            "{p} gave up while the name did not resolve"
+        );
+    }
+    for i in 0..3 {
+        lab.set_hosts(i, &format!("{base}10.200.0.1 {host}\n"));
+    }
+    let mut logs = Vec::new();
+    for (i, p) in PARTIES.iter().enumerate() {
+        let out = wait(children.0[i].take().unwrap(), Duration::from_secs(300));
+        let e = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{p}: {e}");
+        logs.push((p, e));
+    }
+    // The dialers (portal, trustee) said whom they waited for and why.
+    for (p, e) in &logs[1..] {
+        assert!(
+            e.contains("still waiting for party 'bureau'")
+                && e.contains(host)
+                && e.contains("cannot resolve"),
+            "{p}: {e}"
+        );
+    }
+    let expected = expected_tables(&d.study, root);
+    assert_tables(&expected, |p| root.join(format!("out-{p}")));
 }
