@@ -229,3 +229,64 @@ fn listen_address_differs_from_the_advertised_one_and_dns_names_and_ipv6_work() 
         .collect();
     exchange(&mut all);
 }
+
+#[test]
+fn a_pinned_party_that_should_not_dial_here_is_refused_by_its_key() {
+    // alpha (which listens for everyone and never dials) connects to beta's listener with its
+    // own, correctly pinned key: beta accepts the handshake, names alpha by its key, refuses
+    // it (beta waits for gamma only) and keeps waiting.
+    use std::sync::Arc;
+    let keys = keys();
+    let mut cfgs = pinned_configs(&keys, Duration::from_secs(3));
+    let beta = cfgs.remove(1);
+    let beta_addr = beta.parties[1].1.clone();
+    let h = std::thread::spawn(move || samen_net::connect_all(&beta));
+    let own = samen_net::pin::load_own_key(&keys.dirs["alpha"], "alpha").unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(samen_net::pin::PinnedServerVerifier::new(
+            keys.pins.clone(),
+        )))
+        .with_client_auth_cert(own.chain, own.key)
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let sock = loop {
+        match std::net::TcpStream::connect(&beta_addr) {
+            Ok(s) => break s,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let conn = rustls::ClientConnection::new(
+        Arc::new(config),
+        rustls::pki_types::ServerName::try_from("beta").unwrap(),
+    )
+    .unwrap();
+    let mut raw = rustls::StreamOwned::new(conn, sock);
+    let frame = common::read_frame(&mut raw).unwrap();
+    assert_eq!(frame.kind, samen_net::frame::FrameKind::Abort);
+    let text = String::from_utf8_lossy(&frame.payload).to_string();
+    assert!(
+        text.contains("accepts connections only from gamma (checked by pinned key)"),
+        "{text}"
+    );
+    match h.join().unwrap() {
+        Err(NetError::Refused {
+            peer,
+            refusal: Refusal::UnpinnedKey { detail, .. },
+            ..
+        }) => {
+            assert_eq!(peer, "gamma");
+            assert!(
+                detail.contains("the key pinned for party 'alpha', which is not expected"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -144,12 +144,35 @@ impl Handshaker {
         let peer = match self.identify(&io, expected) {
             Ok(peer) => peer,
             Err(()) => {
-                let r = Refusal::NotAnExpectedParty {
-                    from,
-                    expected: expected.join(", "),
+                let pinned_party = self.tls.pinned.as_ref().and_then(|v| {
+                    io.conn
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| v.party_of(c))
+                });
+                let (r, checked_by) = match (&self.tls.pinned, pinned_party) {
+                    (Some(_), party) => (
+                        Refusal::UnpinnedKey {
+                            from,
+                            detail: format!(
+                                "the key pinned for party '{}', which is not expected to \
+                                 connect here ({})",
+                                party.unwrap_or_default(),
+                                expected.join(", ")
+                            ),
+                        },
+                        "pinned key",
+                    ),
+                    (None, _) => (
+                        Refusal::NotAnExpectedParty {
+                            from,
+                            expected: expected.join(", "),
+                        },
+                        "certificate name",
+                    ),
                 };
                 io.send_abort(&Abort::own(&format!(
-                    "party '{}' accepts connections only from {} (checked by certificate name)",
+                    "party '{}' accepts connections only from {} (checked by {checked_by})",
                     self.me,
                     expected.join(", ")
                 )));
