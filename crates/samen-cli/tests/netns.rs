@@ -189,7 +189,11 @@ fn lab_or_skip(rate: &str, test: &str) -> Option<Lab> {
     match Lab::new(rate) {
         Ok(lab) => Some(lab),
         Err(why) => {
-            eprintln!(
+            // Straight to the process's stderr, past the test harness's capture, so that the
+            // skip shows in every run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: cannot build network namespaces with {rate} links here ({why}); \
                  run as root on Linux with `ip netns` and `tc tbf` to include it"
             );
