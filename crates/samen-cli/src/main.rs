@@ -27,8 +27,13 @@ enum Command {
     /// Replace an identifier column of a CSV file by keyed pseudonyms.
     #[command(alias = "pseudonymize")]
     Pseudonymise(cmd::pseudonymise::Args),
-    /// Generate a local CA and a certificate and key per party of a study.
+    /// Make this party's own key and self-signed certificate; prints the fingerprint to pin.
+    Keys(cmd::keys::Args),
+    /// For demos and tests: one local CA and a certificate and key for every party.
     Certs(cmd::certs::Args),
+    /// Print what a study makes this party send and learn and what it releases, and the
+    /// study hash to approve.
+    Review(cmd::review::Args),
     /// Run one party of a study.
     Run(cmd::run::Args),
     /// Generate synthetic data.
@@ -43,7 +48,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Pseudonymise(a) => cmd::pseudonymise::run(a),
+        Command::Keys(a) => cmd::keys::run(a),
         Command::Certs(a) => cmd::certs::run(a),
+        Command::Review(a) => cmd::review::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Synth(a) => cmd::synth::run(a),
         Command::Demo(a) => cmd::demo::run(a),

@@ -1,6 +1,8 @@
 //! The party runner behind `samen run`: one party over mutual TLS.
 //!
-//! Order of work: load the study; validate this party's own inputs and output directory
+//! Order of work: load the study; refuse it unless its hash is the approved one
+//! (`--approve`) and unless the credentials fit it (`--keys` needs pins on every party,
+//! `--certs` is refused for a study that pins keys); validate this party's own inputs and output directory
 //! (nothing is sent yet); connect to all peers (`samen_net::connect_all`, whose hello checks the
 //! study hash); if the local validation failed, send an abort naming this party and the
 //! problem to every peer and stop; otherwise run the party ([`samen_study::session::run_party`]),
@@ -22,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use samen_core::channel::{Abort, Channel, StopReason};
 use samen_core::Role;
-use samen_net::{connect_all, NetConfig, NetError};
+use samen_net::pin::Fingerprint;
+use samen_net::{connect_all, NetConfig, NetError, PeerAuth};
 use thiserror::Error;
 
 use samen_core::dp::Ratio;
@@ -49,6 +52,20 @@ pub enum RunError {
     /// The command line does not fit the study (party or tables).
     #[error("{0}")]
     Usage(String),
+    /// The study file is not the one approved with `--approve`.
+    #[error(
+        "the study file {path} has hash {actual}, not the approved {approved}: it differs from \
+         the file that was reviewed (run `samen review` on this file and approve again, or use \
+         the approved file); nothing was sent"
+    )]
+    NotApproved {
+        /// The study file.
+        path: String,
+        /// The hash given with `--approve`.
+        approved: String,
+        /// The study file's hash.
+        actual: String,
+    },
     /// Connecting to the peers failed.
     #[error("cannot connect to the other parties: {0}")]
     Net(#[from] NetError),
@@ -100,8 +117,15 @@ pub struct RunOptions {
     pub study: PathBuf,
     /// This party's name.
     pub party: String,
-    /// Directory with `ca.pem`, `<party>.pem`, `<party>.key`.
-    pub certs: PathBuf,
+    /// For demos and tests: directory with `ca.pem`, `<party>.pem`, `<party>.key` (one study
+    /// CA). Exactly one of `certs` and `keys` is given.
+    pub certs: Option<PathBuf>,
+    /// Directory with this party's own `<party>.key` and `<party>.pem` (`samen keys`); peers
+    /// are authenticated by the keys pinned in the study file.
+    pub keys: Option<PathBuf>,
+    /// The approved study hash (`sha256:<hex>`): the run refuses, before anything else, a
+    /// study file with another hash.
+    pub approve: Option<String>,
     /// `(table, csv file)` pairs: this party's own table (data parties only).
     pub inputs: Vec<(String, PathBuf)>,
     /// Output directory.
@@ -375,7 +399,9 @@ fn load_inputs(
 fn local_failure_reason(party: &str, e: &RunError) -> StopReason {
     let reason = match e {
         RunError::Input(_) => "its input failed validation",
-        RunError::Usage(_) => "it was started with options that do not fit the study",
+        RunError::Usage(_) | RunError::NotApproved { .. } => {
+            "it was started with options that do not fit the study"
+        }
         RunError::Spec(_) => "its table is too large for the study (overflow rule)",
         RunError::Output(_) => "it cannot write to its output directory",
         RunError::ProgressFile { .. } => "it cannot write its progress file",
@@ -386,6 +412,56 @@ fn local_failure_reason(party: &str, e: &RunError) -> StopReason {
         _ => "it failed before the computation",
     };
     StopReason::new(party, reason)
+}
+
+/// Refuse a study file whose hash is not the approved one (`--approve`).
+fn check_approved(study: &Study, opts: &RunOptions) -> Result<(), RunError> {
+    match &opts.approve {
+        Some(approved) if !approved.eq_ignore_ascii_case(&study.hash_hex()) => {
+            Err(RunError::NotApproved {
+                path: opts.study.display().to_string(),
+                approved: approved.clone(),
+                actual: study.hash_hex(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// How this party authenticates its peers: pinned keys (`--keys`, the study must pin every
+/// party) or one study CA (`--certs`, for demos and tests; refused for a study that pins keys,
+/// since the pins would be ignored).
+fn peer_auth(study: &Study, opts: &RunOptions) -> Result<(PathBuf, PeerAuth), RunError> {
+    match (&opts.keys, &opts.certs) {
+        (Some(dir), None) => {
+            if !study.pinned() {
+                return Err(RunError::Usage(
+                    "--keys needs the study file to pin every party's key (key = \"sha256:…\" \
+                     under each [parties.NAME], as printed by `samen keys`)"
+                        .to_string(),
+                ));
+            }
+            let pins = study
+                .parties()
+                .iter()
+                .filter_map(|p| p.key.map(|k| (p.name.clone(), Fingerprint(k))))
+                .collect();
+            Ok((dir.clone(), PeerAuth::Pinned(pins)))
+        }
+        (None, Some(dir)) => {
+            if study.pinned() {
+                return Err(RunError::Usage(
+                    "the study file pins every party's key: run with --keys DIR (this party's \
+                     own key from `samen keys`), not --certs"
+                        .to_string(),
+                ));
+            }
+            Ok((dir.clone(), PeerAuth::StudyCa))
+        }
+        _ => Err(RunError::Usage(
+            "give exactly one of --keys DIR and --certs DIR".to_string(),
+        )),
+    }
 }
 
 /// Environment variable of the test-only fault injection hook: `exit:<phase>` makes the
@@ -427,6 +503,8 @@ fn inject_fault(phase: &str) {
 /// Run one party over mutual TLS (see the module documentation).
 pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let study = Study::load(&opts.study)?;
+    check_approved(&study, opts)?;
+    let (certs_dir, auth) = peer_auth(&study, opts)?;
     let started = Instant::now();
     inject_fault("start");
     // Without a party name there is nobody to connect as.
@@ -486,7 +564,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             .iter()
             .map(|p| (p.name.clone(), p.address.clone()))
             .collect(),
-        certs_dir: opts.certs.clone(),
+        listen: study.party(&opts.party).and_then(|p| p.listen.clone()),
+        certs_dir,
+        auth,
         study_name: study.name().to_string(),
         study_hash: study.hash(),
         connect_timeout: opts.connect_timeout,

@@ -147,9 +147,7 @@ fn check_operation_header(n: usize, frame: &[u8]) -> Result<(), TestCaseError> {
     let result = c.mul(&x, &x);
     let is_valid = frame == valid_header(n).as_slice();
     let known_kind =
-        frame.len() == HEADER_LEN
-            && matches!(frame[0], 1..=3 | 5 | 6)
-            && frame[1..8] == [0; 7];
+        frame.len() == HEADER_LEN && matches!(frame[0], 1..=3 | 5 | 6) && frame[1..8] == [0; 7];
     match result {
         Ok(_) => prop_assert!(
             false,

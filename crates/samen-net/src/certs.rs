@@ -1,5 +1,7 @@
-//! Test/pilot certificates: a local study CA plus one certificate per party (rcgen), and
-//! loading them for TLS.
+//! Demo and test certificates: a local study CA plus one certificate per party (rcgen), and
+//! loading them for TLS. Whoever holds the CA key can impersonate every party, so this is for
+//! demos and tests; deployments across organisations use per-party keys pinned in the study
+//! file ([`crate::pin`]).
 //!
 //! Each party certificate carries the party name as its only DNS subject-alternative name and
 //! as its common name, is signed by the study CA, and may be used both as a TLS server and a
@@ -47,7 +49,7 @@ pub fn validate_party_name(name: &str) -> Result<(), NetError> {
     }
 }
 
-fn this_year() -> i32 {
+pub(crate) fn this_year() -> i32 {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -167,26 +169,60 @@ pub fn generate_certs_with(
             &out_dir.join(format!("{name}.key")),
             key_pem.as_bytes(),
             0o600,
+            existing,
         )?;
         write_file(
             &out_dir.join(format!("{name}.pem")),
             cert.pem().as_bytes(),
             0o644,
+            existing,
         )?;
     }
     let ca_key_pem = Zeroizing::new(ca_key.serialize_pem());
-    write_file(&out_dir.join("ca.key"), ca_key_pem.as_bytes(), 0o600)?;
-    write_file(&out_dir.join("ca.pem"), ca_cert.pem().as_bytes(), 0o644)?;
+    write_file(
+        &out_dir.join("ca.key"),
+        ca_key_pem.as_bytes(),
+        0o600,
+        existing,
+    )?;
+    write_file(
+        &out_dir.join("ca.pem"),
+        ca_cert.pem().as_bytes(),
+        0o644,
+        existing,
+    )?;
     Ok(())
 }
 
 /// Write `bytes` to `path` atomically: a new temporary file created with `mode` (Unix) in the
-/// same directory, then renamed over `path`.
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NetError> {
-    samen_core::atomic::write_atomic(path, bytes, mode).map_err(|source| NetError::Write {
+/// same directory, synced, then moved into place. With [`Existing::Refuse`] the move never
+/// replaces a file (a file that appeared since the check is reported as
+/// [`NetError::CertsExist`] and kept); with [`Existing::Overwrite`] it replaces.
+pub(crate) fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    existing: Existing,
+) -> Result<(), NetError> {
+    use std::io::Write;
+    let write_err = |source| NetError::Write {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut f = samen_core::atomic::AtomicFile::create(path, mode).map_err(write_err)?;
+    f.file().write_all(bytes).map_err(write_err)?;
+    match existing {
+        Existing::Overwrite => f.commit(true).map_err(write_err),
+        Existing::Refuse => f.commit_new().map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                NetError::CertsExist {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                write_err(source)
+            }
+        }),
+    }
 }
 
 /// This party's TLS identity and the study's trust anchors, loaded from a certificate
@@ -217,7 +253,7 @@ fn cert_error(path: &Path, detail: impl std::fmt::Display) -> NetError {
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
     let bytes = fs::read(path).map_err(|e| cert_error(path, e))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
@@ -247,7 +283,7 @@ pub fn load_identity(dir: &Path, me: &str) -> Result<Identity, NetError> {
 }
 
 /// Read a PEM private key file that only its owner can access.
-fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
+pub(crate) fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
     let mut file = fs::File::open(path).map_err(|e| cert_error(path, e))?;
     #[cfg(unix)]
     {
@@ -352,6 +388,24 @@ mod tests {
         generate_certs_with(&names, dir.path(), Existing::Overwrite).unwrap();
         assert_ne!(fs::read(&key).unwrap(), b"old");
         assert!(load_identity(dir.path(), "portal").is_ok());
+    }
+
+    #[test]
+    fn a_file_that_appears_after_the_check_is_not_replaced() {
+        // The commit itself refuses to replace: a file created between the existence check
+        // and the write (here: before the write, with no check) is kept and reported.
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("cbs.key");
+        fs::write(&key, "someone else's").unwrap();
+        match write_file(&key, b"new", 0o600, Existing::Refuse) {
+            Err(NetError::CertsExist { path }) => assert_eq!(path, key),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fs::read(&key).unwrap(), b"someone else's");
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        write_file(&key, b"new", 0o600, Existing::Overwrite).unwrap();
+        assert_eq!(fs::read(&key).unwrap(), b"new");
     }
 
     #[cfg(unix)]

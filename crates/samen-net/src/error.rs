@@ -39,6 +39,14 @@ pub enum Refusal {
         /// The parties this listener waits for, comma-separated.
         expected: String,
     },
+    /// The dialer's key is not the key pinned for any peer in the study file.
+    #[error("refused a connection from {from}: it presented {detail}")]
+    UnpinnedKey {
+        /// Where the connection came from.
+        from: SocketAddr,
+        /// Which key it presented and which party its certificate names.
+        detail: String,
+    },
     /// A second connection from a party that is already connected.
     #[error("refused a connection from {from}: party '{party}' is already connected")]
     Duplicate {
@@ -124,6 +132,40 @@ pub enum NetError {
     CertsExist {
         /// The existing file.
         path: PathBuf,
+    },
+    /// `samen keys` will not overwrite an existing key or certificate file unless asked to
+    /// ([`crate::certs::Existing::Overwrite`], `samen keys --force`).
+    #[error(
+        "{} already exists; refusing to overwrite a party key (use `samen keys --force` to \
+         replace it, and publish the new fingerprint in the study file)",
+        path.display()
+    )]
+    KeyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// This party's own key is not the key pinned for it in the study file.
+    #[error(
+        "the key of party '{party}' in {} has fingerprint {actual}, but the study file pins \
+         {pinned} for '{party}': use the key directory made for this study (`samen keys`) or \
+         the study file that pins this key",
+        dir.display()
+    )]
+    OwnKeyNotPinned {
+        /// This party.
+        party: String,
+        /// The key directory.
+        dir: PathBuf,
+        /// The pin in the study file.
+        pinned: crate::pin::Fingerprint,
+        /// The fingerprint of the key found in the directory.
+        actual: crate::pin::Fingerprint,
+    },
+    /// Pinned mode without a pin for some party.
+    #[error("no key is pinned for party '{party}' (every party needs key = \"sha256:…\")")]
+    MissingPin {
+        /// The party.
+        party: String,
     },
     /// A private key file can be read by its group or by other users (Unix mode bits `0o077`).
     #[error(

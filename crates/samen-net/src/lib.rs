@@ -4,11 +4,13 @@
 //! deployment implementation, [`TlsChannel`], and [`connect_all`], which connects one party to
 //! every other party of a study:
 //!
-//! - **Identity.** Every party holds a certificate issued by the study CA whose DNS name is
-//!   the party name ([`generate_certs`] makes a CA and such certificates for tests, demos and
-//!   pilots). Both sides of every connection verify the other's certificate chain and name.
-//! - **Deterministic set-up.** For each pair the party whose name sorts lower listens and the
-//!   other dials with retries, so parties can start in any order.
+//! - **Identity.** Every party holds only its own key; the study file pins every party's key
+//!   by the SHA-256 of its public key ([`pin`], [`PeerAuth::Pinned`]), and both sides of every
+//!   connection check the other's key against its pin. For demos and tests, one study CA
+//!   ([`generate_certs`], [`PeerAuth::StudyCa`]) issues a certificate per party instead.
+//! - **Deterministic set-up.** For each pair the party whose name sorts lower listens (on its
+//!   `listen` address, or its advertised one) and the other dials with retries, resolving the
+//!   address anew each time, so parties can start in any order.
 //! - **Hello.** The first frame each way carries the protocol version, the study name, the
 //!   study hash and both party names ([`hello`]); any mismatch stops both sides with an error
 //!   that says what differs.
@@ -31,10 +33,11 @@ mod connect;
 pub mod error;
 pub mod frame;
 pub mod hello;
+pub mod pin;
 
 pub use certs::generate_certs;
 pub use channel::{
     keepalive_interval, TlsChannel, DEFAULT_MAX_QUEUED, DEFAULT_WINDOW, MAX_KEEPALIVE_INTERVAL,
 };
-pub use connect::{connect_all, NetConfig};
+pub use connect::{connect_all, NetConfig, PeerAuth};
 pub use error::{NetError, Refusal};

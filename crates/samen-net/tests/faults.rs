@@ -243,6 +243,28 @@ fn idle_channel_sends_empty_keepalives_and_they_are_never_delivered() {
 }
 
 #[test]
+fn a_frame_arriving_slowly_is_not_mistaken_for_silence() {
+    // The raw peer sends one 3000-byte frame in 100-byte pieces, one every 100 ms: three of
+    // alpha's 1 s I/O timeouts pass before the frame is complete, but bytes keep arriving,
+    // as with a large frame on a slow link, so alpha waits and gets the frame.
+    let (mut alpha, mut raw, _dir) = alpha_and_raw_beta(Duration::from_secs(1));
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let frame = encode_frame(FrameKind::Data, &payload).unwrap();
+    let t = std::thread::spawn(move || {
+        for piece in frame.chunks(100) {
+            raw.write_all(piece).unwrap();
+            raw.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        raw
+    });
+    let start = Instant::now();
+    assert_eq!(alpha.recv(4000).unwrap(), payload);
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    let _raw = t.join().unwrap();
+}
+
+#[test]
 fn a_peer_that_sends_too_far_ahead_is_stopped() {
     let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
     a.set_max_queued(48 << 10);
@@ -292,6 +314,37 @@ fn a_small_window_makes_a_far_ahead_sender_wait_instead_of_failing() {
     assert_eq!(got, expected);
     let (_b, small) = tb.join().unwrap();
     assert_eq!(small, vec![9u64; 2048]);
+}
+
+#[test]
+fn a_write_stalled_by_a_busy_peer_waits_while_its_keepalives_arrive() {
+    // beta reads nothing for three of alpha's I/O timeouts (it "computes") with a small
+    // receive window, so alpha's 96 MiB send (more than the socket buffers of both sides can
+    // hold) stalls under TCP flow control. beta's
+    // keep-alives keep arriving on the same channel: alpha's send waits instead of timing out
+    // and blaming beta, and completes once beta reads.
+    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(2));
+    b.set_window(64 << 10);
+    let chunk = vec![5u8; 1 << 20];
+    let tb = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(6500));
+        let mut got = 0usize;
+        for _ in 0..96 {
+            let frame = b.recv(1 << 20).unwrap();
+            assert!(frame.iter().all(|&x| x == 5));
+            got += frame.len();
+        }
+        (b, got)
+    });
+    let start = Instant::now();
+    for _ in 0..96 {
+        a.send(&chunk).unwrap();
+    }
+    a.flush().unwrap();
+    // The send could not have finished before beta started reading.
+    assert!(start.elapsed() >= Duration::from_secs(6));
+    let (_b, got) = tb.join().unwrap();
+    assert_eq!(got, 96 << 20);
 }
 
 #[test]

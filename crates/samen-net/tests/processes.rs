@@ -55,7 +55,9 @@ fn config_from_env() -> samen_net::NetConfig {
                 (n.to_string(), a.to_string())
             })
             .collect(),
+        listen: None,
         certs_dir: var("SAMEN_NET_CERTS").into(),
+        auth: samen_net::PeerAuth::StudyCa,
         study_name: "test-study".into(),
         study_hash: [0x5a; 32],
         connect_timeout: Duration::from_secs(30),

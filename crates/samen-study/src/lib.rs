@@ -54,6 +54,7 @@ pub mod output;
 pub mod plan;
 pub mod privacy;
 pub mod reference;
+pub mod review;
 pub mod session;
 pub mod spec;
 pub mod statistic;

@@ -1,5 +1,7 @@
-//! `samen certs`: a local CA and a certificate and key per party of a study (for pilots, tests
-//! and the demo).
+//! `samen certs`: a local CA and a certificate and key per party of a study, for demos and
+//! tests. Whoever holds `ca.key` (and this directory holds every party's key) can impersonate
+//! every party; across organisations each party makes its own key with `samen keys` and the
+//! study file pins them (docs/deploying.md).
 
 use std::path::PathBuf;
 
@@ -14,7 +16,8 @@ pub struct Args {
     /// The study file (TOML); its party names become the certificate names.
     #[arg(long, value_name = "STUDY.toml")]
     study: PathBuf,
-    /// Output directory: ca.pem, ca.key, <party>.pem, <party>.key (keys mode 0600).
+    /// Output directory: ca.pem, ca.key, <party>.pem, <party>.key (keys mode 0600). For demos
+    /// and tests only: across organisations use `samen keys` on each party's machine.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Replace certificate and key files that already exist in the output directory (without

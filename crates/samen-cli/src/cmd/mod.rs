@@ -3,7 +3,9 @@
 pub mod certs;
 pub mod demo;
 pub mod keygen;
+pub mod keys;
 pub mod pseudonymise;
+pub mod review;
 pub mod run;
 pub mod synth;
 

@@ -1,10 +1,15 @@
 //! `samen run`: run one party of a study over mutual TLS.
 //!
 //! ```text
-//! samen run --study STUDY.toml --party NAME --certs DIR [--input TABLE=FILE.csv]... --out DIR
+//! samen run --study STUDY.toml --party NAME (--keys DIR | --certs DIR) [--approve sha256:HEX]
+//!           [--input TABLE=FILE.csv]... --out DIR
 //!           [--transcript FILE] [--quiet] [--connect-timeout SECS] [--io-timeout SECS]
 //!           [--ledger FILE [--max-epsilon E] [--max-rho R]]
 //! ```
+//! `--keys` (this party's own key from `samen keys`, peers authenticated by the keys pinned in
+//! the study file) is for deployments; `--certs` (one CA from `samen certs`) is for demos and
+//! tests. `--approve` makes the run refuse, before connecting, a study file whose SHA-256 is
+//! not the approved one (`samen review` prints it).
 //! Data parties give their own table; the helper gives none. Each output becomes
 //! `OUT/<name>.csv` (data parties); every party writes `OUT/<party>-summary.json` (phase times,
 //! bytes per peer, peak memory). Exit status is non-zero on any error, including a peer's abort.
@@ -20,6 +25,7 @@ use super::CliError;
 
 /// Arguments of `samen run`.
 #[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("credentials").required(true).args(["keys", "certs"]))]
 pub struct Args {
     /// The study file (TOML), byte-identical at all parties.
     #[arg(long, value_name = "STUDY.toml")]
@@ -27,9 +33,18 @@ pub struct Args {
     /// This party's name in the study.
     #[arg(long, value_name = "NAME")]
     party: String,
-    /// Directory with ca.pem, <party>.pem and <party>.key (see `samen certs`).
+    /// Directory with this party's own <party>.key and <party>.pem (see `samen keys`); every
+    /// peer is authenticated by the key pinned for it in the study file (key = "sha256:…").
     #[arg(long, value_name = "DIR")]
-    certs: PathBuf,
+    keys: Option<PathBuf>,
+    /// For demos and tests: directory with ca.pem, <party>.pem and <party>.key from `samen
+    /// certs` (one CA for all parties; whoever holds ca.key can impersonate any party).
+    #[arg(long, value_name = "DIR")]
+    certs: Option<PathBuf>,
+    /// Run only if the study file's SHA-256 is this one (`sha256:<64 hex>`, the last line of
+    /// `samen review`); checked before anything else.
+    #[arg(long, value_name = "sha256:HEX", value_parser = parse_approve)]
+    approve: Option<String>,
     /// This party's table: TABLE=FILE.csv (data parties only).
     #[arg(long = "input", value_name = "TABLE=FILE.csv", value_parser = parse_input)]
     inputs: Vec<(String, PathBuf)>,
@@ -84,6 +99,17 @@ fn parse_io_timeout(s: &str) -> Result<u64, String> {
     Ok(secs)
 }
 
+fn parse_approve(s: &str) -> Result<String, String> {
+    match s.strip_prefix("sha256:") {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(format!("sha256:{}", h.to_ascii_lowercase()))
+        }
+        _ => Err(format!(
+            "expected sha256: followed by 64 hex digits (the last line of `samen review`), got '{s}'"
+        )),
+    }
+}
+
 fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
     match s.split_once('=') {
         Some((t, f)) if !t.is_empty() && !f.is_empty() => Ok((t.to_string(), PathBuf::from(f))),
@@ -97,6 +123,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         study: args.study,
         party: args.party,
         certs: args.certs,
+        keys: args.keys,
+        approve: args.approve,
         inputs: args.inputs,
         out: args.out,
         transcript: args.transcript,

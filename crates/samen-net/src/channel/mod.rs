@@ -12,11 +12,13 @@
 //! from "gone", a keep-alive thread sends an empty [`FrameKind::KeepAlive`] frame whenever the
 //! channel has sent nothing for [`MAX_KEEPALIVE_INTERVAL`] (half a second; a quarter of this side's
 //! I/O timeout if that is shorter). The interval does not depend on the peer's settings, so any
-//! peer whose I/O timeout is a second or more does not mistake "busy" for "gone". The receiver drops keep-alives and restarts its wait, so the I/O
-//! timeout bounds how long a peer may stay *silent*: it fires when the peer process is hung,
-//! gone or unreachable, not while it is alive and computing. Keep-alives are not counted in
-//! [`Channel::stats`] and are not protocol messages (transcripts do not list them); they reveal
-//! only when a party was not sending, which the TCP traffic shows anyway.
+//! peer whose I/O timeout is a second or more does not mistake "busy" for "gone". The receiver
+//! drops keep-alives and restarts its wait (as it does whenever bytes of a frame arrive, so a
+//! large frame on a slow link is not mistaken for silence), so the I/O timeout bounds how long
+//! a peer may stay *silent*: it fires when the peer process is hung, gone or unreachable, not
+//! while it is alive and computing. Keep-alives are not counted in [`Channel::stats`] and are
+//! not protocol messages (transcripts do not list them); they reveal only when a party was not
+//! sending, which the TCP traffic shows anyway.
 //!
 //! **Stop.** All channels of one party share a [`StopSignal`]. A reader thread that sees its
 //! peer abort, or its connection end without a TLS close (process killed, network failure),
@@ -28,11 +30,18 @@
 //!
 //! **Backpressure.** The reader stops reading the socket while the frames received but not yet
 //! read hold [`DEFAULT_WINDOW`] bytes or more ([`TlsChannel::set_window`]), so TCP flow control
-//! makes a sender that runs ahead block instead of growing the receiver's memory. While this
-//! party is itself sending on the channel the window is lifted, so two parties that both send
-//! before they receive never deadlock; a hard cap ([`DEFAULT_MAX_QUEUED`], 1 GiB, or
-//! [`TlsChannel::set_max_queued`]) still applies then, and a peer exceeding it is reported as
-//! [`ChannelError::Protocol`].
+//! makes a sender that runs ahead block instead of growing the receiver's memory. The window
+//! is lifted only while a write of this party has made no progress for a poll interval (50
+//! ms): then the peer is not reading either, and reading on is what keeps two parties that
+//! both send before they receive from deadlocking. A write that progresses means the peer
+//! reads, so a peer that merely runs ahead is held at the window whatever the scheduling. A
+//! hard cap ([`DEFAULT_MAX_QUEUED`], 1 GiB, or [`TlsChannel::set_max_queued`]) applies while
+//! the window is lifted, and a peer exceeding it is reported as [`ChannelError::Protocol`].
+//!
+//! **A stalled write is not a silent peer.** A write blocked by the peer's full receive window
+//! (the peer computes before it reads) waits as long as the peer's keep-alives or data keep
+//! arriving on the same channel; it fails with [`ChannelError::Timeout`] only when the write
+//! made no progress *and* nothing arrived from the peer for the I/O timeout.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -74,7 +83,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// scheduling delays on a loaded machine: a few seconds.
 pub const MAX_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
 /// Default hard cap on bytes received from a peer but not yet read by this party (1 GiB),
-/// reached only while this party is sending itself (otherwise the window applies).
+/// reached only while a write of this party is blocked (otherwise the window applies).
 pub const DEFAULT_MAX_QUEUED: usize = 1 << 30;
 /// Default receive window: the reader stops reading the socket while this many bytes of
 /// received frames wait to be read (32 MiB).
@@ -157,7 +166,7 @@ impl TlsChannel {
             queued: AtomicUsize::new(0),
             window: AtomicUsize::new(DEFAULT_WINDOW),
             max: AtomicUsize::new(DEFAULT_MAX_QUEUED),
-            sending: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
             last_read: Mutex::new(Instant::now()),
             lock: Mutex::new(()),
@@ -187,6 +196,7 @@ impl TlsChannel {
             last_send: Instant::now(),
             closed: false,
             stop: stop.clone(),
+            window: Arc::clone(&window),
         }));
         let (stop_tx, stop_rx) = mpsc::channel();
         let shared = Arc::clone(&writer);
@@ -218,15 +228,15 @@ impl TlsChannel {
         }
     }
 
-    /// Cap the bytes this channel holds received but not yet read while this party is
-    /// itself sending (default [`DEFAULT_MAX_QUEUED`]); a peer that sends further ahead makes
+    /// Cap the bytes this channel holds received but not yet read while a write of this party
+    /// is blocked (default [`DEFAULT_MAX_QUEUED`]); a peer that sends further ahead makes
     /// the next receives fail with [`ChannelError::Protocol`].
     pub fn set_max_queued(&mut self, bytes: usize) {
         self.window.max.store(bytes, Ordering::SeqCst);
     }
 
     /// Set the receive window (default [`DEFAULT_WINDOW`]): while received frames of at least
-    /// this many bytes wait to be read, and this party is not sending on the channel, the
+    /// this many bytes wait to be read, and no write of this party is blocked, the
     /// reader stops reading the socket and the peer's sends block.
     pub fn set_window(&mut self, bytes: usize) {
         self.window.window.store(bytes.max(1), Ordering::SeqCst);
@@ -260,13 +270,15 @@ impl TlsChannel {
     }
 
     fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), ChannelError> {
-        self.window.sending.store(true, Ordering::SeqCst);
-        self.window.notify();
         let result = self
             .lock_writer()
             .and_then(|mut w| w.send_frame(kind, payload));
-        self.window.sending.store(false, Ordering::SeqCst);
         result.map_err(|e| self.explain_send_failure(e))
+    }
+
+    /// True if the reader got bytes from the peer after `since` (part of a frame counts).
+    fn heard_since(&self, since: Instant) -> bool {
+        self.window.last_heard().is_some_and(|t| t > since)
     }
 
     /// A send failed (typically because the peer went away): if the peer's abort already
@@ -335,6 +347,11 @@ impl Channel for TlsChannel {
                 }),
                 Ok(Incoming::Failed(e)) => Err(e),
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
+                // Bytes of a frame still arriving (a large frame on a slow link): alive.
+                Err(mpsc::RecvTimeoutError::Timeout) if self.heard_since(waiting_since) => {
+                    waiting_since = self.window.last_heard().unwrap_or_else(Instant::now);
+                    continue;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => Err(ChannelError::Timeout {
                     peer: self.peer.clone(),
                     secs: self.io_timeout.as_secs(),
@@ -384,6 +401,9 @@ impl Channel for TlsChannel {
                 }
                 Ok(Incoming::Failed(e)) => return Err(e),
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {}
+                Err(mpsc::RecvTimeoutError::Timeout) if self.heard_since(waiting_since) => {
+                    waiting_since = self.window.last_heard().unwrap_or_else(Instant::now);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(ChannelError::Timeout {
                         peer: self.peer.clone(),

@@ -15,6 +15,9 @@ pub(super) struct Writer {
     /// After a failed send, an abort or the close nothing more may be written.
     pub(super) closed: bool,
     pub(super) stop: StopSignal,
+    /// The channel's receive window: lifted while a write is blocked, and the time the peer
+    /// was last heard from.
+    pub(super) window: Arc<Window>,
 }
 
 impl Writer {
@@ -87,13 +90,21 @@ impl Writer {
     }
 
     /// Write `self.out` to the socket. The socket's write timeout is [`STOP_POLL`]: a blocked
-    /// write looks at the stop signal (if `watch_stop`) that often and fails after `limit`
-    /// without progress.
+    /// write lifts the receive window, looks at the stop signal (if `watch_stop`) that often
+    /// and fails after `limit` without progress, or (if `watch_stop`, i.e. for data and
+    /// keep-alives) after `limit` without progress during which nothing arrived from the peer
+    /// either: a peer whose keep-alives keep arriving is alive and will read.
     pub(super) fn write_out(
         &mut self,
         watch_stop: bool,
         limit: Duration,
     ) -> Result<(), ChannelError> {
+        let result = self.write_out_inner(watch_stop, limit);
+        self.window.set_blocked(false);
+        result
+    }
+
+    fn write_out_inner(&mut self, watch_stop: bool, limit: Duration) -> Result<(), ChannelError> {
         let mut done = 0;
         let mut progress = Instant::now();
         while done < self.out.len() {
@@ -115,10 +126,12 @@ impl Writer {
                             | io::ErrorKind::Interrupted
                     ) =>
                 {
+                    self.window.set_blocked(true);
                     if watch_stop {
                         self.stop.check()?;
                     }
-                    if progress.elapsed() >= limit {
+                    let peer_alive = watch_stop && self.window.heard_within(limit);
+                    if progress.elapsed() >= limit && !peer_alive {
                         return Err(ChannelError::Timeout {
                             peer: self.peer.clone(),
                             secs: limit.as_secs(),

@@ -16,6 +16,7 @@ impl Setup<'_> {
         let mut last_problem: Option<String> = None;
         let (tx, rx) = mpsc::channel::<Result<(String, TlsChannel), Attempt>>();
         let pending = Arc::new(AtomicUsize::new(0));
+        let mut next_notice = Instant::now() + WAIT_NOTICE_EVERY;
         let abort_got = |got: BTreeMap<String, TlsChannel>, reason: Option<StopReason>| {
             let message = reason.map_or_else(|| Abort::own(COULD_NOT_CONNECT), |r| Abort::from(&r));
             for (_, mut ch) in got {
@@ -100,6 +101,14 @@ impl Setup<'_> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= next_notice {
+                        tracing::warn!(
+                            "still waiting for party '{missing}' to connect; waiting for up to \
+                             {} s in total (--connect-timeout)",
+                            self.cfg.connect_timeout.as_secs()
+                        );
+                        next_notice = Instant::now() + WAIT_NOTICE_EVERY;
+                    }
                     thread::sleep(ACCEPT_POLL.min(self.hs.remaining()));
                 }
                 Err(e) => {
@@ -135,12 +144,35 @@ impl Handshaker {
         let peer = match self.identify(&io, expected) {
             Ok(peer) => peer,
             Err(()) => {
-                let r = Refusal::NotAnExpectedParty {
-                    from,
-                    expected: expected.join(", "),
+                let pinned_party = self.tls.pinned.as_ref().and_then(|v| {
+                    io.conn
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| v.party_of(c))
+                });
+                let (r, checked_by) = match (&self.tls.pinned, pinned_party) {
+                    (Some(_), party) => (
+                        Refusal::UnpinnedKey {
+                            from,
+                            detail: format!(
+                                "the key pinned for party '{}', which is not expected to \
+                                 connect here ({})",
+                                party.unwrap_or_default(),
+                                expected.join(", ")
+                            ),
+                        },
+                        "pinned key",
+                    ),
+                    (None, _) => (
+                        Refusal::NotAnExpectedParty {
+                            from,
+                            expected: expected.join(", "),
+                        },
+                        "certificate name",
+                    ),
                 };
                 io.send_abort(&Abort::own(&format!(
-                    "party '{}' accepts connections only from {} (checked by certificate name)",
+                    "party '{}' accepts connections only from {} (checked by {checked_by})",
                     self.me,
                     expected.join(", ")
                 )));
@@ -189,13 +221,20 @@ impl Handshaker {
         .map_err(|e| Attempt::Fatal(e.into()))
     }
 
-    /// The expected party the verified client certificate is issued to.
+    /// The expected party the verified client certificate is issued to (pinned mode: the
+    /// expected party whose pin is the certificate's key).
     pub(super) fn identify(&self, io: &SetupIo, expected: &[String]) -> Result<String, ()> {
         let cert: &CertificateDer<'_> = io
             .conn
             .peer_certificates()
             .and_then(|c| c.first())
             .ok_or(())?;
+        if let Some(pinned) = &self.tls.pinned {
+            return pinned
+                .party_of(cert)
+                .filter(|p| expected.contains(p))
+                .ok_or(());
+        }
         let parsed = ParsedCertificate::try_from(cert).map_err(|_| ())?;
         expected
             .iter()
@@ -214,9 +253,12 @@ pub(super) fn server_refusal(from: SocketAddr, e: SetupError) -> Refusal {
         SetupError::Tls(rustls::Error::NoCertificatesPresented) => {
             Refusal::NoClientCertificate { from }
         }
-        SetupError::Tls(rustls::Error::InvalidCertificate(ce)) => Refusal::UntrustedCertificate {
-            from,
-            detail: format!("{ce:?}"),
+        SetupError::Tls(rustls::Error::InvalidCertificate(ce)) => match pin_mismatch(&ce) {
+            Some(detail) => Refusal::UnpinnedKey { from, detail },
+            None => Refusal::UntrustedCertificate {
+                from,
+                detail: format!("{ce:?}"),
+            },
         },
         other => Refusal::Handshake {
             from,

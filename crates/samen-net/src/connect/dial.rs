@@ -10,6 +10,7 @@ impl Setup<'_> {
         notify: Option<&Abort>,
     ) -> Result<Option<(String, TlsChannel)>, NetError> {
         let mut last_problem = None;
+        let mut next_notice = Instant::now() + WAIT_NOTICE_EVERY;
         loop {
             if let Some(e) = self.cancelled(peer, notify) {
                 return Err(e);
@@ -30,6 +31,17 @@ impl Setup<'_> {
                 Err(Attempt::Notified(_)) => return Ok(None),
                 Err(Attempt::Retry(problem)) => {
                     tracing::debug!(peer, addr, problem = %problem, "dial attempt failed; retrying");
+                    if Instant::now() >= next_notice {
+                        // Not started yet, not reachable yet, or its name does not resolve
+                        // yet: all are waited for, and the operator sees why.
+                        tracing::warn!(
+                            "still waiting for party '{peer}' at {addr} ({problem}); retrying \
+                             every {} ms for up to {} s in total (--connect-timeout)",
+                            RETRY_EVERY.as_millis(),
+                            self.cfg.connect_timeout.as_secs()
+                        );
+                        next_notice = Instant::now() + WAIT_NOTICE_EVERY;
+                    }
                     last_problem = Some(problem);
                     thread::sleep(RETRY_EVERY.min(self.hs.remaining()));
                 }
@@ -127,6 +139,9 @@ pub(super) fn client_failure(peer: &str, addr: &str, e: SetupError) -> Attempt {
     match e {
         SetupError::Tls(rustls::Error::InvalidCertificate(ce)) => {
             let detail = match ce {
+                CertificateError::Other(_) if pin_mismatch(&ce).is_some() => {
+                    pin_mismatch(&ce).unwrap_or_default()
+                }
                 CertificateError::NotValidForName
                 | CertificateError::NotValidForNameContext { .. } => {
                     format!("its certificate is issued by the study CA but not to party '{peer}'")
@@ -150,7 +165,8 @@ pub(super) fn client_failure(peer: &str, addr: &str, e: SetupError) -> Attempt {
             | AlertDescription::DecryptError
             | AlertDescription::AccessDenied => format!(
                 "it does not accept this party's certificate (TLS alert {alert:?}); check that \
-                 the certificate directory holds this party's certificate issued by the study CA"
+                 the key directory holds this party's key pinned in the study file (or, with \
+                 --certs, its certificate issued by the study CA)"
             ),
             other => format!("TLS alert {other:?}"),
         }),

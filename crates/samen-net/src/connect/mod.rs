@@ -1,8 +1,11 @@
 //! Connection set-up: who listens, who dials, TLS identities, hellos.
 //!
-//! For every pair of parties the one whose name sorts lower listens on its own address and the
-//! higher one dials, retrying every 100 ms until `connect_timeout` has passed in total, so
-//! parties may start in any order. The listener identifies each dialer by the name in its
+//! For every pair of parties the one whose name sorts lower listens on its own address (or
+//! its `listen` address) and the higher one dials, retrying every 100 ms until
+//! `connect_timeout` has passed in total, so parties may start in any order. A dial attempt
+//! resolves the peer's address anew, so a DNS name that resolves only later (a container or
+//! host that comes up late) is waited for the same way; every ten seconds of waiting the
+//! dialer logs a warning naming the peer, its address and the last problem. The listener identifies each dialer by the name in its
 //! client certificate and refuses connections without one, from another CA, from a party that
 //! should not dial it, or from a party that is already connected; refusals are logged and the
 //! listener keeps waiting for the right peer.
@@ -27,6 +30,9 @@ use crate::channel::TlsChannel;
 use crate::error::{NetError, Refusal};
 use crate::frame::{self, FrameDecoder, FrameKind};
 use crate::hello::{Hello, HelloError, PROTOCOL_VERSION};
+use crate::pin::{
+    load_own_key, pin_mismatch, Fingerprint, PinnedClientVerifier, PinnedServerVerifier,
+};
 mod accept;
 mod dial;
 mod handshake;
@@ -38,22 +44,46 @@ use handshake::{aborted_by, is_self_connection, SetupError, SetupIo};
 
 /// Pause between two dial attempts.
 const RETRY_EVERY: Duration = Duration::from_millis(100);
+/// How often a party that keeps waiting for a peer says so (a warning on stderr).
+const WAIT_NOTICE_EVERY: Duration = Duration::from_secs(10);
 /// Pause between two polls of a listening socket.
 const ACCEPT_POLL: Duration = Duration::from_millis(10);
 /// Longest a single TLS handshake + hello exchange may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the parties authenticate each other.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerAuth {
+    /// Every party holds a certificate issued by one study CA (`ca.pem`, made by
+    /// [`crate::generate_certs`]) whose name is the party name. For demos and tests: whoever
+    /// holds the CA key can impersonate every party.
+    #[default]
+    StudyCa,
+    /// Every party holds only its own key and self-signed certificate ([`crate::pin`]); each
+    /// peer's key must hash to its pin (party name → fingerprint, all parties included).
+    Pinned(BTreeMap<String, Fingerprint>),
+}
 
 /// Everything a party needs to connect to the others.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
     /// This party's name.
     pub me: String,
-    /// Name and `host:port` of ALL parties, this one included. A party listens on its own
-    /// address (so it must be an address of this machine) for every party whose name sorts
-    /// higher.
+    /// Name and `host:port` of ALL parties, this one included: the address at which the
+    /// others reach each party (an IP address, `[IPv6]:port` or a DNS name, resolved anew at
+    /// every dial attempt). A party listens (on [`NetConfig::listen`], by default its own
+    /// address) for every party whose name sorts higher.
     pub parties: Vec<(String, String)>,
-    /// Directory holding `ca.pem`, `<me>.pem` and `<me>.key`.
+    /// Where this party's listener binds, if not at its own address in `parties` (e.g.
+    /// `0.0.0.0:7101` or `[::]:7101` behind NAT, port forwarding or in a container).
+    pub listen: Option<String>,
+    /// With [`PeerAuth::StudyCa`]: the directory holding `ca.pem`, `<me>.pem` and `<me>.key`.
+    /// With [`PeerAuth::Pinned`]: the directory holding this party's own `<me>.pem` and
+    /// `<me>.key` as `samen keys` wrote them.
     pub certs_dir: PathBuf,
+    /// How peers are authenticated.
+    pub auth: PeerAuth,
     /// Name of the study (compared in the hello).
     pub study_name: String,
     /// SHA-256 of the study file bytes (compared in the hello).
@@ -67,9 +97,79 @@ pub struct NetConfig {
 struct Tls {
     client: Arc<ClientConfig>,
     server: Arc<ServerConfig>,
+    /// Pinned mode: the verifier that names the dialer by its key.
+    pinned: Option<Arc<PinnedClientVerifier>>,
 }
 
-fn tls_configs(cfg: &NetConfig, id: Identity) -> Result<Tls, NetError> {
+fn tls_configs(cfg: &NetConfig) -> Result<Tls, NetError> {
+    match &cfg.auth {
+        PeerAuth::StudyCa => ca_tls_configs(cfg, load_identity(&cfg.certs_dir, &cfg.me)?),
+        PeerAuth::Pinned(pins) => pinned_tls_configs(cfg, pins),
+    }
+}
+
+/// TLS 1.3, mutual authentication by pinned keys, no resumption.
+fn pinned_tls_configs(
+    cfg: &NetConfig,
+    pins: &BTreeMap<String, Fingerprint>,
+) -> Result<Tls, NetError> {
+    for (name, _) in &cfg.parties {
+        if !pins.contains_key(name) {
+            return Err(NetError::MissingPin {
+                party: name.clone(),
+            });
+        }
+    }
+    let own = load_own_key(&cfg.certs_dir, &cfg.me)?;
+    let my_pin = pins
+        .get(&cfg.me)
+        .copied()
+        .ok_or_else(|| NetError::MissingPin {
+            party: cfg.me.clone(),
+        })?;
+    if !own.fingerprint.ct_eq(&my_pin) {
+        return Err(NetError::OwnKeyNotPinned {
+            party: cfg.me.clone(),
+            dir: cfg.certs_dir.clone(),
+            pinned: my_pin,
+            actual: own.fingerprint,
+        });
+    }
+    let peers: BTreeMap<String, Fingerprint> = pins
+        .iter()
+        .filter(|(name, _)| **name != cfg.me)
+        .map(|(n, f)| (n.clone(), *f))
+        .collect();
+    let err = |e: &dyn std::fmt::Display| NetError::TlsSetup {
+        dir: cfg.certs_dir.clone(),
+        detail: e.to_string(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client_verifier = Arc::new(PinnedClientVerifier::new(peers.clone()));
+    let mut server = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| err(&e))?
+        .with_client_cert_verifier(Arc::clone(&client_verifier) as Arc<_>)
+        .with_single_cert(own.chain.clone(), own.key.clone_key())
+        .map_err(|e| err(&e))?;
+    server.send_tls13_tickets = 0;
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| err(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier::new(peers)))
+        .with_client_auth_cert(own.chain, own.key)
+        .map_err(|e| err(&e))?;
+    client.resumption = rustls::client::Resumption::disabled();
+    client.enable_sni = false;
+    Ok(Tls {
+        client: Arc::new(client),
+        server: Arc::new(server),
+        pinned: Some(client_verifier),
+    })
+}
+
+fn ca_tls_configs(cfg: &NetConfig, id: Identity) -> Result<Tls, NetError> {
     let err = |e: &dyn std::fmt::Display| NetError::TlsSetup {
         dir: cfg.certs_dir.clone(),
         detail: e.to_string(),
@@ -99,6 +199,7 @@ fn tls_configs(cfg: &NetConfig, id: Identity) -> Result<Tls, NetError> {
     Ok(Tls {
         client: Arc::new(client),
         server: Arc::new(server),
+        pinned: None,
     })
 }
 
@@ -125,7 +226,9 @@ fn tls_configs(cfg: &NetConfig, id: Identity) -> Result<Tls, NetError> {
 /// let cfg = |me: &str| samen_net::NetConfig {
 ///     me: me.into(),
 ///     parties: vec![("alice".into(), format!("127.0.0.1:{port}")), ("bob".into(), "127.0.0.1:1".into())],
+///     listen: None,
 ///     certs_dir: dir.path().to_path_buf(),
+///     auth: samen_net::PeerAuth::StudyCa,
 ///     study_name: "demo".into(),
 ///     study_hash: [7; 32],
 ///     connect_timeout: Duration::from_secs(20),
@@ -160,7 +263,7 @@ pub fn connect_all(cfg: &NetConfig) -> Result<BTreeMap<String, TlsChannel>, NetE
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    let tls = tls_configs(cfg, load_identity(&cfg.certs_dir, &cfg.me)?)?;
+    let tls = tls_configs(cfg)?;
     let deadline = Instant::now() + cfg.connect_timeout;
     let accept_from: Vec<String> = cfg
         .parties
@@ -177,12 +280,13 @@ pub fn connect_all(cfg: &NetConfig) -> Result<BTreeMap<String, TlsChannel>, NetE
     let listener = if accept_from.is_empty() {
         None
     } else {
+        let bind_addr = cfg.listen.clone().unwrap_or_else(|| my_addr.clone());
         let bind_err = |source| NetError::Bind {
             me: cfg.me.clone(),
-            addr: my_addr.clone(),
+            addr: bind_addr.clone(),
             source,
         };
-        let listener = TcpListener::bind(my_addr.as_str()).map_err(bind_err)?;
+        let listener = TcpListener::bind(bind_addr.as_str()).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;
         Some(listener)
     };

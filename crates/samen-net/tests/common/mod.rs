@@ -20,7 +20,9 @@ pub fn configs(names: &[&str], certs: &Path, timeout: Duration) -> Vec<NetConfig
         .map(|me| NetConfig {
             me: me.to_string(),
             parties: parties.clone(),
+            listen: None,
             certs_dir: certs.to_path_buf(),
+            auth: samen_net::PeerAuth::StudyCa,
             study_name: "test-study".into(),
             study_hash: [0x5a; 32],
             connect_timeout: timeout,

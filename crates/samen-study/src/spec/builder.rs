@@ -48,6 +48,8 @@ impl StudyBuilder {
             name.to_string(),
             RawParty {
                 address: address.to_string(),
+                listen: None,
+                key: None,
                 role: None,
             },
         );
@@ -60,9 +62,27 @@ impl StudyBuilder {
             name.to_string(),
             RawParty {
                 address: address.to_string(),
+                listen: None,
+                key: None,
                 role: Some(RawRole::Helper),
             },
         );
+        self
+    }
+
+    /// Pin the key of an added party (`key = "sha256:…"`, as `samen keys` prints it).
+    pub fn party_key(mut self, name: &str, fingerprint: &str) -> Self {
+        if let Some(p) = self.raw.parties.get_mut(name) {
+            p.key = Some(fingerprint.to_string());
+        }
+        self
+    }
+
+    /// Set where an added party listens (`listen = "0.0.0.0:7101"`), apart from its address.
+    pub fn party_listen(mut self, name: &str, listen: &str) -> Self {
+        if let Some(p) = self.raw.parties.get_mut(name) {
+            p.listen = Some(listen.to_string());
+        }
         self
     }
 

@@ -80,8 +80,15 @@ pub const MAX_NAME_LEN: usize = 200;
 pub struct Party {
     /// The party's name (also its certificate name).
     pub name: String,
-    /// `host:port` it listens on.
+    /// `host:port` at which the other parties reach it: an IP address, `[IPv6]:port` or a DNS
+    /// name (resolved when dialing).
     pub address: String,
+    /// `host:port` its listener binds to (`listen = "0.0.0.0:7101"` or `"[::]:7101"`), when it
+    /// differs from `address` (NAT, port forwarding, containers); `None`: it binds `address`.
+    pub listen: Option<String>,
+    /// The SHA-256 of its public key's DER SubjectPublicKeyInfo (`key = "sha256:<64 hex>"`,
+    /// printed by `samen keys`). Either every party has a key or none has.
+    pub key: Option<[u8; 32]>,
     /// [`Role::Helper`] for the party with `role = "helper"`; of the two data parties (each
     /// holds one table), the one whose name sorts first is [`Role::First`], the other
     /// [`Role::Second`].
@@ -352,6 +359,17 @@ impl Study {
         &self.parties
     }
 
+    /// True if every party's key is pinned (`key = "sha256:…"`); the validation refuses a
+    /// study that pins some parties but not all.
+    pub fn pinned(&self) -> bool {
+        self.parties.iter().all(|p| p.key.is_some())
+    }
+
+    /// The study hash as written for approval: `sha256:` and 64 lower-case hex digits.
+    pub fn hash_hex(&self) -> String {
+        format!("sha256:{}", hex::encode(self.hash))
+    }
+
     /// The party with this name.
     pub fn party(&self, name: &str) -> Option<&Party> {
         self.parties.iter().find(|p| p.name == name)
@@ -443,6 +461,63 @@ mod tests {
         match e {
             SpecError::Overflow { allowed, .. } => assert_eq!(allowed, (1 << 30) - 1),
             other => panic!("{other}"),
+        }
+    }
+
+    fn pinned_text(keys: [Option<&str>; 3], listen: &str) -> String {
+        let line = |k: Option<&str>| k.map(|k| format!("key = \"{k}\"\n")).unwrap_or_default();
+        format!(
+            "[study]\nname = \"s\"\n\
+             [parties.bureau]\naddress = \"bureau.example.org:7101\"\n{listen}{}\
+             [parties.portal]\naddress = \"[2001:db8::7]:7102\"\n{}\
+             [parties.trustee]\naddress = \"10.1.2.3:7103\"\nrole = \"helper\"\n{}\
+             [tables.r]\nparty = \"bureau\"\nid = {{ column = \"id\", kind = \"text\" }}\n\
+             [tables.u]\nparty = \"portal\"\nid = {{ column = \"id\", kind = \"text\" }}\n\
+             [[outputs]]\nname = \"n\"\nstatistic = \"count\"\n",
+            line(keys[0]),
+            line(keys[1]),
+            line(keys[2])
+        )
+    }
+
+    #[test]
+    fn keys_are_pinned_on_all_parties_or_none_and_listen_is_optional() {
+        let a = format!("sha256:{}", "0a".repeat(32));
+        let b = format!("sha256:{}", "0B".repeat(32));
+        let c = format!("sha256:{}", "c0".repeat(32));
+        let s = Study::from_toml_str(&pinned_text(
+            [Some(&a), Some(&b), Some(&c)],
+            "listen = \"0.0.0.0:7101\"\n",
+        ))
+        .unwrap();
+        assert!(s.pinned());
+        assert_eq!(s.party("portal").unwrap().key, Some([0x0b; 32]));
+        assert_eq!(s.party("portal").unwrap().address, "[2001:db8::7]:7102");
+        assert_eq!(
+            s.party("bureau").unwrap().listen.as_deref(),
+            Some("0.0.0.0:7101")
+        );
+        assert_eq!(s.party("trustee").unwrap().listen, None);
+        assert_eq!(s.hash_hex(), format!("sha256:{}", hex::encode(s.hash())));
+        // The hash covers the pins: another pin, another hash.
+        let d = format!("sha256:{}", "d0".repeat(32));
+        let t = Study::from_toml_str(&pinned_text([Some(&a), Some(&b), Some(&d)], "")).unwrap();
+        let u = Study::from_toml_str(&pinned_text([Some(&a), Some(&b), Some(&c)], "")).unwrap();
+        assert_ne!(t.hash(), u.hash());
+        // None pinned: fine (demo and tests with one CA).
+        assert!(!Study::from_toml_str(&pinned_text([None, None, None], ""))
+            .unwrap()
+            .pinned());
+        // Some pinned: refused, naming the parties without a pin.
+        let e = Study::from_toml_str(&pinned_text([Some(&a), None, None], ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not for portal, trustee"), "{e}");
+        for bad in ["sha256:abc", "0a0a", &format!("sha1:{}", "0a".repeat(32))] {
+            let e = Study::from_toml_str(&pinned_text([Some(&a), Some(&b), Some(bad)], ""))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("party 'trustee': key must be"), "{e}");
         }
     }
 

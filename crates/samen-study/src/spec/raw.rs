@@ -35,6 +35,10 @@ pub(super) struct RawStudy {
 pub(super) struct RawParty {
     pub(super) address: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) listen: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) role: Option<RawRole>,
 }
 

@@ -13,6 +13,20 @@ use super::{
     DEFAULT_MIN_CELL, MAX_CELLS, MAX_LEVELS, MAX_MIN_CELL, MAX_NAME_LEN,
 };
 
+/// A party's `key`: `sha256:` and 64 hex digits.
+fn parse_key(party: &str, key: &str) -> Result<[u8; 32], SpecError> {
+    let mut out = [0u8; 32];
+    match key.strip_prefix("sha256:") {
+        Some(digits) if digits.len() == 64 && hex::decode_to_slice(digits, &mut out).is_ok() => {
+            Ok(out)
+        }
+        _ => Err(SpecError::Parties(format!(
+            "party '{party}': key must be \"sha256:\" followed by 64 hex digits, as printed by \
+             `samen keys`"
+        ))),
+    }
+}
+
 pub(super) fn validate(raw: RawStudyFile, source: &str) -> Result<Study, SpecError> {
     check_name("study", &raw.study.name, true)?;
 
@@ -34,15 +48,34 @@ pub(super) fn validate(raw: RawStudyFile, source: &str) -> Result<Study, SpecErr
                 "party '{name}' has an empty address (use host:port)"
             )));
         }
+        if p.listen.as_deref().is_some_and(|l| l.trim().is_empty()) {
+            return Err(SpecError::Parties(format!(
+                "party '{name}' has an empty listen address (use host:port, or leave it out)"
+            )));
+        }
         parties.push(Party {
             name: name.clone(),
             address: p.address.clone(),
+            listen: p.listen.clone(),
+            key: p.key.as_deref().map(|k| parse_key(name, k)).transpose()?,
             role: match p.role {
                 Some(RawRole::Helper) => Role::Helper,
                 // A third data party is refused below (exactly three parties, one helper).
                 _ => data_roles.next().unwrap_or(Role::Second),
             },
         });
+    }
+    let unpinned: Vec<&str> = parties
+        .iter()
+        .filter(|p| p.key.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !unpinned.is_empty() && unpinned.len() < parties.len() {
+        return Err(SpecError::Parties(format!(
+            "keys are pinned for some parties but not for {}: pin every party's key \
+             (key = \"sha256:…\" as printed by `samen keys`) or none",
+            unpinned.join(", ")
+        )));
     }
     let (helpers, data): (Vec<Party>, Vec<Party>) = parties
         .iter()
