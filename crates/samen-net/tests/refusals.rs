@@ -215,7 +215,7 @@ fn protocol_version_mismatch() {
     let err = alpha.join().unwrap().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "party 'beta' speaks samen protocol version 99 but this party speaks version 3: install \
+        "party 'beta' speaks samen protocol version 99 but this party speaks version 4: install \
          the same samen release at every party"
     );
 }
