@@ -147,7 +147,7 @@ fn check_operation_header(n: usize, frame: &[u8]) -> Result<(), TestCaseError> {
     let result = c.mul(&x, &x);
     let is_valid = frame == valid_header(n).as_slice();
     let known_kind =
-        frame.len() == HEADER_LEN && (1..=4).contains(&frame[0]) && frame[1..8] == [0; 7];
+        frame.len() == HEADER_LEN && (1..=6).contains(&frame[0]) && frame[1..8] == [0; 7];
     match result {
         Ok(_) => prop_assert!(
             false,
@@ -174,7 +174,9 @@ fn op_kind() -> impl Strategy<Value = OpKind> {
         Just(OpKind::Mul),
         Just(OpKind::Cross),
         Just(OpKind::Cmp),
-        Just(OpKind::Noise)
+        Just(OpKind::Noise),
+        Just(OpKind::Field),
+        Just(OpKind::Solve)
     ]
 }
 
