@@ -17,6 +17,8 @@
 //! | `cross_product(n,k,l)` | U (n×k), R_F (k×l) | V (n×l) | R_S = UᵀV − R_F (k×l) |
 //! | `ge_public(n)` | r (n), ⟨r⟩ (n), AND triples (11n ×3), ⟨β⟩ (n/64), \[β\] (n) | r (n), AND triples (11n ×2), ⟨β⟩ (n/64) | ⟨r⟩_S (n), c_S (11n), \[β\]_S (n) |
 //! | `noise(n)` | r (n) | — | z − r (n), z drawn by the dealer |
+//! | `to_field(n, m)` | u, z_F (m·n residues each) | w (m·n residues) | z_S = u·w − z_F (m·n residues) |
+//! | `solve_gram(d)` (after `to_field`) | R, B, C (q² each), v, Rv (q each), t, t² per prime | R, B (q² each), v (q), t per prime | C_S = R·B − C_F, (Rv)_S, (t²)_S per prime |
 //!
 //! `noise` differs from the other operations: its values are not a function of the seeds. The
 //! dealer draws noise values `z_i` exactly ([`crate::dp`]) from a ChaCha12 generator seeded
