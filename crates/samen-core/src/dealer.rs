@@ -16,6 +16,8 @@
 //! | `mul(n)` | a, b, c (n each) | a, b (n each) | c_S = (a_F+a_S)(b_F+b_S) − c_F (n) |
 //! | `cross_product(n,k,l)` | U (n×k), R_F (k×l) | V (n×l) | R_S = UᵀV − R_F (k×l) |
 //! | `ge_public(n)` | r (n), ⟨r⟩ (n), AND triples (11n ×3), ⟨β⟩ (n/64), \[β\] (n) | r (n), AND triples (11n ×2), ⟨β⟩ (n/64) | ⟨r⟩_S (n), c_S (11n), \[β\]_S (n) |
+//! | `to_field(n, m)` | u, z_F (m·n residues each) | w (m·n residues) | z_S = u·w − z_F (m·n residues) |
+//! | `solve_gram(d)` (after `to_field`) | R, B, C (q² each), v, Rv (q each), t, t² per prime | R, B (q² each), v (q), t per prime | C_S = R·B − C_F, (Rv)_S, (t²)_S per prime |
 //!
 //! The dealer deals no differential-privacy noise: each computing party draws its own
 //! ([`crate::mpc::Computer::noise`]), so no party, the dealer included, knows the noise of a
