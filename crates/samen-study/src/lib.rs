@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod disclosure;
 pub mod engine;
 pub mod input;
 pub mod output;

@@ -90,6 +90,8 @@ pub(super) struct RawOutput {
     pub(super) epsilon: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) rho: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) allow_exact_overlap: Option<bool>,
 }
 
 /// `of = "table.column"` or `of = ["table.column", …]`.

@@ -213,6 +213,8 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
     };
     // The layout must fit the transport (output width) before anything is sent.
     crate::plan::Plan::new(&study)?;
+    // Noise that an exact output cancels is refused (unless explicitly allowed).
+    crate::disclosure::check_overlaps(&study)?;
     Ok(study)
 }
 
@@ -310,7 +312,14 @@ fn validate_output(o: &RawOutput, tables: &[TableSpec]) -> Result<OutputSpec, Sp
         by,
         min_cell,
         privacy,
+        allow_exact_overlap: o.allow_exact_overlap.unwrap_or(false),
     };
+    if spec.allow_exact_overlap && spec.privacy.is_none() {
+        return Err(oerr(
+            "allow_exact_overlap is for an output with 'epsilon' or 'rho'; this output is exact"
+                .into(),
+        ));
+    }
     crate::statistic::definition(spec.statistic)
         .check(&spec, &|r: &ColumnRef| find_column(tables, r))
         .map_err(oerr)?;

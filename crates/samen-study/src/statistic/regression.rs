@@ -20,6 +20,8 @@ use crate::output::{fmt_f64, OutputFile, OutputTable};
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, Study};
 use crate::stats::{fit_ols, OlsFit};
 
+use crate::disclosure::Suppression;
+
 use super::{gram, Atom, CellValues, Definition, Quantity};
 
 pub(super) struct Regression;
@@ -95,11 +97,17 @@ impl Definition for Regression {
         gram::quantities(&z)
     }
 
+    /// A model releases its fit and `n` (the matched total), not its Gram matrix.
+    fn released(&self, _output: &OutputSpec, _study: &Study) -> Vec<Quantity> {
+        vec![Quantity::count()]
+    }
+
     fn finish(&self, output: &OutputSpec, study: &Study, cells: &[CellValues]) -> OutputTable {
         let mut names = vec!["(intercept)".to_string()];
         names.extend(terms(output, study).into_iter().map(|t| t.0));
         let cell = cells.first();
-        let suppressed = cell.is_none_or(|c| c.suppressed);
+        let mark = cell.map_or(Suppression::Primary, |c| c.suppressed);
+        let suppressed = mark.is_suppressed();
         let mut notes = Vec::new();
         let mut n = String::new();
         let mut fit: Option<OlsFit> = None;
@@ -139,7 +147,7 @@ impl Definition for Regression {
             fit.as_ref()
                 .map(|f| f.df_residual.to_string())
                 .unwrap_or_default(),
-            suppressed.to_string(),
+            mark.to_string(),
         ]];
         OutputTable {
             name: output.name.clone(),
