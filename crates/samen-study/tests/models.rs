@@ -234,6 +234,7 @@ fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
 #[test]
 fn models_are_suppressed_below_min_cell() {
     for (matched, suppressed) in [(19usize, true), (20, false), (21, false)] {
+        let mark = if suppressed { "primary" } else { "false" };
         let mut rng = Rng::new(matched as u64);
         let (ta, tb, _) = data(&mut rng, matched, 3);
         let text = study_header(-1000, 100_000, -500, 500)
@@ -245,13 +246,13 @@ fn models_are_suppressed_below_min_cell() {
         assert_eq!(m.files[0].rows.len(), 2);
         assert_eq!(
             m.files[1].get(0, "suppressed"),
-            Some(suppressed.to_string().as_str())
+            Some(mark)
         );
         assert_eq!(m.files[1].get(0, "n").is_none(), suppressed);
         assert_eq!(m.files[0].get(0, "estimate").is_none(), suppressed);
         assert_eq!(
             r.get(0, "suppressed"),
-            Some(suppressed.to_string().as_str())
+            Some(mark)
         );
         assert_eq!(r.get(1, "ta.va").is_none(), suppressed);
         if !suppressed {
