@@ -229,7 +229,7 @@ fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
 }
 
 /// Suppression by the number of matched rows: at min_cell − 1 the model is suppressed (rows
-/// kept, statistic fields empty, glance `n` empty, `suppressed = true`); at min_cell and
+/// kept, statistic fields empty, glance `n` empty, `suppressed = primary`); at min_cell and
 /// min_cell + 1 it is shown.
 #[test]
 fn models_are_suppressed_below_min_cell() {
