@@ -223,7 +223,10 @@ fn study_file_declares_parties_tables_and_outputs() {
         .filter(|o| o.get("epsilon").is_some())
         .collect();
     assert_eq!(private.len(), 1);
-    assert_eq!(private[0]["name"].as_str(), Some("users_by_province_household_dp"));
+    assert_eq!(
+        private[0]["name"].as_str(),
+        Some("users_by_province_household_dp")
+    );
     assert_eq!(private[0]["statistic"].as_str(), Some("count"));
     assert_eq!(private[0]["epsilon"].as_float(), Some(1.0));
     // The helper-assisted join unless asked otherwise.

@@ -183,6 +183,21 @@ fn suppression_at_the_threshold() {
     assert!(m.get(1, "suppressed") == Some("secondary") && m.get(1, "mean").is_none());
     assert_eq!(m.get(2, "mean"), Some("-17.5")); // -(0+1+2+3+4+5)*7/6
 
+    // What First sends Second to open: the 6 comparison bits, then only the quantities of the
+    // shown cells (n: a2's count; m: a2's count and sum), 8 bytes each; never a suppressed
+    // cell's quantities.
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let run = run_in_process(&study, [&a, &b], true).unwrap();
+    assert_eq!(run.pattern.totals(), (2, 2));
+    let opened: Vec<u64> = run.transcripts["alpha"]
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["step"] == "open" && v["peer"] == "beta" && v["direction"] == "sent")
+        .map(|v| v["bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(opened, [6 * 8, 3 * 8]);
+
     // Two-column table with min_cell 4: (a0, c0) has 4 → shown, (a0, c1) 0 → suppressed; the
     // three suppressed cells share the known total, so nothing more is hidden.
     let text = study_header(-100, 100, -100, 100)

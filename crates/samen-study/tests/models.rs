@@ -244,16 +244,10 @@ fn models_are_suppressed_below_min_cell() {
         let tables = run(&study, &ta, &tb);
         let (m, r) = (&tables[0], &tables[1]);
         assert_eq!(m.files[0].rows.len(), 2);
-        assert_eq!(
-            m.files[1].get(0, "suppressed"),
-            Some(mark)
-        );
+        assert_eq!(m.files[1].get(0, "suppressed"), Some(mark));
         assert_eq!(m.files[1].get(0, "n").is_none(), suppressed);
         assert_eq!(m.files[0].get(0, "estimate").is_none(), suppressed);
-        assert_eq!(
-            r.get(0, "suppressed"),
-            Some(mark)
-        );
+        assert_eq!(r.get(0, "suppressed"), Some(mark));
         assert_eq!(r.get(1, "ta.va").is_none(), suppressed);
         if !suppressed {
             assert_eq!(r.get(0, "n"), Some(matched.to_string().as_str()));

@@ -114,7 +114,10 @@ impl Echelon {
         }
         let mut m: Vec<Vec<u64>> = rows
             .iter()
-            .filter(|r| r.iter().any(|&(c, _)| at.get(c).is_some_and(|&i| i < cols.len())))
+            .filter(|r| {
+                r.iter()
+                    .any(|&(c, _)| at.get(c).is_some_and(|&i| i < cols.len()))
+            })
             .map(|r| {
                 let mut dense = vec![0u64; cols.len()];
                 for &(c, k) in r {
@@ -151,7 +154,11 @@ impl Echelon {
             pivots.push(c);
             r += 1;
         }
-        Echelon { rows: m, pivots, nu }
+        Echelon {
+            rows: m,
+            pivots,
+            nu,
+        }
     }
 
     /// The unknowns (indices `< nu`) that are determined modulo p.
@@ -167,7 +174,12 @@ impl Echelon {
     /// The unknowns certified undetermined: the supports of the kernel vectors (one per free
     /// unknown) that lift to integer vectors `v` with `A v = 0` exactly (`rows` over the
     /// unknown columns `cols[..nu]`).
-    pub(super) fn certified_free(&self, rows: &[Row], cols: &[usize], n_system: usize) -> Vec<bool> {
+    pub(super) fn certified_free(
+        &self,
+        rows: &[Row],
+        cols: &[usize],
+        n_system: usize,
+    ) -> Vec<bool> {
         let mut free = vec![false; self.nu];
         let is_pivot = {
             let mut v = vec![false; self.nu];
@@ -278,7 +290,14 @@ mod tests {
 
     #[test]
     fn reconstruction_finds_small_fractions() {
-        for (n, d) in [(1i128, 1i128), (-1, 1), (3, 7), (-5, 12), (0, 1), (1 << 29, 3)] {
+        for (n, d) in [
+            (1i128, 1i128),
+            (-1, 1),
+            (3, 7),
+            (-5, 12),
+            (0, 1),
+            (1 << 29, 3),
+        ] {
             let a = mul(from_i64(n as i64), inv(d as u64));
             assert_eq!(reconstruct(a), Some((n, d)), "{n}/{d}");
         }

@@ -78,13 +78,7 @@ fn joint_cells() -> Vec<[usize; 3]> {
 fn functional(by: &[ColumnRef], cell: usize) -> Vec<BigRational> {
     let sizes: Vec<usize> = by
         .iter()
-        .map(|r| {
-            COLUMNS
-                .iter()
-                .find(|(n, _)| *n == r.to_string())
-                .unwrap()
-                .1
-        })
+        .map(|r| COLUMNS.iter().find(|(n, _)| *n == r.to_string()).unwrap().1)
         .collect();
     let mut idx = vec![0; by.len()];
     let mut rest = cell;
@@ -256,10 +250,16 @@ fn no_suppressed_value_is_determined() {
         }
     }
     // Both kinds of case occur often enough for the test to mean something.
-    assert!(added_somewhere > 200 && untouched > 200, "{added_somewhere} {untouched}");
+    assert!(
+        added_somewhere > 200 && untouched > 200,
+        "{added_somewhere} {untouched}"
+    );
 }
 
-fn study_with(outputs: &[(&str, Statistic, Option<&str>, &[&str], u64)]) -> StudyBuilder {
+/// An output of a test study: name, statistic, `of`, `by`, `min_cell`.
+type TestOutput<'a> = (&'a str, Statistic, Option<&'a str>, &'a [&'a str], u64);
+
+fn study_with(outputs: &[TestOutput<'_>]) -> StudyBuilder {
     let mut b = StudyBuilder::new("s")
         .data_party("a", "x:1")
         .data_party("b", "x:2")
@@ -287,7 +287,13 @@ fn margins_and_thresholds_are_protected() {
     ])
     .build()
     .unwrap();
-    let p = protect(&study, &[vec![false; 3], vec![true, false, false, false, false, false]]);
+    let p = protect(
+        &study,
+        &[
+            vec![false; 3],
+            vec![true, false, false, false, false, false],
+        ],
+    );
     assert_eq!(p.output(0), [Suppression::Shown; 3]);
     assert_eq!(p.counts(1), (1, 1));
     assert_eq!(p.get(1, 1), Suppression::Secondary, "{p:?}");
@@ -374,7 +380,10 @@ fn noise_that_exact_outputs_cancel_is_refused() {
         }
     }
     let e = finer.clone().epsilon(1.0).build().unwrap_err().to_string();
-    assert!(e.contains("'noisy'") && e.contains("'exact'") && e.contains("allow_exact_overlap"), "{e}");
+    assert!(
+        e.contains("'noisy'") && e.contains("'exact'") && e.contains("allow_exact_overlap"),
+        "{e}"
+    );
     let fine = [
         // An exact coarser margin.
         study_with(&[
@@ -415,4 +424,3 @@ fn noise_that_exact_outputs_cancel_is_refused() {
         .unwrap_err();
     assert!(e.to_string().contains("allow_exact_overlap"), "{e}");
 }
-

@@ -127,8 +127,7 @@ pub fn noisy(
         }
     }
     let flag = gh.iter().position(|h| h == "suppressed");
-    let unsuppressed =
-        |row: &[String]| flag.and_then(|k| row.get(k)).is_none_or(|v| v == "false");
+    let unsuppressed = |row: &[String]| flag.and_then(|k| row.get(k)).is_none_or(|v| v == "false");
     let mut stats = Vec::new();
     for column in ["count", "sum"] {
         let Some(k) = gh.iter().position(|h| h == column) else {
