@@ -44,7 +44,11 @@
 //! While any suppressed cell is determined in any system, one shown cell becomes secondary:
 //! among the shown cells of the equations that contain a determined cell (if there are none, of
 //! every equation with an unknown), the one whose suppression leaves the fewest determined
-//! cells summed over the systems; ties go to the first in study order (output, then cell). The
+//! cells summed over the systems; ties go to the first in study order (output, then cell).
+//! With more than [`BATCH_FROM`] suppressed cells a round adds, besides that one, the
+//! best-ranked candidate of every further equation with a determined cell that holds no chosen
+//! candidate yet (one partner per row of a large table per round, instead of one per round); the
+//! loop still runs until nothing is determined. The
 //! choice is a function of the primary pattern and the study only — never of a value — so the
 //! secondary cells reveal nothing beyond the primary pattern, which is revealed anyway. With
 //! every cell of the linked outputs suppressed nothing is determined (move one matched row
@@ -54,8 +58,13 @@
 //! Not covered: bounds. A hidden count lies between 0 and the margin it belongs to, and sums
 //! between the declared column bounds times the count; an attacker solving the linear
 //! *inequalities* (interval or LP bounds, as τ-ARGUS's audit does) can narrow a suppressed cell
-//! without determining it. A system too large for the dense elimination
-//! ([`MAX_SYSTEM_ENTRIES`]) has every cell of its outputs suppressed.
+//! without determining it.
+//!
+//! Cost: every step eliminates the suppressed cells (and the candidates) of each system densely
+//! over F_p. A study whose elimination would need a matrix of more than [`MAX_SYSTEM_ENTRIES`]
+//! entries, or more than [`MAX_WORK`] multiply-adds over the whole search (hundreds of
+//! suppressed cells tied together by margins), instead has every cell of its exact cell
+//! statistics suppressed (nothing is then determined); `Pattern::fell_back` says so.
 //!
 //! ```
 //! use samen_pseudonym::IdKind;
@@ -85,9 +94,27 @@ mod tests;
 
 use solve::{Echelon, Row};
 
-/// Largest dense matrix (equations × columns) the elimination handles for one system; a
-/// larger system has every cell of its outputs suppressed.
+/// Largest dense matrix (equations × columns) one elimination handles; beyond it every cell
+/// of the exact outputs is suppressed.
 pub const MAX_SYSTEM_ENTRIES: usize = 1 << 24;
+
+/// Most multiply-adds (rows × columns × rank, summed over the eliminations) the search for
+/// secondary cells may take (about half a minute); beyond it every cell of the exact outputs is
+/// suppressed.
+pub const MAX_WORK: u64 = 1 << 36;
+
+/// Above this many suppressed cells (over the systems) a round of the search adds one partner
+/// per equation that holds a determined cell, instead of one partner in all.
+pub const BATCH_FROM: usize = 48;
+
+/// The work of one dense elimination of `rows × cols`, or `None` if the matrix is too large.
+fn elimination_work(rows: usize, cols: usize) -> Option<u64> {
+    let entries = rows.checked_mul(cols)?;
+    if entries > MAX_SYSTEM_ENTRIES {
+        return None;
+    }
+    (entries as u64).checked_mul(rows.min(cols) as u64)
+}
 
 /// Whether a cell is shown, and if not, why: the value of the `suppressed` column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,6 +156,7 @@ impl fmt::Display for Suppression {
 pub struct Pattern {
     cells: Vec<Vec<Suppression>>,
     exposed: Vec<(usize, usize)>,
+    fell_back: bool,
 }
 
 impl Pattern {
@@ -154,6 +182,7 @@ impl Pattern {
         Pattern {
             cells,
             exposed: Vec::new(),
+            fell_back: false,
         }
     }
 
@@ -188,6 +217,12 @@ impl Pattern {
     /// when the elimination succeeds; see the module documentation).
     pub fn exposed(&self) -> &[(usize, usize)] {
         &self.exposed
+    }
+
+    /// Whether the search was too large ([`MAX_SYSTEM_ENTRIES`], [`MAX_WORK`]) and every cell
+    /// of the exact outputs was suppressed instead.
+    pub fn fell_back(&self) -> bool {
+        self.fell_back
     }
 }
 
@@ -453,12 +488,16 @@ impl Links {
     /// the module documentation). A function of the primary pattern and the study only.
     pub fn protect(&self, primary: &[Vec<bool>]) -> Pattern {
         let mut pattern = Pattern::primary_only(primary, &self.cells);
+        let mut work: u64 = 0;
         loop {
             self.close(&mut pattern);
             let mut determined_cells: Vec<(usize, usize)> = Vec::new();
             let mut candidates: BTreeSet<usize> = BTreeSet::new();
             let mut frontier: BTreeSet<usize> = BTreeSet::new();
-            let mut enlarged = false;
+            // Per equation with a determined cell: its shown candidates.
+            let mut groups: Vec<Vec<usize>> = Vec::new();
+            let mut n_unknown = 0usize;
+            let mut too_large = false;
             for sys in &self.systems {
                 let unknown = sys.unknowns(&pattern);
                 if unknown.is_empty() {
@@ -471,15 +510,13 @@ impl Links {
                     .filter(|r| r.iter().any(|&(c, _)| flag(&is_unknown, c)))
                     .cloned()
                     .collect();
-                if rows.len().saturating_mul(sys.twins.len()) > MAX_SYSTEM_ENTRIES {
-                    // Too large to eliminate: every cell of its outputs is suppressed (then
-                    // nothing in it is determined; see the module documentation).
-                    for c in 0..sys.twins.len() {
-                        if let Some(&key) = sys.keys.get(c) {
-                            enlarged |= self.suppress_key(&mut pattern, key);
-                        }
+                n_unknown += unknown.len();
+                match elimination_work(rows.len(), unknown.len()) {
+                    Some(w) if work.saturating_add(w) <= MAX_WORK => work += w,
+                    _ => {
+                        too_large = true;
+                        break;
                     }
-                    continue;
                 }
                 let e = Echelon::new(&rows, &unknown, unknown.len(), sys.twins.len());
                 let free = e.certified_free(&rows, &unknown, sys.twins.len());
@@ -499,7 +536,9 @@ impl Links {
                         .filter(|&&(c, _)| !flag(&is_unknown, c) && !sys.is_known(c))
                         .filter_map(|&(c, _)| sys.keys.get(c).copied());
                     if r.iter().any(|&(c, _)| flag(&is_determined, c)) {
-                        candidates.extend(shown);
+                        let group: Vec<usize> = shown.collect();
+                        candidates.extend(group.iter().copied());
+                        groups.push(group);
                     } else {
                         frontier.extend(shown);
                     }
@@ -508,8 +547,9 @@ impl Links {
                     determined_cells.extend(sys.twins.get(c).into_iter().flatten().copied());
                 }
             }
-            if enlarged {
-                continue;
+            if too_large {
+                self.suppress_all(&mut pattern);
+                break;
             }
             if determined_cells.is_empty() {
                 break;
@@ -517,24 +557,62 @@ impl Links {
             if candidates.is_empty() {
                 candidates = frontier;
             }
-            match self.best(&pattern, &candidates) {
-                Some(key) => {
-                    self.suppress_key(&mut pattern, key);
+            let Ok(scores) = self.scores(&pattern, &candidates, &mut work) else {
+                self.suppress_all(&mut pattern);
+                break;
+            };
+            let order = |k: usize| self.keys.get(k).map(|x| x.1);
+            let rank = |k: usize| (scores.get(&k).copied().unwrap_or(usize::MAX), order(k));
+            let mut chosen: BTreeSet<usize> = BTreeSet::new();
+            if let Some(&best) = candidates.iter().min_by_key(|&&k| rank(k)) {
+                chosen.insert(best);
+            }
+            if n_unknown > BATCH_FROM {
+                // Many suppressed cells: one partner per equation with a determined cell in
+                // this round (the best-ranked of its candidates), skipping equations that
+                // already hold a chosen one.
+                for group in &groups {
+                    if group.iter().any(|k| chosen.contains(k)) {
+                        continue;
+                    }
+                    if let Some(&k) = group.iter().min_by_key(|&&k| rank(k)) {
+                        chosen.insert(k);
+                    }
                 }
-                None => {
-                    determined_cells.sort_unstable();
-                    determined_cells.dedup();
-                    pattern.exposed = determined_cells;
-                    break;
-                }
+            }
+            if chosen.is_empty() {
+                determined_cells.sort_unstable();
+                determined_cells.dedup();
+                pattern.exposed = determined_cells;
+                break;
+            }
+            for key in chosen {
+                self.suppress_key(&mut pattern, key);
             }
         }
         pattern
     }
 
-    /// The candidate key whose suppression leaves the fewest determined columns (modulo p)
-    /// over all systems; ties: the first in study order (its first output, then cell).
-    fn best(&self, pattern: &Pattern, candidates: &BTreeSet<usize>) -> Option<usize> {
+    /// The fallback of a search too large: every cell of every system suppressed (with every
+    /// cell of the linked outputs suppressed nothing is determined).
+    fn suppress_all(&self, pattern: &mut Pattern) {
+        for sys in &self.systems {
+            for &key in &sys.keys {
+                self.suppress_key(pattern, key);
+            }
+        }
+        pattern.fell_back = true;
+    }
+
+    /// For each candidate key, the number of determined columns (modulo p) over all systems
+    /// if it alone were suppressed next. `Err(())` if the eliminations would exceed the work
+    /// budget.
+    fn scores(
+        &self,
+        pattern: &Pattern,
+        candidates: &BTreeSet<usize>,
+        work: &mut u64,
+    ) -> Result<BTreeMap<usize, usize>, ()> {
         let mut score: BTreeMap<usize, usize> = candidates.iter().map(|&k| (k, 0)).collect();
         for sys in &self.systems {
             let unknown = sys.unknowns(pattern);
@@ -545,11 +623,26 @@ impl Links {
                 .collect();
             let mut cols = unknown.clone();
             cols.extend(carried.iter().map(|&(_, c)| c));
+            let in_cols = membership(&cols, sys.twins.len());
+            let rows = sys
+                .rows
+                .iter()
+                .filter(|r| r.iter().any(|&(c, _)| flag(&in_cols, c)))
+                .count();
+            match elimination_work(rows, cols.len()) {
+                Some(w) if work.saturating_add(w) <= MAX_WORK => *work += w,
+                _ => return Err(()),
+            }
             let e = Echelon::new(&sys.rows, &cols, unknown.len(), sys.twins.len());
             let det = e.determined_mod_p();
             let base = det.iter().filter(|&&d| d).count();
+            let position: BTreeMap<usize, usize> = carried
+                .iter()
+                .enumerate()
+                .map(|(j, &(k, _))| (k, j))
+                .collect();
             for (k, s) in score.iter_mut() {
-                let after = match carried.iter().position(|(x, _)| x == k) {
+                let after = match position.get(k).copied() {
                     None => base,
                     Some(j) => match e.released_by(unknown.len() + j) {
                         None => base + 1,
@@ -561,11 +654,7 @@ impl Links {
                 *s += after;
             }
         }
-        let order = |k: usize| self.keys.get(k).map(|x| x.1);
-        score
-            .into_iter()
-            .min_by_key(|&(k, s)| (s, order(k)))
-            .map(|(k, _)| k)
+        Ok(score)
     }
 }
 

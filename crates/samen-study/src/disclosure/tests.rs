@@ -424,3 +424,99 @@ fn noise_that_exact_outputs_cancel_is_refused() {
         .unwrap_err();
     assert!(e.to_string().contains("allow_exact_overlap"), "{e}");
 }
+
+/// Tables with more suppressed cells than [`BATCH_FROM`] (one partner per equation and
+/// round): a 12 × 10 table with both margins, for 20 random primary patterns; an attacker over
+/// the 120 cells (with the total) determines nothing.
+#[test]
+fn large_tables_are_protected_in_batches() {
+    let lg: Vec<String> = (0..12).map(|i| format!("g{i}")).collect();
+    let lh: Vec<String> = (0..10).map(|i| format!("h{i}")).collect();
+    let study = StudyBuilder::new("s")
+        .data_party("a", "x:1")
+        .data_party("b", "x:2")
+        .helper("h", "x:3")
+        .table("ta", "a", "id", IdKind::Text)
+        .category(
+            "ta",
+            "g",
+            &lg.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .category(
+            "ta",
+            "h",
+            &lh.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .table("tb", "b", "id", IdKind::Text)
+        .output("gh", Statistic::Count, None, &["ta.g", "ta.h"], 10)
+        .output("g", Statistic::Count, None, &["ta.g"], 10)
+        .output("h", Statistic::Count, None, &["ta.h"], 10)
+        .build()
+        .unwrap();
+    let unit = |i: usize| {
+        let mut v = vec![BigRational::zero(); 120];
+        v[i] = BigRational::one();
+        v
+    };
+    let row = |g: usize| {
+        let mut v = vec![BigRational::zero(); 120];
+        for h in 0..10 {
+            v[g * 10 + h] = BigRational::one();
+        }
+        v
+    };
+    let col = |h: usize| {
+        let mut v = vec![BigRational::zero(); 120];
+        for g in 0..12 {
+            v[g * 10 + h] = BigRational::one();
+        }
+        v
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(48);
+    let mut batched = 0;
+    for case in 0..20 {
+        let primary = vec![
+            (0..120)
+                .map(|_| rng.random_bool(0.45))
+                .collect::<Vec<bool>>(),
+            (0..12).map(|_| rng.random_bool(0.1)).collect(),
+            (0..10).map(|_| rng.random_bool(0.1)).collect(),
+        ];
+        if primary[0].iter().filter(|&&p| p).count() > BATCH_FROM {
+            batched += 1;
+        }
+        let p = protect(&study, &primary);
+        assert!(!p.fell_back() && p.exposed().is_empty(), "case {case}");
+        let mut span = Span::new();
+        span.add(vec![BigRational::one(); 120]);
+        let mut hidden = Vec::new();
+        for i in 0..120 {
+            if p.get(0, i).is_suppressed() {
+                hidden.push(unit(i));
+            } else {
+                span.add(unit(i));
+            }
+        }
+        for g in 0..12 {
+            if p.get(1, g).is_suppressed() {
+                hidden.push(row(g));
+            } else {
+                span.add(row(g));
+            }
+        }
+        for h in 0..10 {
+            if p.get(2, h).is_suppressed() {
+                hidden.push(col(h));
+            } else {
+                span.add(col(h));
+            }
+        }
+        for v in hidden {
+            assert!(
+                !span.contains(v),
+                "case {case}: a suppressed cell is determined"
+            );
+        }
+    }
+    assert!(batched > 10, "{batched}");
+}
