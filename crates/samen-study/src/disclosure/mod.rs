@@ -680,9 +680,19 @@ fn flag(v: &[bool], i: usize) -> bool {
     v.get(i).copied().unwrap_or(false)
 }
 
-/// Extend a primary pattern with the study's secondary cells: `Links::new(study).protect`.
+/// Extend a primary pattern with the study's secondary cells: `Links::new(study).protect`
+/// (without any primary cell nothing is suppressed, so nothing can be determined, and the
+/// links are not built).
 pub fn protect(study: &Study, primary: &[Vec<bool>]) -> Pattern {
-    Links::new(study).protect(primary)
+    if primary.iter().flatten().any(|&p| p) {
+        return Links::new(study).protect(primary);
+    }
+    let cells: Vec<usize> = study
+        .outputs()
+        .iter()
+        .map(|o| o.by.iter().map(|r| levels_of(study, r)).product())
+        .collect();
+    Pattern::primary_only(primary, &cells)
 }
 
 /// A noisy output whose cells an exact output releases at the same or a finer level, so that
