@@ -23,35 +23,40 @@
 //!     .data_party("portal", "127.0.0.1:7102")
 //!     .helper("trustee", "127.0.0.1:7103")
 //!     .table("register", "bureau", "bsn", IdKind::Bsn)
-//!     .category("register", "region", &["Groningen", "Friesland"])
+//!     .category("register", "region", &["Groningen", "Friesland", "Drenthe"])
 //!     .table("usage", "portal", "bsn", IdKind::Bsn)
 //!     .category("usage", "channel", &["app", "web"])
 //!     .integer("usage", "logins", 0, 10_000)
-//!     .output("users", Statistic::Count, None, &["register.region", "usage.channel"], 0)
+//!     .output("users", Statistic::Count, None, &["usage.channel"], 0)
 //!     .output("logins", Statistic::Variance, Some("usage.logins"), &["register.region"], 2)
 //!     .build()?;
 //!
 //! let register = InputTable::new(&["bsn", "region"])
 //!     .row(&["111222333", "Groningen"])
 //!     .row(&["123456782", "Groningen"])
-//!     .row(&["12345672", "Friesland"]); // BSN with a dropped leading zero
+//!     .row(&["12345672", "Friesland"]) // BSN with a dropped leading zero
+//!     .row(&["234567892", "Drenthe"])
+//!     .row(&["345678904", "Drenthe"]);
 //! let usage = InputTable::new(&["bsn", "channel", "logins"])
 //!     .row(&["111222333", "app", "4"])
 //!     .row(&["123456782", "web", "8"])
-//!     .row(&["012345672", "web", "1"]);
+//!     .row(&["012345672", "web", "1"])
+//!     .row(&["234567892", "app", "2"])
+//!     .row(&["345678904", "web", "6"]);
 //!
 //! let tables = run_in_process(&study, &[("register", &register), ("usage", &usage)])?;
 //! assert_eq!(
 //!     tables[0].to_csv(),
-//!     "register.region,usage.channel,count,suppressed\n\
-//!      Groningen,app,1,false\nGroningen,web,1,false\n\
-//!      Friesland,app,0,false\nFriesland,web,1,false\n"
+//!     "usage.channel,count,suppressed\napp,2,false\nweb,3,false\n"
 //! );
+//! // Friesland: 1 joined row < min_cell = 2 (primary). Both data parties know that 5 rows
+//! // match, so Groningen is hidden too (secondary): 5 − 2 − 2 would give Friesland.
 //! assert_eq!(
 //!     tables[1].to_csv(),
 //!     "register.region,count,mean,variance,suppressed\n\
-//!      Groningen,2,6,4,false\n\
-//!      Friesland,,,,true\n" // 1 joined row < min_cell = 2
+//!      Groningen,,,,secondary\n\
+//!      Friesland,,,,primary\n\
+//!      Drenthe,2,4,4,false\n"
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

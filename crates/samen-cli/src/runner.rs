@@ -14,7 +14,9 @@
 //!  "sizes": {"first": 1000000, "second": 400000, "union": 1100000},
 //!  "phases": [{"name": "join", "seconds": 41.2}, ...], "total_seconds": 45.0,
 //!  "bytes_sent": {"portal": 123, "trustee": 24}, "bytes_received": {...},
-//!  "peak_rss_bytes": 812000000, "outputs": ["users_by_region_channel.csv"]}
+//!  "peak_rss_bytes": 812000000, "outputs": ["users_by_region_channel.csv"],
+//!  "suppressed": {"primary": 13, "secondary": 15,
+//!                 "outputs": [{"output": "users_by_region_channel", "primary": 9, "secondary": 9}, ...]}}
 //! ```
 
 use std::collections::BTreeMap;
@@ -174,6 +176,9 @@ pub struct RunSummary {
     pub notes: Vec<String>,
     /// The differential-privacy budget of each output that has one, and the run's totals.
     pub privacy: PrivacyBudget,
+    /// Suppressed cells per output (data parties; empty at the helper): `(output, primary,
+    /// secondary)`.
+    pub suppressed: Vec<(String, usize, usize)>,
 }
 
 /// The privacy budgets of a study's outputs, their noise and accuracy, and the run's totals
@@ -302,7 +307,29 @@ impl RunSummary {
         for l in self.privacy.lines() {
             s.push_str(&format!("  {l}\n"));
         }
+        if let Some(l) = self.suppression_line() {
+            s.push_str(&format!("  {l}\n"));
+        }
         s
+    }
+
+    /// `(primary, secondary)` suppressed cells over all outputs.
+    pub fn suppressed_totals(&self) -> (usize, usize) {
+        self.suppressed
+            .iter()
+            .fold((0, 0), |(p, s), (_, a, b)| (p + a, s + b))
+    }
+
+    /// One line for the log about suppressed cells, or `None` at the helper.
+    fn suppression_line(&self) -> Option<String> {
+        if self.suppressed.is_empty() {
+            return None;
+        }
+        let (p, s) = self.suppressed_totals();
+        Some(format!(
+            "suppressed cells: {p} primary (below min_cell), {s} secondary (hidden so that no \
+             primary cell follows from the released cells and the known total)"
+        ))
     }
 
     fn to_json(&self, study: &str) -> serde_json::Value {
@@ -319,6 +346,11 @@ impl RunSummary {
             "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
             "notes": self.notes,
             "privacy": self.privacy.to_json(),
+            "suppressed": {
+                "primary": self.suppressed_totals().0,
+                "secondary": self.suppressed_totals().1,
+                "outputs": self.suppressed.iter().map(|(n, p, s)| serde_json::json!({"output": n, "primary": p, "secondary": s})).collect::<Vec<_>>(),
+            },
         })
     }
 }
@@ -660,7 +692,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
 
     let mut outputs = Vec::new();
     let mut notes = Vec::new();
-    if let PartyResult::Data { tables, .. } = &result {
+    let mut suppressed = Vec::new();
+    if let PartyResult::Data {
+        tables, pattern, ..
+    } = &result
+    {
+        for (i, o) in study.outputs().iter().enumerate() {
+            let (p, s) = pattern.counts(i);
+            suppressed.push((o.name.clone(), p, s));
+        }
         for t in tables {
             outputs.extend(t.write_to_dir(&opts.out)?);
             for n in &t.notes {
@@ -700,6 +740,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         outputs,
         notes,
         privacy: PrivacyBudget::of(&study),
+        suppressed,
     };
     let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
     write_atomic(&summary_file, json.as_bytes())?;

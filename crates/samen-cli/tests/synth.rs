@@ -195,7 +195,7 @@ fn study_file_declares_parties_tables_and_outputs() {
         "covariance_income_logins_by_household",
         "regression_logins",
         "correlation_income_logins",
-        "users_by_province_dp",
+        "users_by_province_household_dp",
     ] {
         assert!(names.contains(&want), "missing output {want}");
     }
@@ -216,13 +216,17 @@ fn study_file_declares_parties_tables_and_outputs() {
             .collect::<Vec<_>>(),
         ["register.income", "usage.logins"]
     );
-    // Exactly one differentially private output: the count by province with ε = 1.
+    // Exactly one differentially private output: the count by province and household with
+    // ε = 1 (no exact output releases those cells or finer ones).
     let private: Vec<_> = outputs
         .iter()
         .filter(|o| o.get("epsilon").is_some())
         .collect();
     assert_eq!(private.len(), 1);
-    assert_eq!(private[0]["name"].as_str(), Some("users_by_province_dp"));
+    assert_eq!(
+        private[0]["name"].as_str(),
+        Some("users_by_province_household_dp")
+    );
     assert_eq!(private[0]["statistic"].as_str(), Some("count"));
     assert_eq!(private[0]["epsilon"].as_float(), Some(1.0));
     // The helper-assisted join unless asked otherwise.

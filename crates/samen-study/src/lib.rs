@@ -14,7 +14,8 @@
 //! - computes the same tables in the clear for tests and audits ([`mod@reference`]).
 //!
 //! Security model: semi-honest parties, no two of which collude. The data parties learn |A|,
-//! |B|, the union size N, the revealed tables and which cells were suppressed; the helper
+//! |B|, the union size N, the revealed tables and which cells were suppressed (primary or
+//! secondary, [`disclosure`]); the helper
 //! learns |A|, |B|, N and the table shapes. See `docs/protocols/study-runner.md`.
 //!
 //! ```
@@ -27,26 +28,34 @@
 //!     .data_party("portal", "127.0.0.1:7102")
 //!     .helper("trustee", "127.0.0.1:7103")
 //!     .table("register", "bureau", "id", IdKind::Text)
-//!     .category("register", "region", &["north", "south"])
+//!     .category("register", "region", &["north", "south", "east"])
 //!     .table("usage", "portal", "id", IdKind::Text)
 //!     .integer("usage", "logins", 0, 100)
 //!     .output("logins", Statistic::Mean, Some("usage.logins"), &["register.region"], 2)
 //!     .build()
 //!     .unwrap();
 //! let register = InputTable::new(&["id", "region"])
-//!     .row(&["a", "north"]).row(&["b", "north"]).row(&["c", "south"]).row(&["d", "south"]);
+//!     .row(&["a", "north"]).row(&["b", "north"]).row(&["c", "south"]).row(&["d", "south"])
+//!     .row(&["e", "east"]).row(&["f", "east"]);
 //! let usage = InputTable::new(&["id", "logins"])
-//!     .row(&["a", "3"]).row(&["b", "4"]).row(&["c", "10"]).row(&["x", "99"]);
+//!     .row(&["a", "3"]).row(&["b", "4"]).row(&["c", "10"]).row(&["e", "6"]).row(&["f", "8"])
+//!     .row(&["x", "99"]);
 //! let tables = samen_study::run_in_process(&study, &[("register", &register), ("usage", &usage)])
 //!     .unwrap();
 //! let t = &tables[0];
-//! assert_eq!(t.get(0, "mean"), Some("3.5"));       // north: a, b
-//! assert_eq!(t.get(1, "suppressed"), Some("true")); // south: only c joins (1 < 2)
-//! assert_eq!(t.to_csv(), "register.region,count,mean,suppressed\nnorth,2,3.5,false\nsouth,,,true\n");
+//! assert_eq!(t.get(1, "suppressed"), Some("primary"));   // south: only c joins (1 < 2)
+//! // The data parties know that 5 rows match: north is hidden too, or 5 − 2 − 2 gives south.
+//! assert_eq!(t.get(0, "suppressed"), Some("secondary"));
+//! assert_eq!(t.get(2, "mean"), Some("7"));                // east: e, f
+//! assert_eq!(
+//!     t.to_csv(),
+//!     "register.region,count,mean,suppressed\nnorth,,,secondary\nsouth,,,primary\neast,2,7,false\n"
+//! );
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod disclosure;
 pub mod engine;
 pub mod input;
 pub mod ledger;

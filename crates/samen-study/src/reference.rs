@@ -1,12 +1,14 @@
 //! Plaintext reference computation of a study (inner join in the clear).
 //!
 //! Evaluates, in the clear, exactly the quantities each statistic declares — same cells, same
-//! suppression rule (`count < min_cell`), same finishing — for tests, audits and simulation. It
+//! primary suppression rule (`count < min_cell`), the same secondary cells
+//! ([`crate::disclosure::protect`]), same finishing — for tests, audits and simulation. It
 //! sees both tables, so it is never part of a real run. Differential-privacy noise is not
 //! added: the reference gives the exact values a noisy output is compared with.
 
 use std::collections::HashMap;
 
+use crate::disclosure;
 use crate::input::{ColumnData, PartyTable};
 use crate::output::OutputTable;
 use crate::spec::{ColumnRef, Study};
@@ -69,15 +71,18 @@ pub fn compute(study: &Study, tables: &[&PartyTable]) -> Vec<OutputTable> {
         }
     };
 
-    let mut out = Vec::new();
+    // Every output's cell sums, then the primary pattern in the clear and the same secondary
+    // cells the engine adds (disclosure::protect), then each statistic's files.
+    let mut all_sums = Vec::new();
+    let mut primary = Vec::new();
     for o in study.outputs() {
         let quantities = statistic::quantities(o, study);
-        let levels = statistic::cell_levels(o, study);
+        let n_cells = statistic::cell_levels(o, study).len();
         let sizes: Vec<usize> =
             o.by.iter()
                 .map(|r| statistic::levels_of(study, r))
                 .collect();
-        let mut sums = vec![vec![0i128; quantities.len()]; levels.len()];
+        let mut sums = vec![vec![0i128; quantities.len()]; n_cells];
         for &pair in &pairs {
             let mut cell = 0usize;
             for (r, n) in o.by.iter().zip(&sizes) {
@@ -90,16 +95,30 @@ pub fn compute(study: &Study, tables: &[&PartyTable]) -> Vec<OutputTable> {
                 *s += q.0.iter().map(|x| atom(x, pair)).product::<i128>();
             }
         }
+        primary.push(
+            sums.iter()
+                .map(|v| {
+                    let count = v.first().copied().unwrap_or(0);
+                    o.min_cell > 0 && count < i128::from(o.min_cell)
+                })
+                .collect::<Vec<bool>>(),
+        );
+        all_sums.push(sums);
+    }
+    let pattern = disclosure::protect(study, &primary);
+    let mut out = Vec::new();
+    for (oi, (o, sums)) in study.outputs().iter().zip(all_sums).enumerate() {
+        let levels = statistic::cell_levels(o, study);
         let cells: Vec<CellValues> = levels
             .into_iter()
             .zip(sums)
-            .map(|(levels, values)| {
-                let count = values.first().copied().unwrap_or(0);
-                let suppressed = o.min_cell > 0 && count < i128::from(o.min_cell);
+            .enumerate()
+            .map(|(ci, (levels, values))| {
+                let suppressed = pattern.get(oi, ci);
                 CellValues {
                     levels,
                     suppressed,
-                    values: if suppressed {
+                    values: if suppressed.is_suppressed() {
                         vec![0; values.len()]
                     } else {
                         values

@@ -8,6 +8,7 @@ use samen_core::mpc::MpcError;
 use samen_core::Role;
 use samen_join::JoinError;
 
+use crate::disclosure::Pattern;
 use crate::engine::{run_data_party, run_helper, EngineError, Phases, Sizes};
 use crate::input::PartyTable;
 use crate::output::OutputTable;
@@ -23,6 +24,8 @@ pub enum PartyResult {
         tables: Vec<OutputTable>,
         /// |A|, |B|, N.
         sizes: Sizes,
+        /// Which cells were suppressed, primary or secondary.
+        pattern: Pattern,
     },
     /// The helper: the sizes it received.
     Helper {
@@ -167,8 +170,12 @@ fn run_party_inner<C: Channel>(
                 }
             };
             let (p, h) = two_channels(channels, &other.name, &helper.name)?;
-            let (tables, sizes) = run_data_party(study, me, table, p, h, phases)?;
-            Ok(PartyResult::Data { tables, sizes })
+            let (tables, sizes, pattern) = run_data_party(study, me, table, p, h, phases)?;
+            Ok(PartyResult::Data {
+                tables,
+                sizes,
+                pattern,
+            })
         }
     }
 }
@@ -180,6 +187,8 @@ pub struct LocalRun {
     pub tables: Vec<OutputTable>,
     /// |A|, |B|, N.
     pub sizes: Sizes,
+    /// Which cells were suppressed, primary or secondary.
+    pub pattern: Pattern,
     /// Per party, its transcript lines (empty unless requested).
     pub transcripts: BTreeMap<String, Vec<String>>,
 }
@@ -261,10 +270,16 @@ pub fn run_in_process(
     let mut errors = Vec::new();
     let mut data = Vec::new();
     let mut sizes = Sizes::default();
+    let mut pattern = Pattern::default();
     for r in results {
         match r {
-            Ok(PartyResult::Data { tables, sizes: s }) => {
+            Ok(PartyResult::Data {
+                tables,
+                sizes: s,
+                pattern: p,
+            }) => {
                 sizes = s;
+                pattern = p;
                 data.push(tables);
             }
             Ok(PartyResult::Helper { .. }) => {}
@@ -289,6 +304,7 @@ pub fn run_in_process(
     Ok(LocalRun {
         tables,
         sizes,
+        pattern,
         transcripts,
     })
 }

@@ -76,7 +76,7 @@ fn every_statistic_and_grouping_matches_plaintext() {
         let csv: String = mpc.iter().map(|t| t.to_csv()).collect();
         assert!(csv.contains(",false\n"));
         if min_cell == 20 {
-            assert!(csv.contains(",true\n"));
+            assert!(csv.contains(",primary\n"));
         }
     }
 }
@@ -117,15 +117,11 @@ fn reference_is_right_on_a_hand_computed_example() {
 }
 
 /// Cells with exactly min_cell − 1, min_cell and min_cell + 1 joined rows (and unjoined rows
-/// that must not count).
+/// that must not count); the known total would give the small cell by subtraction, so one
+/// partner is suppressed as a secondary cell.
 #[test]
 fn suppression_at_the_threshold() {
     let min_cell = 5u64;
-    let text = study_header(-100, 100, -100, 100)
-        + &output("n", "count", None, &["ta.ca"], min_cell)
-        + &output("m", "mean", Some("tb.vb"), &["ta.ca"], min_cell)
-        + &output("v", "variance", Some("ta.va"), &["ta.ca", "tb.cc"], 4);
-    let study = Study::from_toml_str(&text).unwrap();
     let mut ta = InputTable::new(&["id", "ca", "cb", "va"]);
     let mut tb = InputTable::new(&["id", "cc", "cd", "vb"]);
     let mut k = 0;
@@ -161,6 +157,10 @@ fn suppression_at_the_threshold() {
             ]);
         }
     }
+    let text = study_header(-100, 100, -100, 100)
+        + &output("n", "count", None, &["ta.ca"], min_cell)
+        + &output("m", "mean", Some("tb.vb"), &["ta.ca"], min_cell);
+    let study = Study::from_toml_str(&text).unwrap();
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
     let n = &mpc[0];
@@ -169,22 +169,46 @@ fn suppression_at_the_threshold() {
             .map(|i| (n.get(i, "suppressed"), n.get(i, "count")))
             .collect::<Vec<_>>(),
         vec![
-            (Some("true"), None),
-            (Some("false"), Some("5")),
+            (Some("primary"), None),
+            (Some("secondary"), None),
             (Some("false"), Some("6"))
         ]
     );
     assert_eq!(
         n.to_csv(),
-        "ta.ca,count,suppressed\na0,,true\na1,5,false\na2,6,false\n"
+        "ta.ca,count,suppressed\na0,,primary\na1,,secondary\na2,6,false\n"
     );
     let m = &mpc[1];
-    assert!(m.get(0, "suppressed") == Some("true") && m.get(0, "mean").is_none());
-    assert_eq!(m.get(1, "mean"), Some("-14")); // -(0+1+2+3+4)*7/5
-                                               // Two-column table with min_cell 4: (a0, c0) has 4 → shown, (a0, c1) 0 → suppressed.
-    let v = &mpc[2];
+    assert!(m.get(0, "suppressed") == Some("primary") && m.get(0, "mean").is_none());
+    assert!(m.get(1, "suppressed") == Some("secondary") && m.get(1, "mean").is_none());
+    assert_eq!(m.get(2, "mean"), Some("-17.5")); // -(0+1+2+3+4+5)*7/6
+
+    // What First sends Second to open: the 6 comparison bits, then only the quantities of the
+    // shown cells (n: a2's count; m: a2's count and sum), 8 bytes each; never a suppressed
+    // cell's quantities.
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let run = run_in_process(&study, [&a, &b], true).unwrap();
+    assert_eq!(run.pattern.totals(), (2, 2));
+    let opened: Vec<u64> = run.transcripts["alpha"]
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["step"] == "open" && v["peer"] == "beta" && v["direction"] == "sent")
+        .map(|v| v["bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(opened, [6 * 8, 3 * 8]);
+
+    // Two-column table with min_cell 4: (a0, c0) has 4 → shown, (a0, c1) 0 → suppressed; the
+    // three suppressed cells share the known total, so nothing more is hidden.
+    let text = study_header(-100, 100, -100, 100)
+        + &output("v", "variance", Some("ta.va"), &["ta.ca", "tb.cc"], 4);
+    let study = Study::from_toml_str(&text).unwrap();
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    let v = &mpc[0];
     assert!(v.get(0, "suppressed") == Some("false") && v.get(0, "count") == Some("4"));
-    assert_eq!(v.get(1, "suppressed"), Some("true"));
+    assert_eq!(v.get(1, "suppressed"), Some("primary"));
+    assert!(!v.to_csv().contains("secondary"));
 }
 
 #[test]
@@ -214,7 +238,7 @@ fn empty_intersection_and_empty_tables() {
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);
     assert!((0..6).all(|i| mpc[0].get(i, "count") == Some("0")));
-    assert_eq!(mpc[1].get(0, "suppressed"), Some("true"));
+    assert_eq!(mpc[1].get(0, "suppressed"), Some("primary"));
     let (ta, tb) = random_tables(&mut rng, 0, 0, 0, (0, 10), (0, 10));
     let (mpc, plain) = run_both(&study, &ta, &tb);
     assert_eq!(mpc, plain);

@@ -84,7 +84,7 @@ fn noisy_sums_and_suppression_on_noisy_counts() {
         let t = &noisy.tables[0];
         for i in 0..3 {
             match t.get(i, "suppressed") {
-                Some("true") => assert!(t.get(i, "count").is_none()),
+                Some("primary") => assert!(t.get(i, "count").is_none()),
                 Some("false") => {
                     let c: i64 = t.get(i, "count").unwrap().parse().unwrap();
                     assert!(

@@ -24,10 +24,12 @@
 //! 5. **comparison**: for outputs with a privacy budget, each data party adds its own exact
 //!    noise draw to its shares of the quantities (the helper takes no part;
 //!    [`crate::privacy`]); for every cell of an output with `min_cell > 0`, shares of
-//!    `s = [count ≥ min_cell]` (secure comparison), then every quantity of the cell is
-//!    multiplied by `s` (Beaver multiplication).
-//! 6. **open**: the products, the bits `s` and the quantities of unsuppressed outputs are opened;
-//!    each statistic finishes its output from the integers ([`statistic::Definition::finish`]).
+//!    `s = [count ≥ min_cell]` (secure comparison).
+//! 6. **open**: the bits `s` are opened first (the primary pattern); both data parties extend
+//!    it with the same secondary cells ([`crate::disclosure`], a public function of the primary
+//!    pattern and the study); then the quantities of the shown cells, and only those, are
+//!    opened. Each statistic finishes its output from the integers
+//!    ([`statistic::Definition::finish`]), each cell marked `false`, `primary` or `secondary`.
 //! 7. **model**: for each regression, its Gram matrix is never opened: with `min_cell > 0`,
 //!    `n` and every category level's count are compared with `min_cell` and only the AND of
 //!    the bits is opened; a shown model opens `n` and is solved inside MPC, which opens only
@@ -43,6 +45,7 @@ use samen_core::Role;
 use samen_join::{JoinError, JoinProgress};
 use thiserror::Error;
 
+use crate::disclosure::{self, Pattern};
 use crate::input::{PartyTable, MAX_ROWS};
 use crate::output::OutputTable;
 use crate::plan::{Layout, Op, Plan, TableMismatch};
@@ -243,8 +246,9 @@ fn check_table(study: &Study, me: &str, table: &PartyTable) -> Result<Role, Engi
         .ok_or_else(|| EngineError::UnknownParty(me.to_string()))
 }
 
-/// Run a data party: join, matrices, product, suppression, reveal. Returns the revealed tables
-/// and the sizes. `peer` is the channel to the other data party, `helper` to the helper.
+/// Run a data party: join, matrices, product, suppression, reveal. Returns the revealed tables,
+/// the sizes and the suppression pattern. `peer` is the channel to the other data party,
+/// `helper` to the helper.
 pub fn run_data_party(
     study: &Study,
     me: &str,
@@ -252,7 +256,7 @@ pub fn run_data_party(
     peer: &mut dyn Channel,
     helper: &mut dyn Channel,
     phases: &mut Phases,
-) -> Result<(Vec<OutputTable>, Sizes), EngineError> {
+) -> Result<(Vec<OutputTable>, Sizes, Pattern), EngineError> {
     let role = check_table(study, me, table)?;
     // Before sending anything: a single row must not overflow (the full rule needs the
     // intersection size, known after the join).
@@ -316,7 +320,8 @@ pub fn run_data_party(
     let mut shares = vec![0u64; plan.k * plan.l];
     let mut values: Vec<u64> = Vec::new();
     let mut bits: Vec<u64> = Vec::new();
-    let mut products: Vec<u64> = Vec::new();
+    let mut primary: Vec<Vec<bool>> = Vec::new();
+    let mut pattern = Pattern::default();
     let mut opened: Vec<u64> = Vec::new();
     let mut block: Vec<u64> = Vec::new();
     let matrix = plan.rows(role, table)?;
@@ -376,33 +381,24 @@ pub fn run_data_party(
                 }
                 bits = mpc.ge_public(&cmp_in, 0)?;
             }
-            Op::Mul { .. } => {
-                let (mut x, mut y) = (Vec::new(), Vec::new());
-                let (mut at, mut bi) = (0, 0);
-                for slot in &layout.slots {
-                    let q = slot.entries.len();
-                    let cell = values.get(at..at + q).ok_or(EngineError::Layout)?;
-                    at += q;
-                    if slot.min_cell > 0 {
-                        let bit = bits.get(bi).copied().ok_or(EngineError::Layout)?;
-                        bi += 1;
-                        x.extend_from_slice(cell);
-                        y.extend(std::iter::repeat_n(bit, q));
-                    }
-                }
-                products = mpc.mul(&x, &y)?;
+            Op::OpenPattern { .. } => {
+                phases.start("open");
+                let opened_bits = mpc.open(&bits)?;
+                primary = primary_pattern(study, &layout, &opened_bits)?;
             }
             Op::Open { .. } => {
-                phases.start("open");
+                phases.enter("open");
                 if values.is_empty() {
                     values = cell_values(&layout, &shares)?;
                 }
-                let mut to_open = std::mem::take(&mut products);
-                to_open.extend_from_slice(&bits);
+                // The full pattern is a public function of the primary one (both data parties
+                // compute the same); only the shown cells' quantities are opened.
+                pattern = disclosure::protect(study, &primary);
+                let mut to_open = Vec::with_capacity(values.len());
                 let mut at = 0;
                 for slot in &layout.slots {
                     let q = slot.entries.len();
-                    if slot.min_cell == 0 {
+                    if !pattern.get(slot.output, slot.cell).is_suppressed() {
                         to_open
                             .extend_from_slice(values.get(at..at + q).ok_or(EngineError::Layout)?);
                     }
@@ -421,10 +417,10 @@ pub fn run_data_party(
         }
     }
     drop(mpc);
-    let mut tables = finish(study, &layout, &opened)?;
+    let mut tables = finish(study, &layout, &pattern, &opened)?;
     models.apply(study, &mut tables)?;
     phases.finish();
-    Ok((tables, sizes))
+    Ok((tables, sizes, pattern))
 }
 
 /// Each slot's quantities (shares), in slot order, from the product shares.
@@ -496,8 +492,8 @@ pub fn run_helper(
                 phases.enter("comparison");
                 dealer.ge_public(n)?;
             }
-            Op::Mul { n } => dealer.mul(n)?,
-            Op::Open { .. } => phases.start("open"),
+            Op::OpenPattern { .. } => phases.start("open"),
+            Op::Open { .. } => phases.enter("open"),
             Op::ModelCheck { counts, .. } => {
                 phases.enter("model");
                 model::deal_check(&mut dealer, counts)?;
@@ -513,36 +509,68 @@ pub fn run_helper(
     Ok(sizes)
 }
 
-/// Turn the opened vector (products ‖ bits ‖ direct) into each statistic's output.
-fn finish(study: &Study, layout: &Layout, opened: &[u64]) -> Result<Vec<OutputTable>, EngineError> {
+/// The primary pattern from the opened comparison bits (slot order, cells with
+/// `min_cell > 0`): `primary[output][cell]` is true when the cell's count is below its
+/// `min_cell`.
+fn primary_pattern(
+    study: &Study,
+    layout: &Layout,
+    bits: &[u64],
+) -> Result<Vec<Vec<bool>>, EngineError> {
+    let mut primary: Vec<Vec<bool>> = study.outputs().iter().map(|_| Vec::new()).collect();
+    let mut bits = bits.iter();
+    for slot in &layout.slots {
+        let below = if slot.min_cell > 0 {
+            match bits.next() {
+                Some(0) => true,
+                Some(1) => false,
+                Some(_) => return Err(EngineError::BadBit),
+                None => return Err(EngineError::Layout),
+            }
+        } else {
+            false
+        };
+        let cells = primary.get_mut(slot.output).ok_or(EngineError::Layout)?;
+        if cells.len() != slot.cell {
+            return Err(EngineError::Layout);
+        }
+        cells.push(below);
+    }
+    if bits.next().is_some() {
+        return Err(EngineError::Layout);
+    }
+    Ok(primary)
+}
+
+/// Turn the opened quantities of the shown cells (slot order) into each statistic's output.
+fn finish(
+    study: &Study,
+    layout: &Layout,
+    pattern: &Pattern,
+    opened: &[u64],
+) -> Result<Vec<OutputTable>, EngineError> {
     let mut cells: Vec<Vec<CellValues>> = study.outputs().iter().map(|_| Vec::new()).collect();
     let levels: Vec<Vec<Vec<String>>> = study
         .outputs()
         .iter()
         .map(|o| statistic::cell_levels(o, study))
         .collect();
-    let (mut p, mut bit, mut d) = (0usize, layout.n_mul, layout.n_mul + layout.n_cmp);
-    let get = |i: usize| opened.get(i).copied().ok_or(EngineError::Layout);
+    let mut opened = opened.iter();
     for slot in &layout.slots {
         let q = slot.entries.len();
-        let (suppressed, start) = if slot.min_cell > 0 {
-            let s = get(bit)?;
-            bit += 1;
-            let start = p;
-            p += q;
-            match s {
-                0 => (true, start),
-                1 => (false, start),
-                _ => return Err(EngineError::BadBit),
-            }
+        let suppressed = pattern.get(slot.output, slot.cell);
+        let values = if suppressed.is_suppressed() {
+            vec![0; q]
         } else {
-            let start = d;
-            d += q;
-            (false, start)
+            (0..q)
+                .map(|_| {
+                    opened
+                        .next()
+                        .map(|&v| i128::from(v as i64))
+                        .ok_or(EngineError::Layout)
+                })
+                .collect::<Result<Vec<i128>, EngineError>>()?
         };
-        let values = (start..start + q)
-            .map(|i| Ok(i128::from(get(i)? as i64)))
-            .collect::<Result<Vec<i128>, EngineError>>()?;
         let lv = levels
             .get(slot.output)
             .and_then(|l| l.get(slot.cell))
@@ -556,6 +584,9 @@ fn finish(study: &Study, layout: &Layout, opened: &[u64]) -> Result<Vec<OutputTa
                 suppressed,
                 values,
             });
+    }
+    if opened.next().is_some() {
+        return Err(EngineError::Layout);
     }
     Ok(study
         .outputs()

@@ -4,8 +4,8 @@ use crate::spec::Study;
 
 use super::Plan;
 
-/// Where each cell's quantities go after the product: noise, comparison, multiplication by
-/// the suppression bit, opening.
+/// Where each cell's quantities go after the product: noise, comparison, opening (if the cell
+/// is shown).
 #[derive(Clone, Debug)]
 pub struct Slot {
     /// Output index.
@@ -33,10 +33,8 @@ pub struct Layout {
     pub n_noise: usize,
     /// Comparisons (cells with `min_cell > 0`).
     pub n_cmp: usize,
-    /// Multiplications by a suppression bit (quantities of compared cells).
-    pub n_mul: usize,
-    /// Quantities opened directly (cells with `min_cell = 0`).
-    pub n_direct: usize,
+    /// Quantities of all cells (those of the shown cells are opened).
+    pub n_values: usize,
 }
 
 impl Layout {
@@ -48,7 +46,7 @@ impl Layout {
     /// The layout of `plan`.
     pub fn new(study: &Study, plan: &Plan) -> Layout {
         let mut slots = Vec::with_capacity(plan.total_cells());
-        let (mut n_noise, mut n_cmp, mut n_mul, mut n_direct) = (0, 0, 0, 0);
+        let (mut n_noise, mut n_cmp, mut n_values) = (0, 0, 0);
         for (oi, (o, op)) in study.outputs().iter().zip(&plan.outputs).enumerate() {
             if super::is_model(o.statistic) {
                 // suppressed and opened by its own operations (Plan::models)
@@ -64,10 +62,8 @@ impl Layout {
                 }
                 if o.min_cell > 0 {
                     n_cmp += 1;
-                    n_mul += entries.len();
-                } else {
-                    n_direct += entries.len();
                 }
+                n_values += entries.len();
                 slots.push(Slot {
                     output: oi,
                     cell,
@@ -82,8 +78,7 @@ impl Layout {
             slots,
             n_noise,
             n_cmp,
-            n_mul,
-            n_direct,
+            n_values,
         }
     }
 }

@@ -109,15 +109,20 @@ pub enum Op {
         /// Number of comparisons.
         n: usize,
     },
-    /// Multiplication of `n` shared quantities by their cell's suppression bit.
-    Mul {
-        /// Number of products.
+    /// Opening of the `n` comparison bits to both data parties (nothing from the helper): the
+    /// primary suppression pattern, from which both derive the full pattern
+    /// ([`crate::disclosure`]).
+    OpenPattern {
+        /// Number of bits.
         n: usize,
     },
-    /// Opening of `n` shared values to both data parties (nothing from the helper).
+    /// Opening of the quantities of every shown cell to both data parties (nothing from the
+    /// helper). Which cells are shown follows from the pattern, so the number of values opened
+    /// is at most `quantities`, the quantities of all cells; a suppressed cell's quantities
+    /// are never opened.
     Open {
-        /// Number of values.
-        n: usize,
+        /// The quantities of all cells (an upper bound of the values opened).
+        quantities: usize,
     },
     /// The suppression check of a model with `min_cell > 0`: `counts` secure comparisons with
     /// `min_cell` (its [`ModelPlan::counts`]), the AND of the bits, and the opening of that one
@@ -339,12 +344,10 @@ impl Plan {
         }
         if layout.n_cmp > 0 {
             ops.push(Op::Compare { n: layout.n_cmp });
-        }
-        if layout.n_mul > 0 {
-            ops.push(Op::Mul { n: layout.n_mul });
+            ops.push(Op::OpenPattern { n: layout.n_cmp });
         }
         ops.push(Op::Open {
-            n: layout.n_mul + layout.n_cmp + layout.n_direct,
+            quantities: layout.n_values,
         });
         for m in self.models(study) {
             if m.min_cell > 0 {

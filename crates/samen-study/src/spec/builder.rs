@@ -206,6 +206,7 @@ impl StudyBuilder {
             min_cell: Some(min_cell),
             epsilon: None,
             rho: None,
+            allow_exact_overlap: None,
         });
         self
     }
@@ -244,6 +245,16 @@ impl StudyBuilder {
             } else {
                 o.epsilon = b;
             }
+        }
+        self
+    }
+
+    /// Let the output added last (with a privacy budget) through although an exact output
+    /// releases the same or finer cells (`allow_exact_overlap = true`; see
+    /// [`crate::disclosure::exact_overlaps`]).
+    pub fn allow_exact_overlap(mut self) -> Self {
+        if let Some(o) = self.raw.outputs.last_mut() {
+            o.allow_exact_overlap = Some(true);
         }
         self
     }

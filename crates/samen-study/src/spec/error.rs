@@ -73,6 +73,22 @@ pub enum SpecError {
         /// The exponent of the limit: 63, or 62 for a regression (its exact solve).
         limit_bits: u32,
     },
+    /// An exact output releases the same or finer cells than an output with a privacy
+    /// budget, so the noise can be subtracted away.
+    #[error(
+        "study file: output '{noisy}' adds noise (epsilon/rho), but the exact output '{exact}' \
+         releases the same values over the same or finer cells (its 'by' columns include all of \
+         '{noisy}'), so the noise can be subtracted away; group '{noisy}' by columns that no \
+         exact output covers at that level or finer, add noise to '{exact}' as well, drop one \
+         of the two, or set allow_exact_overlap = true on '{noisy}' to release it anyway (a \
+         review lists it as a warning)"
+    )]
+    NoiseCancelled {
+        /// The output with a privacy budget.
+        noisy: String,
+        /// The exact output that cancels its noise.
+        exact: String,
+    },
     /// One data party's matrix would be wider than the transport can carry in one row.
     #[error(
         "the outputs need {width} columns in the matrix of party '{party}', more than the limit \

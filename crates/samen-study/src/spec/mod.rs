@@ -297,6 +297,11 @@ pub struct OutputSpec {
     pub min_cell: u64,
     /// Differential privacy: noise added inside MPC to every integer the output opens.
     pub privacy: Option<Privacy>,
+    /// `allow_exact_overlap = true` on an output with a privacy budget: release it although
+    /// an exact output releases the same or finer cells, which cancels its noise (validation
+    /// refuses such a pair otherwise; [`crate::disclosure::allowed_overlaps`] lists the pairs
+    /// for a review).
+    pub allow_exact_overlap: bool,
 }
 
 /// A validated study.

@@ -96,6 +96,8 @@ pub(super) struct RawOutput {
     pub(super) epsilon: Option<toml::Spanned<RawBudget>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) rho: Option<toml::Spanned<RawBudget>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) allow_exact_overlap: Option<bool>,
 }
 
 /// A privacy budget as written: a TOML number (read back from the file's text, so that `0.1`

@@ -258,6 +258,8 @@ pub(super) fn validate(raw: RawStudyFile, source: &str) -> Result<Study, SpecErr
     };
     // The layout must fit the transport (output width) before anything is sent.
     crate::plan::Plan::new(&study)?;
+    // Noise that an exact output cancels is refused (unless explicitly allowed).
+    crate::disclosure::check_overlaps(&study)?;
     Ok(study)
 }
 
@@ -360,7 +362,14 @@ fn validate_output(
         by,
         min_cell,
         privacy,
+        allow_exact_overlap: o.allow_exact_overlap.unwrap_or(false),
     };
+    if spec.allow_exact_overlap && spec.privacy.is_none() {
+        return Err(oerr(
+            "allow_exact_overlap is for an output with 'epsilon' or 'rho'; this output is exact"
+                .into(),
+        ));
+    }
     crate::statistic::definition(spec.statistic)
         .check(&spec, &|r: &ColumnRef| find_column(tables, r))
         .map_err(oerr)?;

@@ -107,7 +107,7 @@ pub(super) fn cell_file(
         .iter()
         .map(|c| {
             let mut row = c.levels.clone();
-            if c.suppressed {
+            if c.suppressed.is_suppressed() {
                 row.extend(std::iter::repeat_n(String::new(), columns.len() + 1));
             } else {
                 row.push(

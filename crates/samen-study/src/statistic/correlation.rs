@@ -10,6 +10,8 @@
 use crate::output::{fmt_f64, OutputFile, OutputTable};
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, Study};
 
+use crate::disclosure::Suppression;
+
 use super::{check_of_integers, gram, Atom, CellValues, Definition, Quantity};
 
 pub(super) struct Correlation;
@@ -37,6 +39,11 @@ impl Definition for Correlation {
         gram::quantities(&z)
     }
 
+    /// A model releases its fit and `n` (the matched total), not its Gram matrix.
+    fn released(&self, _output: &OutputSpec, _study: &Study) -> Vec<Quantity> {
+        vec![Quantity::count()]
+    }
+
     fn finish(&self, output: &OutputSpec, _study: &Study, cells: &[CellValues]) -> OutputTable {
         let m = output.of.len();
         let mut header = vec!["column".to_string()];
@@ -44,7 +51,8 @@ impl Definition for Correlation {
         header.push("n".into());
         header.push("suppressed".into());
         let cell = cells.first();
-        let suppressed = cell.is_none_or(|c| c.suppressed);
+        let mark = cell.map_or(Suppression::Primary, |c| c.suppressed);
+        let suppressed = mark.is_suppressed();
         let mut notes = Vec::new();
         let (n, r) = match cell.filter(|_| !suppressed) {
             None => (String::new(), vec![vec![None; m]; m]),
@@ -71,7 +79,7 @@ impl Definition for Correlation {
                 let mut fields = vec![c.to_string()];
                 fields.extend(row.iter().map(|v| fmt_f64(*v)));
                 fields.push(n.clone());
-                fields.push(suppressed.to_string());
+                fields.push(mark.to_string());
                 fields
             })
             .collect();

@@ -17,6 +17,7 @@
 //! Adding a statistic is one module with a [`Definition`] and its tests, plus its name in
 //! [`Statistic`] and [`definition`].
 
+use crate::disclosure::Suppression;
 use crate::output::OutputTable;
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, SpecError, Statistic, Study};
 
@@ -93,8 +94,10 @@ impl Quantity {
 pub struct CellValues {
     /// The level of each `by` column.
     pub levels: Vec<String>,
-    /// Whether the cell was suppressed (its count, possibly noisy, was below `min_cell`).
-    pub suppressed: bool,
+    /// Whether the cell is shown, or suppressed as a primary cell (its count, possibly noisy,
+    /// was below `min_cell`) or a secondary cell ([`crate::disclosure`]); written as
+    /// `false`, `primary` or `secondary` in the `suppressed` column.
+    pub suppressed: Suppression,
     /// The quantities in declared order (the count first); all zero when suppressed.
     pub values: Vec<i128>,
 }
@@ -114,6 +117,13 @@ pub trait Definition: Sync {
 
     /// The quantities every cell needs, the count first.
     fn quantities(&self, output: &OutputSpec, study: &Study) -> Vec<Quantity>;
+
+    /// What the output's files release about each cell, as quantities, for disclosure control
+    /// ([`crate::disclosure`]): by default every declared quantity (a cell statistic's printed
+    /// fields give its sums exactly). A model releases only its fit and `n`, the matched total.
+    fn released(&self, output: &OutputSpec, study: &Study) -> Vec<Quantity> {
+        self.quantities(output, study)
+    }
 
     /// Turn the opened cells (declared order, first `by` column outermost) into the output.
     fn finish(&self, output: &OutputSpec, study: &Study, cells: &[CellValues]) -> OutputTable;

@@ -25,6 +25,8 @@ use crate::output::{fmt_f64, OutputFile, OutputTable};
 use crate::spec::{ColumnKind, ColumnRef, OutputSpec, Study};
 use crate::stats::{fit_exact, ols_exact, OlsError, OlsExact, OlsFit};
 
+use crate::disclosure::Suppression;
+
 use super::{gram, Atom, CellValues, Definition, Quantity};
 
 pub(super) struct Regression;
@@ -107,6 +109,11 @@ impl Definition for Regression {
         gram::quantities(&z)
     }
 
+    /// A model releases its fit and `n` (the matched total), not its Gram matrix.
+    fn released(&self, _output: &OutputSpec, _study: &Study) -> Vec<Quantity> {
+        vec![Quantity::count()]
+    }
+
     fn finish(&self, output: &OutputSpec, study: &Study, cells: &[CellValues]) -> OutputTable {
         finish_model(output, study, &outcome_in_the_clear(output, study, cells))
     }
@@ -151,7 +158,7 @@ pub fn level_terms(output: &OutputSpec, study: &Study) -> Vec<Vec<usize>> {
 /// the same rules as the secure phase: suppressed if the count or a level's count is below
 /// `min_cell`; a singular design reported without naming a term, as the secure solve does.
 fn outcome_in_the_clear(output: &OutputSpec, study: &Study, cells: &[CellValues]) -> ModelOutcome {
-    let Some(c) = cells.first().filter(|c| !c.suppressed) else {
+    let Some(c) = cells.first().filter(|c| !c.suppressed.is_suppressed()) else {
         return ModelOutcome::Suppressed;
     };
     let d = terms(output, study).len() + 2;
@@ -190,18 +197,19 @@ pub fn finish_model(output: &OutputSpec, study: &Study, outcome: &ModelOutcome) 
     let mut names = vec!["(intercept)".to_string()];
     names.extend(terms(output, study).into_iter().map(|t| t.0));
     let mut notes = Vec::new();
-    let (suppressed, n, fit): (bool, String, Option<OlsFit>) = match outcome {
-        ModelOutcome::Suppressed => (true, String::new(), None),
+    // A model is suppressed only by its own rule (a level below min_cell): `primary`.
+    let (suppressed, n, fit): (Suppression, String, Option<OlsFit>) = match outcome {
+        ModelOutcome::Suppressed => (Suppression::Primary, String::new(), None),
         ModelOutcome::Shown { n, exact } => {
             match exact
                 .as_ref()
                 .map_err(Clone::clone)
                 .and_then(|e| fit_exact(e).map_err(|e| e.to_string()))
             {
-                Ok(f) => (false, n.to_string(), Some(f)),
+                Ok(f) => (Suppression::Shown, n.to_string(), Some(f)),
                 Err(e) => {
                     notes.push(format!("output '{}': no estimates: {e}", output.name));
-                    (false, n.to_string(), None)
+                    (Suppression::Shown, n.to_string(), None)
                 }
             }
         }

@@ -127,8 +127,7 @@ pub fn noisy(
         }
     }
     let flag = gh.iter().position(|h| h == "suppressed");
-    let unsuppressed =
-        |row: &[String]| flag.and_then(|k| row.get(k)).map(String::as_str) != Some("true");
+    let unsuppressed = |row: &[String]| flag.and_then(|k| row.get(k)).is_none_or(|v| v == "false");
     let mut stats = Vec::new();
     for column in ["count", "sum"] {
         let Some(k) = gh.iter().position(|h| h == column) else {
@@ -191,8 +190,8 @@ mod tests {
 
     #[test]
     fn noise_is_measured_on_cells_neither_side_suppressed() {
-        let want = "p,count,suppressed\nx,100,false\ny,50,false\nz,,true\nw,12,false\n";
-        let got = "p,count,suppressed\nx,102,false\ny,49,false\nz,,true\nw,,true\n";
+        let want = "p,count,suppressed\nx,100,false\ny,50,false\nz,,primary\nw,12,false\n";
+        let got = "p,count,suppressed\nx,102,false\ny,49,false\nz,,primary\nw,,primary\n";
         let s = noisy(got, want, 1, &|c| (c == "count").then_some(1.25)).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!((s[0].cells, s[0].max_abs), (2, 2));

@@ -120,8 +120,11 @@ pub(super) fn check_outputs(
         });
     }
     println!(
-        "{} = suppressed inside MPC: fewer than min_cell matched rows; nothing about the cell but that fact is revealed\n",
-        view::SUPPRESSED
+        "{} = suppressed inside MPC: fewer than min_cell matched rows (primary); {} = suppressed \
+         so that no primary cell follows from the other cells and the known total (secondary); \
+         nothing about either but that fact is revealed\n",
+        view::SUPPRESSED,
+        view::SECONDARY
     );
     Ok(Checked {
         verdicts,
@@ -304,6 +307,16 @@ pub(super) fn print_costs(parties: &[Party]) {
             (a + b).saturating_sub(n)
         );
         println!("  (and nothing about which records are in both)\n");
+    }
+    let suppressed = summaries
+        .iter()
+        .filter_map(|(_, j)| j.as_ref()?.get("suppressed"))
+        .find_map(|s| Some((s.get("primary")?.as_u64()?, s.get("secondary")?.as_u64()?)));
+    if let Some((p, s)) = suppressed {
+        println!(
+            "suppressed cells: {p} primary (below min_cell), {s} secondary (so that no primary \
+             cell follows from the released cells and the known total)\n"
+        );
     }
     println!("time per phase and bytes sent, per party (from each party's run summary)");
     let align: Vec<Align> = (0..header.len())

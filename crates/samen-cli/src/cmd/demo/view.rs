@@ -1,9 +1,14 @@
 //! Terminal rendering of revealed output files, whatever the statistic: aligned columns (text
-//! left, numbers right), numbers rounded for reading, `·` for the values of a suppressed row,
-//! and a cross table for a count over two grouping columns.
+//! left, numbers right), numbers rounded for reading, `·` for the values of a row suppressed
+//! as a primary cell and `∘` as a secondary cell, and a cross table for a count over two
+//! grouping columns.
 
-/// Shown instead of the values of a suppressed row.
+/// Shown instead of the values of a row suppressed as a primary cell (below `min_cell`).
 pub const SUPPRESSED: &str = "·";
+
+/// Shown instead of the values of a row suppressed as a secondary cell (hidden so that no
+/// primary cell can be derived).
+pub const SECONDARY: &str = "∘";
 
 /// Left- or right-aligned column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,14 +106,18 @@ pub fn render(csv_text: &str) -> Result<String, String> {
         .map(|rec| rec.map(|rec| rec.iter().map(str::to_string).collect()))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    // The `suppressed` flag (last column when present) is shown as `·` in the value fields.
+    // The `suppressed` flag (last column when present) is shown as `·` (primary) or `∘`
+    // (secondary) in the value fields.
     let flag = header
         .iter()
         .position(|h| h == "suppressed")
         .filter(|&k| k + 1 == header.len());
-    let is_suppressed = |row: &[String]| {
-        flag.and_then(|k| row.get(k))
-            .is_some_and(|v| v.as_str() == "true")
+    let is_suppressed = |row: &[String]| -> Option<&'static str> {
+        match flag.and_then(|k| row.get(k)).map(String::as_str) {
+            Some("primary") => Some(SUPPRESSED),
+            Some("secondary") => Some(SECONDARY),
+            _ => None,
+        }
     };
     // Text columns (levels, term names) are those with a non-numeric field.
     let text: Vec<bool> = (0..header.len())
@@ -148,8 +157,8 @@ pub fn render(csv_text: &str) -> Result<String, String> {
                     let v = row.get(k).map(String::as_str).unwrap_or("");
                     if text.get(k) == Some(&true) {
                         v.to_string()
-                    } else if supp && v.is_empty() {
-                        SUPPRESSED.to_string()
+                    } else if let (Some(mark), true) = (supp, v.is_empty()) {
+                        mark.to_string()
                     } else {
                         readable(v)
                     }
@@ -164,7 +173,7 @@ pub fn render(csv_text: &str) -> Result<String, String> {
 fn cross_table(
     header: &[String],
     rows: &[Vec<String>],
-    is_suppressed: impl Fn(&[String]) -> bool,
+    is_suppressed: impl Fn(&[String]) -> Option<&'static str>,
 ) -> String {
     let mut row_levels: Vec<&String> = Vec::new();
     let mut col_levels: Vec<&String> = Vec::new();
@@ -196,8 +205,10 @@ fn cross_table(
                     .iter()
                     .find(|r| r.first() == Some(a) && r.get(1) == Some(b));
                 line.push(match cell {
-                    Some(r) if is_suppressed(r) => SUPPRESSED.to_string(),
-                    Some(r) => r.get(2).cloned().unwrap_or_default(),
+                    Some(r) => match is_suppressed(r) {
+                        Some(mark) => mark.to_string(),
+                        None => r.get(2).cloned().unwrap_or_default(),
+                    },
                     None => String::new(),
                 });
             }
@@ -214,20 +225,20 @@ mod tests {
     #[test]
     fn cross_table_with_suppressed_cells() {
         let csv = "register.province,usage.channel,count,suppressed\n\
-                   Groningen,app,120,false\nGroningen,web,,true\n\
-                   Zeeland,app,15,false\nZeeland,web,3000,false\n";
+                   Groningen,app,120,false\nGroningen,web,,primary\n\
+                   Zeeland,app,,secondary\nZeeland,web,3000,false\n";
         let t = render(csv).unwrap();
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].contains("register.province \\ usage.channel"));
         assert!(lines[2].starts_with("  Groningen") && lines[2].ends_with('·'));
-        assert!(lines[3].ends_with("3000"));
+        assert!(lines[3].ends_with("3000") && lines[3].contains('∘'));
         assert_eq!(lines[2].chars().count(), lines[3].chars().count());
     }
 
     #[test]
     fn long_table_rounds_means() {
         let csv = "register.age_band,count,mean,variance,suppressed\n\
-                   18-24,12,3.3333333333333335,2.2222222222222223,false\n75+,,,,true\n";
+                   18-24,12,3.3333333333333335,2.2222222222222223,false\n75+,,,,primary\n";
         let t = render(csv).unwrap();
         assert!(t.contains("3.33") && t.contains("2.22") && !t.contains("3.333"));
         assert!(!t.contains("suppressed"));
@@ -260,7 +271,7 @@ mod tests {
         assert!(t.lines().next().unwrap().ends_with("df_residual"));
         assert!(t.lines().nth(2).unwrap().contains("0.0312"));
 
-        let suppressed = "n,r_squared,adj_r_squared,sigma,df_residual,suppressed\n4,,,,,true\n";
+        let suppressed = "n,r_squared,adj_r_squared,sigma,df_residual,suppressed\n4,,,,,primary\n";
         let t = render(suppressed).unwrap();
         assert!(t.lines().nth(2).unwrap().ends_with('·'));
 
