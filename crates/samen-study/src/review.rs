@@ -183,6 +183,14 @@ pub fn statement(study: &Study, party: &str) -> Result<String, ReviewError> {
             show(rho)
         ));
     }
+    for o in crate::disclosure::allowed_overlaps(study) {
+        line(format!(
+            "  WARNING: exact output '{}' releases the same or finer cells as noisy output '{}', \
+             so its noise protects nothing there (released anyway: '{}' sets \
+             allow_exact_overlap = true).",
+            o.exact, o.noisy, o.noisy
+        ));
+    }
     line(String::new());
 
     line(format!("Join method: {}", study.join().as_str()));
@@ -318,7 +326,8 @@ fn output_lines(o: &OutputSpec, study: &Study) -> Result<Vec<String>, ReviewErro
     } else {
         format!(
             "    min_cell = {}: cells with fewer than {} matched rows are suppressed inside \
-             MPC (only the fact of suppression opens)",
+             MPC (primary), and more cells where needed so that none follows from the other \
+             outputs and the matched total (secondary); the pattern opens, the values do not",
             o.min_cell, o.min_cell
         )
     });

@@ -239,7 +239,7 @@ fn a_level_without_matched_rows_gives_empty_estimates_and_a_note() {
     let text: String = t.rendered().into_iter().map(|f| f.1).collect();
     assert!(!text.contains("NaN") && !text.contains("inf"));
     let checked = &tables[1];
-    assert_eq!(checked.files[1].get(0, "suppressed"), Some("true"));
+    assert_eq!(checked.files[1].get(0, "suppressed"), Some("primary"));
     assert_eq!(checked.files[1].get(0, "n"), None);
     assert!(checked.notes.is_empty());
 }
@@ -267,7 +267,7 @@ fn a_level_below_min_cell_suppresses_the_model() {
             let t = &run(&study, &ta, &tb)[0];
             assert_eq!(
                 t.files[1].get(0, "suppressed"),
-                Some(suppressed.to_string().as_str()),
+                Some(if suppressed { "primary" } else { "false" }),
                 "level a{small} with {k} rows"
             );
             assert_eq!(t.files[0].get(0, "estimate").is_none(), suppressed);
