@@ -56,16 +56,24 @@ pub fn compute(study: &Study, tables: &[&PartyTable]) -> Vec<OutputTable> {
             ColumnData::Integer(_) => None,
         }
     };
+    let integer = |r: &ColumnRef, pair| -> Option<i64> {
+        let (t, row) = locate(r, pair);
+        match t?.columns.get(&r.column)? {
+            ColumnData::Integer(v) => v.get(row).copied(),
+            ColumnData::Category(_) => None,
+        }
+    };
     let atom = |x: &Atom, pair| -> i128 {
         match x {
-            Atom::Value(r) => {
-                let (t, row) = locate(r, pair);
-                match t.and_then(|t| t.columns.get(&r.column)) {
-                    Some(ColumnData::Integer(v)) => v.get(row).map_or(0, |&v| i128::from(v)),
-                    _ => 0,
-                }
-            }
+            Atom::Value(r) => integer(r, pair).map_or(0, i128::from),
             Atom::Level(r, l) => i128::from(category(r, pair) == Some(*l)),
+            Atom::Test(f) => i128::from(
+                match (integer(&f.column, pair), category(&f.column, pair)) {
+                    (Some(v), _) => f.passes_value(v),
+                    (_, Some(l)) => f.passes_level(l),
+                    _ => false,
+                },
+            ),
         }
     };
 
@@ -75,13 +83,17 @@ pub fn compute(study: &Study, tables: &[&PartyTable]) -> Vec<OutputTable> {
         let levels = statistic::cell_levels(o, study);
         let sizes: Vec<usize> =
             o.by.iter()
-                .map(|r| statistic::levels_of(study, r))
+                .map(|r| statistic::by_levels(o, study, r).len())
                 .collect();
         let mut sums = vec![vec![0i128; quantities.len()]; levels.len()];
         for &pair in &pairs {
             let mut cell = 0usize;
             for (r, n) in o.by.iter().zip(&sizes) {
-                cell = cell * n + category(r, pair).unwrap_or(0) as usize;
+                let level = match o.bands.get(r) {
+                    Some(b) => integer(r, pair).map_or(0, |v| b.index(v)),
+                    None => category(r, pair).unwrap_or(0) as usize,
+                };
+                cell = cell * n + level;
             }
             let Some(acc) = sums.get_mut(cell) else {
                 continue;

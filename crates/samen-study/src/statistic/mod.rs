@@ -18,7 +18,7 @@
 //! [`Statistic`] and [`definition`].
 
 use crate::output::OutputTable;
-use crate::spec::{ColumnKind, ColumnRef, OutputSpec, SpecError, Statistic, Study};
+use crate::spec::{ColumnKind, ColumnRef, Filter, OutputSpec, SpecError, Statistic, Study};
 
 mod cells;
 mod correlation;
@@ -36,6 +36,10 @@ pub enum Atom {
     Value(ColumnRef),
     /// 1 if a category column has this level (index into its declared levels), else 0.
     Level(ColumnRef, u32),
+    /// 1 if the row passes a `where` filter on its column, else 0. Every quantity of an output
+    /// with filters carries one per filter ([`quantities`]), so each side's filters become
+    /// part of its per-row factors.
+    Test(Filter),
 }
 
 impl Atom {
@@ -43,6 +47,7 @@ impl Atom {
     pub fn column(&self) -> &ColumnRef {
         match self {
             Atom::Value(c) | Atom::Level(c, _) => c,
+            Atom::Test(f) => &f.column,
         }
     }
 
@@ -51,7 +56,7 @@ impl Atom {
     pub fn max_abs(&self, study: &Study) -> u128 {
         match self {
             Atom::Value(c) => study.column(c).map_or(u128::MAX, ColumnKind::max_abs),
-            Atom::Level(..) => 1,
+            Atom::Level(..) | Atom::Test(_) => 1,
         }
     }
 }
@@ -82,6 +87,7 @@ impl Quantity {
             .map(|a| match a {
                 Atom::Value(c) => c.to_string(),
                 Atom::Level(c, l) => format!("[{c} = level {l}]"),
+                Atom::Test(f) => format!("[{f}]"),
             })
             .collect();
         parts.join("·")
@@ -132,9 +138,15 @@ pub fn definition(statistic: Statistic) -> &'static dyn Definition {
     }
 }
 
-/// The quantities of an output (from its statistic's declaration).
+/// The quantities of an output: its statistic's declaration, each quantity times the 0/1
+/// test of every `where` filter of the output (so a filtered quantity sums over the matched
+/// rows that pass every filter).
 pub fn quantities(output: &OutputSpec, study: &Study) -> Vec<Quantity> {
-    definition(output.statistic).quantities(output, study)
+    let mut qs = definition(output.statistic).quantities(output, study);
+    for q in &mut qs {
+        q.0.extend(output.filters.iter().cloned().map(Atom::Test));
+    }
+    qs
 }
 
 /// The bound on one person's contribution to a quantity: `Π max|atom|` (1 for the count).
@@ -153,16 +165,25 @@ pub fn levels_of(study: &Study, column: &ColumnRef) -> usize {
     }
 }
 
+/// The level names of one `by` column of an output: a category's declared levels, or the
+/// bands of a banded integer column.
+pub fn by_levels(output: &OutputSpec, study: &Study, column: &ColumnRef) -> Vec<String> {
+    if let Some(b) = output.bands.get(column) {
+        return b.levels();
+    }
+    match study.column(column) {
+        Some(ColumnKind::Category { levels }) => levels.clone(),
+        _ => Vec::new(),
+    }
+}
+
 /// The level names of every cell of an output, in declared order (first `by` column
 /// outermost); one cell with no levels without `by` columns.
 pub fn cell_levels(output: &OutputSpec, study: &Study) -> Vec<Vec<String>> {
-    let levels: Vec<&[String]> = output
+    let levels: Vec<Vec<String>> = output
         .by
         .iter()
-        .map(|r| match study.column(r) {
-            Some(ColumnKind::Category { levels }) => levels.as_slice(),
-            _ => &[][..],
-        })
+        .map(|r| by_levels(output, study, r))
         .collect();
     let n: usize = levels.iter().map(|l| l.len().max(1)).product();
     (0..n)

@@ -1,0 +1,229 @@
+//! `where` filters and `by` bands: the joint computation equals the plaintext reference with
+//! both joins, and the reference equals a direct computation on the joined rows.
+// Test code: a failed unwrap, expect or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{study_header, with_join, Rng, JOIN_METHODS};
+use samen_study::input::InputTable;
+use samen_study::reference;
+use samen_study::session::run_in_process;
+use samen_study::spec::Study;
+use samen_study::OutputTable;
+
+fn run_both(
+    study: &Study,
+    ta: &InputTable,
+    tb: &InputTable,
+) -> (Vec<OutputTable>, Vec<OutputTable>) {
+    let a = ta.validate(study, "ta").unwrap();
+    let b = tb.validate(study, "tb").unwrap();
+    let plain = reference::compute(study, &[&a, &b]);
+    let mut tables: Option<Vec<OutputTable>> = None;
+    for method in JOIN_METHODS {
+        let s = Study::from_toml_str(&with_join(study.toml_text(), method)).unwrap();
+        let mpc = run_in_process(&s, [&a, &b], false).unwrap().tables;
+        match &tables {
+            Some(t) => assert_eq!(t, &mpc, "{method} join gives other tables"),
+            None => tables = Some(mpc),
+        }
+    }
+    (tables.unwrap(), plain)
+}
+
+/// An output section with raw `by` and `where` TOML.
+fn out(
+    name: &str,
+    stat: &str,
+    of: Option<&str>,
+    by: &str,
+    filters: &[&str],
+    min_cell: u64,
+) -> String {
+    let of = of.map(|o| format!("of = \"{o}\"\n")).unwrap_or_default();
+    let w: Vec<String> = filters.iter().map(|f| format!("{f:?}")).collect();
+    format!(
+        "\n[[outputs]]\nname = \"{name}\"\nstatistic = \"{stat}\"\n{of}by = [{by}]\nwhere = [{}]\nmin_cell = {min_cell}\n",
+        w.join(", ")
+    )
+}
+
+/// A joined row: (ca, cb, va, cc, cd, vb).
+type Joined = (String, String, i64, String, String, i64);
+
+/// Random tables (First: 140 rows, Second: 110, 90 shared identifiers) and their joined rows.
+fn tables(rng: &mut Rng) -> (InputTable, InputTable, Vec<Joined>) {
+    let mut ta = InputTable::new(&["id", "ca", "cb", "va"]);
+    let mut tb = InputTable::new(&["id", "cc", "cd", "vb"]);
+    let mut rows = Vec::new();
+    let mut b_rows = Vec::new();
+    for i in 0..140 {
+        let (ca, cb, va) = (
+            format!("a{}", rng.below(3)),
+            format!("b{}", rng.below(2)),
+            rng.range(-20, 20),
+        );
+        ta.push(vec![
+            format!("u{i}"),
+            ca.clone(),
+            cb.clone(),
+            va.to_string(),
+        ]);
+        if i < 90 {
+            let (cc, cd, vb) = (
+                format!("c{}", rng.below(2)),
+                format!("d{}", rng.below(3)),
+                rng.range(0, 9),
+            );
+            b_rows.push(vec![
+                format!("u{i}"),
+                cc.clone(),
+                cd.clone(),
+                vb.to_string(),
+            ]);
+            rows.push((ca, cb, va, cc, cd, vb));
+        }
+    }
+    for i in 0..20 {
+        b_rows.push(vec![format!("v{i}"), "c0".into(), "d0".into(), "1".into()]);
+    }
+    for i in (1..b_rows.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        b_rows.swap(i, j);
+    }
+    for r in b_rows {
+        tb.push(r);
+    }
+    (ta, tb, rows)
+}
+
+#[test]
+fn filters_on_either_side_and_both_match_the_reference_and_a_direct_count() {
+    for (seed, min_cell) in [(1u64, 0u64), (2, 4)] {
+        let text = study_header(-20, 20, 0, 9)
+            + &out("fa", "count", None, "\"tb.cd\"", &["ta.va >= 0"], min_cell)
+            + &out(
+                "fb",
+                "mean",
+                Some("ta.va"),
+                "\"ta.ca\"",
+                &["tb.cd in [\"d0\", \"d2\"]"],
+                min_cell,
+            )
+            + &out(
+                "fab",
+                "sum",
+                Some("tb.vb"),
+                "\"ta.cb\", \"tb.cc\"",
+                &["ta.ca not in [\"a1\"]", "tb.vb < 7", "ta.va != 3"],
+                min_cell,
+            )
+            + &out(
+                "fsame",
+                "variance",
+                Some("tb.vb"),
+                "",
+                &["ta.va >= 0", "tb.vb > 2"],
+                min_cell,
+            )
+            + &out("none", "count", None, "\"tb.cd\"", &[], min_cell);
+        let study = Study::from_toml_str(&text).unwrap();
+        let mut rng = Rng::new(0xF117E5 ^ seed);
+        let (ta, tb, rows) = tables(&mut rng);
+        let (mpc, plain) = run_both(&study, &ta, &tb);
+        for (m, p) in mpc.iter().zip(&plain) {
+            assert_eq!(m, p, "output {} differs (seed {seed})", m.name);
+        }
+        // Direct computation on the joined rows.
+        for (i, d) in ["d0", "d1", "d2"].iter().enumerate() {
+            let n = rows.iter().filter(|r| r.4 == *d && r.2 >= 0).count() as u64;
+            let all = rows.iter().filter(|r| r.4 == *d).count() as u64;
+            if n >= min_cell {
+                assert_eq!(mpc[0].get(i, "count"), Some(n.to_string().as_str()));
+            }
+            if all >= min_cell {
+                assert_eq!(mpc[4].get(i, "count"), Some(all.to_string().as_str()));
+            }
+        }
+        let mut cell = 0;
+        for b in ["b0", "b1"] {
+            for c in ["c0", "c1"] {
+                let sel: Vec<&Joined> = rows
+                    .iter()
+                    .filter(|r| r.1 == b && r.3 == c && r.0 != "a1" && r.5 <= 6 && r.2 != 3)
+                    .collect();
+                if sel.len() as u64 >= min_cell {
+                    let sum: i64 = sel.iter().map(|r| r.5).sum();
+                    assert_eq!(
+                        mpc[2].get(cell, "count"),
+                        Some(sel.len().to_string().as_str())
+                    );
+                    assert_eq!(mpc[2].get(cell, "sum"), Some(sum.to_string().as_str()));
+                }
+                cell += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn bands_group_values_at_their_edges() {
+    // ta.va in [-20, 20]: breaks 0 and 10 give (-inf,0), [0,10), [10,inf); tb.vb in [0, 9]:
+    // breaks 0, 5 give [0,5), [5,inf) (no band below the declared minimum).
+    let text = study_header(-20, 20, 0, 9)
+        + &out(
+            "band_a",
+            "count",
+            None,
+            "{ column = \"ta.va\", breaks = [0, 10] }",
+            &[],
+            0,
+        )
+        + &out(
+            "band_ab",
+            "mean",
+            Some("ta.va"),
+            "\"ta.ca\", { column = \"tb.vb\", breaks = [0, 5] }",
+            &["tb.vb != 9"],
+            0,
+        );
+    let study = Study::from_toml_str(&text).unwrap();
+    // Values exactly at the edges.
+    let mut ta = InputTable::new(&["id", "ca", "cb", "va"]);
+    let mut tb = InputTable::new(&["id", "cc", "cd", "vb"]);
+    let va = [-20, -1, 0, 9, 10, 20, 0, 5];
+    let vb = [0, 4, 5, 9, 0, 4, 5, 9];
+    for (i, (a, b)) in va.iter().zip(vb).enumerate() {
+        ta.push(vec![
+            format!("p{i}"),
+            format!("a{}", i % 3),
+            "b0".into(),
+            a.to_string(),
+        ]);
+        tb.push(vec![
+            format!("p{i}"),
+            "c0".into(),
+            "d0".into(),
+            b.to_string(),
+        ]);
+    }
+    ta.push(vec!["lonely".into(), "a0".into(), "b0".into(), "0".into()]);
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    assert_eq!(
+        mpc[0].to_csv(),
+        "ta.va,count,suppressed\n\"(-inf,0)\",2,false\n\"[0,10)\",4,false\n\"[10,inf)\",2,false\n"
+    );
+    let file = mpc[1].main().unwrap();
+    let bands: Vec<&str> = file.rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(
+        bands,
+        ["[0,5)", "[5,inf)", "[0,5)", "[5,inf)", "[0,5)", "[5,inf)"]
+    );
+    // a0: rows 0, 3, 6 → (va, vb) = (-20, 0), (9, 9: filtered out), (0, 5).
+    assert_eq!(mpc[1].get(0, "count"), Some("1"));
+    assert_eq!(mpc[1].get(0, "mean"), Some("-20"));
+    assert_eq!(mpc[1].get(1, "count"), Some("1"));
+    assert_eq!(mpc[1].get(1, "mean"), Some("0"));
+}
