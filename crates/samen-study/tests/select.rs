@@ -52,12 +52,17 @@ fn out(
 /// A joined row: (ca, cb, va, cc, cd, vb).
 type Joined = (String, String, i64, String, String, i64);
 
-/// Random tables (First: 140 rows, Second: 110, 90 shared identifiers) and their joined rows.
-fn tables(rng: &mut Rng) -> (InputTable, InputTable, Vec<Joined>) {
+/// First's own row: (ca, cb, va).
+type Own = (String, String, i64);
+
+/// Random tables (First: 140 rows, Second: 110, 90 shared identifiers), their joined rows and
+/// First's rows.
+fn tables(rng: &mut Rng) -> (InputTable, InputTable, Vec<Joined>, Vec<Own>) {
     let mut ta = InputTable::new(&["id", "ca", "cb", "va"]);
     let mut tb = InputTable::new(&["id", "cc", "cd", "vb"]);
     let mut rows = Vec::new();
     let mut b_rows = Vec::new();
+    let mut own = Vec::new();
     for i in 0..140 {
         let (ca, cb, va) = (
             format!("a{}", rng.below(3)),
@@ -70,6 +75,7 @@ fn tables(rng: &mut Rng) -> (InputTable, InputTable, Vec<Joined>) {
             cb.clone(),
             va.to_string(),
         ]);
+        own.push((ca.clone(), cb.clone(), va));
         if i < 90 {
             let (cc, cd, vb) = (
                 format!("c{}", rng.below(2)),
@@ -95,7 +101,7 @@ fn tables(rng: &mut Rng) -> (InputTable, InputTable, Vec<Joined>) {
     for r in b_rows {
         tb.push(r);
     }
-    (ta, tb, rows)
+    (ta, tb, rows, own)
 }
 
 #[test]
@@ -130,7 +136,7 @@ fn filters_on_either_side_and_both_match_the_reference_and_a_direct_count() {
             + &out("none", "count", None, "\"tb.cd\"", &[], min_cell);
         let study = Study::from_toml_str(&text).unwrap();
         let mut rng = Rng::new(0xF117E5 ^ seed);
-        let (ta, tb, rows) = tables(&mut rng);
+        let (ta, tb, rows, _) = tables(&mut rng);
         let (mpc, plain) = run_both(&study, &ta, &tb);
         for (m, p) in mpc.iter().zip(&plain) {
             assert_eq!(m, p, "output {} differs (seed {seed})", m.name);
@@ -226,4 +232,70 @@ fn bands_group_values_at_their_edges() {
     assert_eq!(mpc[1].get(0, "mean"), Some("-20"));
     assert_eq!(mpc[1].get(1, "count"), Some("1"));
     assert_eq!(mpc[1].get(1, "mean"), Some("0"));
+}
+
+#[test]
+fn rates_over_either_table_match_the_reference_and_a_direct_computation() {
+    for (seed, min_cell) in [(3u64, 0u64), (4, 5)] {
+        let text = study_header(-20, 20, 0, 9)
+            + &out("ra", "rate", None, "\"ta.ca\", \"ta.cb\"", &[], min_cell)
+            + &out(
+                "rab",
+                "rate",
+                None,
+                "\"ta.ca\"",
+                &["ta.va >= 0", "tb.cd in [\"d1\", \"d2\"]"],
+                min_cell,
+            )
+            + &out(
+                "rb",
+                "rate",
+                None,
+                "{ column = \"tb.vb\", breaks = [3, 6] }",
+                &["tb.cc in [\"c0\"]"],
+                min_cell,
+            )
+            + &out("n", "count", None, "\"ta.ca\"", &[], min_cell);
+        let study = Study::from_toml_str(&text).unwrap();
+        let mut rng = Rng::new(0x4A7E ^ seed);
+        let (ta, tb, rows, own) = tables(&mut rng);
+        let (mpc, plain) = run_both(&study, &ta, &tb);
+        for (m, p) in mpc.iter().zip(&plain) {
+            assert_eq!(m, p, "output {} differs (seed {seed})", m.name);
+        }
+        assert_eq!(
+            mpc[0].main().unwrap().header,
+            ["ta.ca", "ta.cb", "rows", "matched", "rate", "suppressed"]
+        );
+        // Direct: First's own rows per (ca, cb) and the matched ones.
+        let mut cell = 0;
+        for ca in ["a0", "a1", "a2"] {
+            for cb in ["b0", "b1"] {
+                let r = own.iter().filter(|x| x.0 == ca && x.1 == cb).count() as u64;
+                let m = rows.iter().filter(|x| x.0 == ca && x.1 == cb).count() as u64;
+                if m >= min_cell {
+                    assert_eq!(mpc[0].get(cell, "rows"), Some(r.to_string().as_str()));
+                    assert_eq!(mpc[0].get(cell, "matched"), Some(m.to_string().as_str()));
+                    let rate: f64 = mpc[0].get(cell, "rate").unwrap().parse().unwrap();
+                    assert_eq!(rate, m as f64 / r as f64);
+                } else {
+                    assert_eq!(mpc[0].get(cell, "suppressed"), Some("true"));
+                    assert_eq!(mpc[0].get(cell, "rows"), None);
+                }
+                cell += 1;
+            }
+        }
+        // With filters on both sides: rows counts First's rows with va >= 0 only.
+        for (i, ca) in ["a0", "a1", "a2"].iter().enumerate() {
+            let r = own.iter().filter(|x| x.0 == *ca && x.2 >= 0).count() as u64;
+            let m = rows
+                .iter()
+                .filter(|x| x.0 == *ca && x.2 >= 0 && x.4 != "d0")
+                .count() as u64;
+            if m >= min_cell {
+                assert_eq!(mpc[1].get(i, "rows"), Some(r.to_string().as_str()));
+                assert_eq!(mpc[1].get(i, "matched"), Some(m.to_string().as_str()));
+            }
+        }
+    }
 }

@@ -39,12 +39,16 @@ impl<'t> MatrixRows<'t> {
         }
         for (r, row) in out.chunks_exact_mut(self.width).enumerate() {
             row.fill(0);
-            let Some(&i) = row_at.get(start + r) else {
+            let own = row_at.get(start + r).copied().filter(|&i| i != u32::MAX);
+            let Some(i) = own else {
+                // No own row here: only the factors that count every union position are 1.
+                for p in &self.prepared {
+                    for &f in &p.everywhere {
+                        *row.get_mut(p.offset + f).ok_or(TableMismatch::Layout)? = 1;
+                    }
+                }
                 continue;
             };
-            if i == u32::MAX {
-                continue;
-            }
             let i = i as usize;
             if i >= self.rows {
                 return Err(TableMismatch::RowOutOfRange {
@@ -123,6 +127,7 @@ enum PreparedAtom<'t> {
     Level(&'t [u32], u32),
     TestValue(&'t [i64], Filter),
     TestLevel(&'t [u32], Filter),
+    One,
 }
 
 impl PreparedAtom<'_> {
@@ -133,6 +138,7 @@ impl PreparedAtom<'_> {
             PreparedAtom::Level(v, l) => v.get(i).map(|x| u64::from(x == l)),
             PreparedAtom::TestValue(v, f) => v.get(i).map(|&x| u64::from(f.passes_value(x))),
             PreparedAtom::TestLevel(v, f) => v.get(i).map(|&x| u64::from(f.passes_level(x))),
+            PreparedAtom::One => Some(1),
         }
         .ok_or(TableMismatch::Layout)
     }
@@ -177,6 +183,8 @@ impl Category<'_> {
 struct Prepared<'t> {
     cats: Vec<Category<'t>>,
     factors: Vec<Vec<PreparedAtom<'t>>>,
+    /// Factors that are 1 at every union position (a block without grouping columns).
+    everywhere: Vec<usize>,
     offset: usize,
 }
 
@@ -238,13 +246,26 @@ fn prepare<'t>(
                                 None => Err(missing(&f.column)),
                             },
                             Atom::Level(r, l) => Ok(PreparedAtom::Level(category(r)?, *l)),
+                            Atom::Union(_) => Ok(PreparedAtom::One),
                         })
                         .collect::<Result<Vec<_>, TableMismatch>>()
                 })
                 .collect::<Result<Vec<_>, TableMismatch>>()?;
+            // Factors that are 1 at every union position, also where this side has no row.
+            let everywhere: Vec<usize> = b
+                .factors
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| matches!(f.as_slice(), [Atom::Union(_)]))
+                .map(|(i, _)| i)
+                .collect();
+            if !everywhere.is_empty() && !cats.is_empty() {
+                return Err(TableMismatch::Layout);
+            }
             Ok(Prepared {
                 cats,
                 factors,
+                everywhere,
                 offset: b.offset,
             })
         })

@@ -193,6 +193,9 @@ pub enum Statistic {
     Correlation,
     /// Ordinary least squares regression of a response on predictors, with an intercept.
     Regression,
+    /// Per cell of one table's columns: that table's own row count, the matched count and
+    /// their ratio (a left-join statistic; the own counts of published cells are released).
+    Rate,
 }
 
 impl Statistic {

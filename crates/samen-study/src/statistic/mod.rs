@@ -24,6 +24,7 @@ mod cells;
 mod correlation;
 mod covariance;
 mod gram;
+mod rate;
 mod regression;
 
 pub use cells::mean_and_variance;
@@ -40,6 +41,11 @@ pub enum Atom {
     /// with filters carries one per filter ([`quantities`]), so each side's filters become
     /// part of its per-row factors.
     Test(Filter),
+    /// 1 at every position of the union, whether or not the side holding this table has a row
+    /// there (the column names that table's id column, so the atom lands on its side). A
+    /// quantity with it sums the other side's factor over all of the other side's rows, matched
+    /// or not: the own row count of a `rate` output. It carries no filter of this table.
+    Union(ColumnRef),
 }
 
 impl Atom {
@@ -48,6 +54,7 @@ impl Atom {
         match self {
             Atom::Value(c) | Atom::Level(c, _) => c,
             Atom::Test(f) => &f.column,
+            Atom::Union(c) => c,
         }
     }
 
@@ -56,7 +63,7 @@ impl Atom {
     pub fn max_abs(&self, study: &Study) -> u128 {
         match self {
             Atom::Value(c) => study.column(c).map_or(u128::MAX, ColumnKind::max_abs),
-            Atom::Level(..) | Atom::Test(_) => 1,
+            Atom::Level(..) | Atom::Test(_) | Atom::Union(_) => 1,
         }
     }
 }
@@ -88,6 +95,7 @@ impl Quantity {
                 Atom::Value(c) => c.to_string(),
                 Atom::Level(c, l) => format!("[{c} = level {l}]"),
                 Atom::Test(f) => format!("[{f}]"),
+                Atom::Union(c) => format!("[every position, {}]", c.table),
             })
             .collect();
         parts.join("·")
@@ -135,6 +143,7 @@ pub fn definition(statistic: Statistic) -> &'static dyn Definition {
         Statistic::Covariance => &covariance::COVARIANCE,
         Statistic::Correlation => &correlation::CORRELATION,
         Statistic::Regression => &regression::REGRESSION,
+        Statistic::Rate => &rate::RATE,
     }
 }
 
@@ -144,7 +153,23 @@ pub fn definition(statistic: Statistic) -> &'static dyn Definition {
 pub fn quantities(output: &OutputSpec, study: &Study) -> Vec<Quantity> {
     let mut qs = definition(output.statistic).quantities(output, study);
     for q in &mut qs {
-        q.0.extend(output.filters.iter().cloned().map(Atom::Test));
+        // A sum over all rows of one side (a `Union` atom on the other) cannot test the other
+        // side's columns: it carries only the filters of its own side.
+        let union: Vec<String> =
+            q.0.iter()
+                .filter_map(|a| match a {
+                    Atom::Union(c) => Some(c.table.clone()),
+                    _ => None,
+                })
+                .collect();
+        q.0.extend(
+            output
+                .filters
+                .iter()
+                .filter(|f| !union.contains(&f.column.table))
+                .cloned()
+                .map(Atom::Test),
+        );
     }
     qs
 }
