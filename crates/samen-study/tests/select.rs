@@ -299,3 +299,133 @@ fn rates_over_either_table_match_the_reference_and_a_direct_computation() {
         }
     }
 }
+
+/// A bad declaration: statistic, `of`, `by`, `where`, and what the message must say.
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
+
+/// Each bad `where`, band or rate declaration is refused with a message naming the output and
+/// what to fix.
+#[test]
+fn bad_filters_bands_and_rates_are_refused_naming_the_output() {
+    let head = study_header(-20, 20, 0, 9);
+    let cases: [Case; 14] = [
+        (
+            "count",
+            None,
+            "\"ta.ca\"",
+            &["ta.nope >= 1"],
+            "'ta.nope' is not declared",
+        ),
+        (
+            "count",
+            None,
+            "\"ta.ca\"",
+            &["ta.ca in [\"a9\"]"],
+            "'a9' is not a declared level",
+        ),
+        (
+            "count",
+            None,
+            "\"ta.ca\"",
+            &["tb.cd not in [\"x\"]"],
+            "'x' is not a declared level",
+        ),
+        (
+            "count",
+            None,
+            "\"ta.ca\"",
+            &["ta.ca >= 1"],
+            "category column",
+        ),
+        (
+            "count",
+            None,
+            "\"ta.ca\"",
+            &["ta.va in [\"a0\"]"],
+            "integer column",
+        ),
+        (
+            "count",
+            None,
+            "\"ta.ca\"",
+            &["ta.va >= many"],
+            "not an integer",
+        ),
+        ("count", None, "\"ta.ca\"", &["ta.va ~ 1"], "one of =, !="),
+        (
+            "count",
+            None,
+            "{ column = \"ta.va\", breaks = [0, 0] }",
+            &[],
+            "strictly increasing",
+        ),
+        (
+            "count",
+            None,
+            "{ column = \"ta.va\", breaks = [5, 1] }",
+            &[],
+            "strictly increasing",
+        ),
+        (
+            "count",
+            None,
+            "{ column = \"ta.ca\", breaks = [1] }",
+            &[],
+            "category column",
+        ),
+        ("count", None, "\"ta.va\"", &[], "group it in bands"),
+        ("rate", None, "", &[], "needs 1 or 2 'by' columns"),
+        ("rate", None, "\"ta.ca\", \"tb.cc\"", &[], "from one table"),
+        ("rate", Some("ta.va"), "\"ta.ca\"", &[], "takes no 'of'"),
+    ];
+    for (stat, of, by, filters, want) in cases {
+        let text = head.clone() + &out("culprit", stat, of, by, filters, 5);
+        let e = match Study::from_toml_str(&text) {
+            Ok(_) => panic!("accepted: {stat} by [{by}] where {filters:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("output 'culprit'"), "{e}");
+        assert!(e.contains(want), "{want}: {e}");
+    }
+    // Unknown keys in a band are refused too.
+    let text = head
+        + &out(
+            "b",
+            "count",
+            None,
+            "{ column = \"ta.va\", breaks = [1], open = true }",
+            &[],
+            5,
+        );
+    assert!(Study::from_toml_str(&text).is_err());
+}
+
+/// A rate with a privacy budget runs, and noise leaves the suppression rule in force.
+#[test]
+fn a_noisy_rate_runs_and_suppresses_small_cells() {
+    let text = study_header(-20, 20, 0, 9)
+        + &out("r", "rate", None, "\"ta.ca\", \"ta.cb\"", &[], 12)
+        + "epsilon = 1\n";
+    let study = Study::from_toml_str(&text).unwrap();
+    let (ta, tb, _, _) = tables(&mut Rng::new(99));
+    let a = ta.validate(&study, "ta").unwrap();
+    let b = tb.validate(&study, "tb").unwrap();
+    let t = run_in_process(&study, [&a, &b], false).unwrap().tables;
+    let file = t[0].main().unwrap();
+    assert_eq!(file.rows.len(), 6);
+    for row in &file.rows {
+        if row[5] == "false" {
+            let rows: i64 = row[2].parse().unwrap();
+            let matched: i64 = row[3].parse().unwrap();
+            assert!(rows >= 12 && matched >= 12, "{row:?}");
+        } else {
+            assert_eq!(&row[2..5], ["", "", ""]);
+        }
+    }
+}
