@@ -150,6 +150,9 @@ pub struct RunSummary {
     pub notes: Vec<String>,
     /// The differential-privacy budget of each output that has one, and the run's totals.
     pub privacy: PrivacyBudget,
+    /// The population of each output with `where` filters: (output, its filters in canonical
+    /// form joined with ` and `).
+    pub populations: Vec<(String, String)>,
 }
 
 /// The privacy budgets of a study's outputs, their noise and accuracy, and the run's totals
@@ -275,6 +278,9 @@ impl RunSummary {
         for n in &self.notes {
             s.push_str(&format!("  note: {n}\n"));
         }
+        for (o, filters) in &self.populations {
+            s.push_str(&format!("  output {o}: only rows where {filters}\n"));
+        }
         for l in self.privacy.lines() {
             s.push_str(&format!("  {l}\n"));
         }
@@ -294,6 +300,7 @@ impl RunSummary {
             "peak_rss_bytes": self.peak_rss_bytes,
             "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
             "notes": self.notes,
+            "populations": self.populations.iter().map(|(o, f)| serde_json::json!({"output": o, "where": f})).collect::<Vec<_>>(),
             "privacy": self.privacy.to_json(),
         })
     }
@@ -620,6 +627,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         outputs,
         notes,
         privacy: PrivacyBudget::of(&study),
+        populations: study
+            .outputs()
+            .iter()
+            .filter(|o| !o.filters.is_empty())
+            .map(|o| {
+                (
+                    o.name.clone(),
+                    samen_study::spec::describe_filters(&o.filters),
+                )
+            })
+            .collect(),
     };
     let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
     write_atomic(&summary_file, json.as_bytes())?;

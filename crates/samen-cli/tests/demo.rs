@@ -110,6 +110,18 @@ fn demo_tables_match_the_plaintext_computation() {
         bands.starts_with("register.income,count,suppressed\n\"[0,20000)\","),
         "{bands}"
     );
+    // The summary says which population a filtered output counts.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(keep.path().join("out/bureau/bureau-summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary["populations"],
+        serde_json::json!([{
+            "output": "active_users_by_income_band",
+            "where": "register.age_band in [\"18-24\", \"25-44\", \"45-64\"] and usage.logins >= 5"
+        }])
+    );
     // At this size the rare channel is suppressed somewhere, and the table shows it.
     assert!(stdout.contains('·'), "no suppressed cell shown:\n{stdout}");
 
