@@ -95,7 +95,7 @@ impl Quantity {
                 Atom::Value(c) => c.to_string(),
                 Atom::Level(c, l) => format!("[{c} = level {l}]"),
                 Atom::Test(f) => format!("[{f}]"),
-                Atom::Union(c) => format!("[every position, {}]", c.table),
+                Atom::Union(c) => format!("[any row, with or without one of {}]", c.table),
             })
             .collect();
         parts.join("·")
