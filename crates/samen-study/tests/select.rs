@@ -429,3 +429,43 @@ fn a_noisy_rate_runs_and_suppresses_small_cells() {
         }
     }
 }
+
+/// A hand-computed rate: the CSV text, a cell with no matches, a filter on the other side.
+#[test]
+fn rate_on_a_hand_computed_example() {
+    let text = study_header(-20, 20, 0, 9)
+        + &out("r", "rate", None, "\"ta.ca\"", &[], 0)
+        + &out(
+            "rf",
+            "rate",
+            None,
+            "\"ta.ca\"",
+            &["tb.vb >= 5", "ta.va != 7"],
+            0,
+        );
+    let study = Study::from_toml_str(&text).unwrap();
+    let ta = InputTable::new(&["id", "ca", "cb", "va"])
+        .row(&["p", "a0", "b0", "1"])
+        .row(&["q", "a0", "b0", "7"])
+        .row(&["r", "a0", "b1", "2"])
+        .row(&["s", "a0", "b1", "3"])
+        .row(&["t", "a1", "b0", "4"]);
+    let tb = InputTable::new(&["id", "cc", "cd", "vb"])
+        .row(&["q", "c0", "d0", "5"])
+        .row(&["p", "c0", "d0", "9"])
+        .row(&["r", "c1", "d2", "2"])
+        .row(&["z", "c1", "d2", "8"]);
+    let (mpc, plain) = run_both(&study, &ta, &tb);
+    assert_eq!(mpc, plain);
+    // a0: 4 rows, 3 matched (p, q, r); a1: 1 row, none matched; a2: no rows.
+    assert_eq!(
+        mpc[0].to_csv(),
+        "ta.ca,rows,matched,rate,suppressed\na0,4,3,0.75,false\na1,1,0,0,false\na2,0,0,,false\n"
+    );
+    // Filters: rows counts First's rows with va != 7 (p, r, s in a0; t in a1); matched also
+    // needs vb >= 5 (p only: q has va = 7, r has vb = 2).
+    assert_eq!(
+        mpc[1].to_csv(),
+        "ta.ca,rows,matched,rate,suppressed\na0,3,1,0.3333333333333333,false\na1,1,0,0,false\na2,0,0,,false\n"
+    );
+}
