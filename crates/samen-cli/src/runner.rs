@@ -179,6 +179,9 @@ pub struct RunSummary {
     /// Suppressed cells per output (data parties; empty at the helper): `(output, primary,
     /// secondary)`.
     pub suppressed: Vec<(String, usize, usize)>,
+    /// The population of each output with `where` filters: (output, its filters in canonical
+    /// form joined with ` and `).
+    pub populations: Vec<(String, String)>,
 }
 
 /// The privacy budgets of a study's outputs, their noise and accuracy, and the run's totals
@@ -304,6 +307,9 @@ impl RunSummary {
         for n in &self.notes {
             s.push_str(&format!("  note: {n}\n"));
         }
+        for (o, filters) in &self.populations {
+            s.push_str(&format!("  output {o}: only rows where {filters}\n"));
+        }
         for l in self.privacy.lines() {
             s.push_str(&format!("  {l}\n"));
         }
@@ -345,6 +351,7 @@ impl RunSummary {
             "peak_rss_bytes": self.peak_rss_bytes,
             "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
             "notes": self.notes,
+            "populations": self.populations.iter().map(|(o, f)| serde_json::json!({"output": o, "where": f})).collect::<Vec<_>>(),
             "privacy": self.privacy.to_json(),
             "suppressed": {
                 "primary": self.suppressed_totals().0,
@@ -741,6 +748,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         notes,
         privacy: PrivacyBudget::of(&study),
         suppressed,
+        populations: study
+            .outputs()
+            .iter()
+            .filter(|o| !o.filters.is_empty())
+            .map(|o| {
+                (
+                    o.name.clone(),
+                    samen_study::spec::describe_filters(&o.filters),
+                )
+            })
+            .collect(),
     };
     let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
     write_atomic(&summary_file, json.as_bytes())?;

@@ -84,11 +84,44 @@ fn demo_tables_match_the_plaintext_computation() {
         "regression_logins",
         "regression_logins.glance",
         "correlation_income_logins",
+        "usage_rate_by_province_household",
+        "active_users_by_income_band",
     ] {
         assert!(keep.path().join(format!("out/bureau/{name}.csv")).exists());
         assert!(keep.path().join(format!("out/portal/{name}.csv")).exists());
         assert!(!keep.path().join(format!("out/trustee/{name}.csv")).exists());
     }
+    // The headline table: every province × household type with its residents, users and share.
+    let rate = std::fs::read_to_string(
+        keep.path()
+            .join("out/bureau/usage_rate_by_province_household.csv"),
+    )
+    .unwrap();
+    assert!(
+        rate.starts_with("register.province,register.household,rows,matched,rate,suppressed\n"),
+        "{rate}"
+    );
+    let bands = std::fs::read_to_string(
+        keep.path()
+            .join("out/portal/active_users_by_income_band.csv"),
+    )
+    .unwrap();
+    assert!(
+        bands.starts_with("register.income,count,suppressed\n\"[0,20000)\","),
+        "{bands}"
+    );
+    // The summary says which population a filtered output counts.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(keep.path().join("out/bureau/bureau-summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary["populations"],
+        serde_json::json!([{
+            "output": "active_users_by_income_band",
+            "where": "register.age_band in [\"18-24\", \"25-44\", \"45-64\"] and usage.logins >= 5"
+        }])
+    );
     // At this size the rare channel is suppressed somewhere, and the table shows it.
     assert!(stdout.contains('·'), "no suppressed cell shown:\n{stdout}");
 

@@ -58,16 +58,25 @@ pub fn compute(study: &Study, tables: &[&PartyTable]) -> Vec<OutputTable> {
             ColumnData::Integer(_) => None,
         }
     };
+    let integer = |r: &ColumnRef, pair| -> Option<i64> {
+        let (t, row) = locate(r, pair);
+        match t?.columns.get(&r.column)? {
+            ColumnData::Integer(v) => v.get(row).copied(),
+            ColumnData::Category(_) => None,
+        }
+    };
     let atom = |x: &Atom, pair| -> i128 {
         match x {
-            Atom::Value(r) => {
-                let (t, row) = locate(r, pair);
-                match t.and_then(|t| t.columns.get(&r.column)) {
-                    Some(ColumnData::Integer(v)) => v.get(row).map_or(0, |&v| i128::from(v)),
-                    _ => 0,
-                }
-            }
+            Atom::Value(r) => integer(r, pair).map_or(0, i128::from),
             Atom::Level(r, l) => i128::from(category(r, pair) == Some(*l)),
+            Atom::Union(_) => 1,
+            Atom::Test(f) => i128::from(
+                match (integer(&f.column, pair), category(&f.column, pair)) {
+                    (Some(v), _) => f.passes_value(v),
+                    (_, Some(l)) => f.passes_level(l),
+                    _ => false,
+                },
+            ),
         }
     };
 
@@ -80,19 +89,41 @@ pub fn compute(study: &Study, tables: &[&PartyTable]) -> Vec<OutputTable> {
         let n_cells = statistic::cell_levels(o, study).len();
         let sizes: Vec<usize> =
             o.by.iter()
-                .map(|r| statistic::levels_of(study, r))
+                .map(|r| statistic::by_levels(o, study, r).len())
                 .collect();
         let mut sums = vec![vec![0i128; quantities.len()]; n_cells];
-        for &pair in &pairs {
-            let mut cell = 0usize;
-            for (r, n) in o.by.iter().zip(&sizes) {
-                cell = cell * n + category(r, pair).unwrap_or(0) as usize;
-            }
-            let Some(acc) = sums.get_mut(cell) else {
-                continue;
-            };
-            for (s, q) in acc.iter_mut().zip(&quantities) {
-                *s += q.0.iter().map(|x| atom(x, pair)).product::<i128>();
+        // A quantity with a `Union` atom of one table sums over every row of the other table
+        // (matched or not); the others over the joined pairs. A row of one table alone is a
+        // pair whose other index points nowhere.
+        let own_rows = |q: &statistic::Quantity| -> Option<Vec<(usize, usize)>> {
+            let t = q.0.iter().find_map(|x| match x {
+                Atom::Union(c) => Some(c.table.as_str()),
+                _ => None,
+            })?;
+            Some(if t == first_name {
+                (0..b.map_or(0, |b| b.len()))
+                    .map(|j| (usize::MAX, j))
+                    .collect()
+            } else {
+                (0..a.map_or(0, |a| a.len()))
+                    .map(|i| (i, usize::MAX))
+                    .collect()
+            })
+        };
+        for (qi, q) in quantities.iter().enumerate() {
+            let rows = own_rows(q);
+            for &pair in rows.as_deref().unwrap_or(&pairs) {
+                let mut cell = 0usize;
+                for (r, n) in o.by.iter().zip(&sizes) {
+                    let level = match o.bands.get(r) {
+                        Some(b) => integer(r, pair).map_or(0, |v| b.index(v)),
+                        None => category(r, pair).unwrap_or(0) as usize,
+                    };
+                    cell = cell * n + level;
+                }
+                if let Some(s) = sums.get_mut(cell).and_then(|acc| acc.get_mut(qi)) {
+                    *s += q.0.iter().map(|x| atom(x, pair)).product::<i128>();
+                }
             }
         }
         primary.push(

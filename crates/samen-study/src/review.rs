@@ -299,6 +299,9 @@ fn list(cols: &[crate::spec::ColumnRef]) -> String {
 fn output_lines(o: &OutputSpec, study: &Study) -> Result<Vec<String>, ReviewError> {
     let what = match o.statistic {
         Statistic::Count => "count of matched rows".to_string(),
+        Statistic::Rate => "own row count, matched count and their share (the own count is \
+                            part of the release)"
+            .to_string(),
         Statistic::Sum => format!("count and sum of {}", list(&o.of)),
         Statistic::Mean => format!("count and mean of {}", list(&o.of)),
         Statistic::Variance => format!("count, mean and variance of {}", list(&o.of)),
@@ -316,6 +319,18 @@ fn output_lines(o: &OutputSpec, study: &Study) -> Result<Vec<String>, ReviewErro
         format!(" by {}", list(&o.by))
     };
     let mut lines = vec![format!("{}: {what}{by}", o.name)];
+    if !o.filters.is_empty() {
+        lines.push(format!(
+            "    population: matched rows where {}",
+            crate::spec::describe_filters(&o.filters)
+        ));
+    }
+    for (column, bands) in &o.bands {
+        lines.push(format!(
+            "    {column} in bands {}",
+            bands.levels().join(" ")
+        ));
+    }
     lines.push(if o.min_cell == 0 {
         "    min_cell = 0: no suppression, every cell opens (also counts of 0 and 1)".to_string()
     } else if o.by.is_empty() {

@@ -85,8 +85,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::spec::{ColumnRef, SpecError, Study};
-use crate::statistic::{self, levels_of, Quantity};
+use crate::spec::{Bands, ColumnRef, OutputSpec, SpecError, Study};
+use crate::statistic::{self, Quantity};
 
 mod solve;
 #[cfg(test)]
@@ -232,13 +232,32 @@ impl Pattern {
 /// its quantities exactly, or that one prints it.
 /// Without `by`, the cell is the matched total: its count is known, and its other quantities
 /// are linked only within their own system, so the key then names the system.
-type Key = (Vec<ColumnRef>, usize, Option<usize>);
+type Key = (Vec<ByCol>, usize, Option<usize>);
+
+/// A grouping column as cells see it: the column and, for a banded integer column, its breaks
+/// (the same column banded differently gives different cells).
+type ByCol = (ColumnRef, Option<Bands>);
+
+/// The grouping columns of an output, in declared order.
+fn by_cols(o: &OutputSpec) -> Vec<ByCol> {
+    o.by.iter()
+        .map(|r| (r.clone(), o.bands.get(r).cloned()))
+        .collect()
+}
+
+/// Number of levels of a grouping column.
+fn levels_of(study: &Study, (r, bands): &ByCol) -> usize {
+    match bands {
+        Some(b) => b.levels().len(),
+        None => statistic::levels_of(study, r),
+    }
+}
 
 /// One member of a linear system: the exact outputs with one `by` set that release the
 /// system's quantity (and, for the count, the known total with `by = ∅`).
 struct Member {
     /// The sorted `by` set.
-    by: Vec<ColumnRef>,
+    by: Vec<ByCol>,
     /// The outputs.
     outputs: Vec<usize>,
     /// Number of cells.
@@ -249,7 +268,7 @@ struct Member {
 
 /// Per cell of an output grouped by `by` (declared order, first column outermost): the index
 /// of its level combination over `common` (columns of `by`, in the order given).
-fn margins(study: &Study, by: &[ColumnRef], common: &[ColumnRef]) -> Vec<usize> {
+fn margins(study: &Study, by: &[ByCol], common: &[ByCol]) -> Vec<usize> {
     let sizes: Vec<usize> = by.iter().map(|r| levels_of(study, r)).collect();
     let cells: usize = sizes.iter().product();
     let pos: Vec<(usize, usize)> = common
@@ -333,7 +352,7 @@ impl Links {
         let outputs = study.outputs();
         let cells: Vec<usize> = outputs
             .iter()
-            .map(|o| o.by.iter().map(|r| levels_of(study, r)).product())
+            .map(|o| by_cols(o).iter().map(|r| levels_of(study, r)).product())
             .collect();
         let released: Vec<Vec<Quantity>> = outputs
             .iter()
@@ -341,22 +360,24 @@ impl Links {
                 if o.privacy.is_some() {
                     Vec::new()
                 } else {
-                    statistic::definition(o.statistic).released(o, study)
+                    statistic::released(o, study)
                 }
             })
             .collect();
-        let sorted_by = |o: usize| -> Vec<ColumnRef> {
-            let set: BTreeSet<ColumnRef> = outputs
+        let sorted_by = |o: usize| -> Vec<ByCol> {
+            let set: BTreeSet<ByCol> = outputs
                 .get(o)
-                .map(|x| x.by.iter().cloned().collect())
-                .unwrap_or_default();
+                .map(by_cols)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             set.into_iter().collect()
         };
         // The canonical cell of every (output, cell).
         let canonical: Vec<Vec<usize>> = (0..outputs.len())
             .map(|o| {
-                let by = outputs.get(o).map(|x| x.by.as_slice()).unwrap_or(&[]);
-                margins(study, by, &sorted_by(o))
+                let by = outputs.get(o).map(by_cols).unwrap_or_default();
+                margins(study, &by, &sorted_by(o))
             })
             .collect();
         let mut key_ids: BTreeMap<Key, usize> = BTreeMap::new();
@@ -365,7 +386,7 @@ impl Links {
         let mut systems = Vec::new();
         for q in quantities {
             let is_count = *q == Quantity::count();
-            let mut by_set: BTreeMap<Vec<ColumnRef>, Vec<usize>> = BTreeMap::new();
+            let mut by_set: BTreeMap<Vec<ByCol>, Vec<usize>> = BTreeMap::new();
             if is_count {
                 by_set.insert(Vec::new(), Vec::new());
             }
@@ -415,7 +436,7 @@ impl Links {
             let mut rows = Vec::new();
             for (i, a) in members.iter().enumerate() {
                 for b in members.iter().skip(i + 1) {
-                    let common: Vec<ColumnRef> =
+                    let common: Vec<ByCol> =
                         a.by.iter().filter(|r| b.by.contains(r)).cloned().collect();
                     let size: usize = common.iter().map(|r| levels_of(study, r)).product();
                     let mut eqs: Vec<Row> = vec![Vec::new(); size];
@@ -690,7 +711,7 @@ pub fn protect(study: &Study, primary: &[Vec<bool>]) -> Pattern {
     let cells: Vec<usize> = study
         .outputs()
         .iter()
-        .map(|o| o.by.iter().map(|r| levels_of(study, r)).product())
+        .map(|o| by_cols(o).iter().map(|r| levels_of(study, r)).product())
         .collect();
     Pattern::primary_only(primary, &cells)
 }
@@ -718,19 +739,19 @@ pub fn exact_overlaps(study: &Study) -> Vec<Overlap> {
     let outputs = study.outputs();
     let released: Vec<Vec<Quantity>> = outputs
         .iter()
-        .map(|o| statistic::definition(o.statistic).released(o, study))
+        .map(|o| statistic::released(o, study))
         .collect();
     let mut out = Vec::new();
     for (ni, n) in outputs.iter().enumerate() {
         if n.privacy.is_none() {
             continue;
         }
-        let nby: BTreeSet<&ColumnRef> = n.by.iter().collect();
+        let nby: BTreeSet<ByCol> = by_cols(n).into_iter().collect();
         for (ei, e) in outputs.iter().enumerate() {
             if e.privacy.is_some() || ei == ni {
                 continue;
             }
-            let eby: BTreeSet<&ColumnRef> = e.by.iter().collect();
+            let eby: BTreeSet<ByCol> = by_cols(e).into_iter().collect();
             if !nby.is_subset(&eby) {
                 continue;
             }

@@ -21,8 +21,8 @@ use samen_core::Role;
 use samen_join::JoinMethod;
 
 use crate::input::PartyTable;
-use crate::spec::{ColumnRef, SpecError, Study};
-use crate::statistic::{self, levels_of, Atom, Quantity};
+use crate::spec::{Bands, ColumnRef, SpecError, Study};
+use crate::statistic::{self, Atom, Quantity};
 
 mod layout;
 mod model;
@@ -52,6 +52,8 @@ pub struct Block {
     pub by: Vec<ColumnRef>,
     /// Number of levels of each `by` column.
     pub levels: Vec<usize>,
+    /// The bands of each `by` column grouped in bands (`None`: a category column).
+    pub bands: Vec<Option<Bands>>,
     /// Factors per cell; factor 0 is the presence flag alone.
     pub factors: Vec<Factor>,
     /// First column of the block in the side's matrix.
@@ -174,15 +176,17 @@ fn block_for(
     blocks: &mut Vec<Block>,
     by: Vec<ColumnRef>,
     levels: Vec<usize>,
+    bands: Vec<Option<Bands>>,
 ) -> (usize, &mut Block) {
     let i = blocks
         .iter()
-        .position(|x| x.by == by)
+        .position(|x| x.by == by && x.bands == bands)
         .unwrap_or(blocks.len());
     if i == blocks.len() {
         blocks.push(Block {
             by,
             levels,
+            bands,
             factors: vec![Vec::new()],
             offset: 0,
         });
@@ -208,13 +212,17 @@ impl Plan {
                         .filter(|r| role_of(r) == Some(side))
                         .cloned()
                         .collect();
-                let levels = by.iter().map(|r| levels_of(study, r)).collect();
-                (by, levels)
+                let levels = by
+                    .iter()
+                    .map(|r| statistic::by_levels(o, study, r).len())
+                    .collect();
+                let bands = by.iter().map(|r| o.bands.get(r).cloned()).collect();
+                (by, levels, bands)
             };
-            let (by, levels) = side_by(Role::First);
-            let (first_block, fb) = block_for(&mut first, by, levels);
-            let (by, levels) = side_by(Role::Second);
-            let (second_block, sb) = block_for(&mut second, by, levels);
+            let (by, levels, bands) = side_by(Role::First);
+            let (first_block, fb) = block_for(&mut first, by, levels, bands);
+            let (by, levels, bands) = side_by(Role::Second);
+            let (second_block, sb) = block_for(&mut second, by, levels, bands);
             let mut factor_pairs = Vec::with_capacity(quantities.len());
             for q in &quantities {
                 let (mut a, mut b): (Factor, Factor) =
@@ -229,7 +237,10 @@ impl Plan {
                 ));
             }
             // Cells in declared order (first `by` column outermost) → (first cell, second cell).
-            let all_levels: Vec<usize> = o.by.iter().map(|r| levels_of(study, r)).collect();
+            let all_levels: Vec<usize> =
+                o.by.iter()
+                    .map(|r| statistic::by_levels(o, study, r).len())
+                    .collect();
             let n_cells: usize = all_levels.iter().product();
             let mut cells = Vec::with_capacity(n_cells);
             for c in 0..n_cells {

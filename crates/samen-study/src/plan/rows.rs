@@ -1,7 +1,7 @@
 //! One data party's matrix rows, built from its validated table as the plan lays them out.
 
 use crate::input::{ColumnData, PartyTable};
-use crate::spec::ColumnRef;
+use crate::spec::{Bands, ColumnRef, Filter};
 use crate::statistic::Atom;
 
 use super::Block;
@@ -39,12 +39,16 @@ impl<'t> MatrixRows<'t> {
         }
         for (r, row) in out.chunks_exact_mut(self.width).enumerate() {
             row.fill(0);
-            let Some(&i) = row_at.get(start + r) else {
+            let own = row_at.get(start + r).copied().filter(|&i| i != u32::MAX);
+            let Some(i) = own else {
+                // No own row here: only the factors that count every union position are 1.
+                for p in &self.prepared {
+                    for &f in &p.everywhere {
+                        *row.get_mut(p.offset + f).ok_or(TableMismatch::Layout)? = 1;
+                    }
+                }
                 continue;
             };
-            if i == u32::MAX {
-                continue;
-            }
             let i = i as usize;
             if i >= self.rows {
                 return Err(TableMismatch::RowOutOfRange {
@@ -121,6 +125,9 @@ pub enum TableMismatch {
 enum PreparedAtom<'t> {
     Value(&'t [i64]),
     Level(&'t [u32], u32),
+    TestValue(&'t [i64], Filter),
+    TestLevel(&'t [u32], Filter),
+    One,
 }
 
 impl PreparedAtom<'_> {
@@ -129,21 +136,39 @@ impl PreparedAtom<'_> {
         match self {
             PreparedAtom::Value(v) => v.get(i).map(|&x| x as u64),
             PreparedAtom::Level(v, l) => v.get(i).map(|x| u64::from(x == l)),
+            PreparedAtom::TestValue(v, f) => v.get(i).map(|&x| u64::from(f.passes_value(x))),
+            PreparedAtom::TestLevel(v, f) => v.get(i).map(|&x| u64::from(f.passes_level(x))),
+            PreparedAtom::One => Some(1),
         }
         .ok_or(TableMismatch::Layout)
     }
 }
 
-/// A grouping column of one output: its level indices and number of levels.
+/// The values of a grouping column: level indices, or integers grouped in bands.
+enum Grouping<'t> {
+    Levels(&'t [u32]),
+    Bands(&'t [i64], Bands),
+}
+
+/// A grouping column of one output: its values and number of levels.
 struct Category<'t> {
     name: String,
-    values: &'t [u32],
+    values: Grouping<'t>,
     levels: usize,
 }
 
 impl Category<'_> {
     fn level(&self, i: usize) -> Result<usize, TableMismatch> {
-        match self.values.get(i) {
+        let values = match &self.values {
+            Grouping::Levels(v) => v,
+            Grouping::Bands(v, b) => {
+                return v
+                    .get(i)
+                    .map(|&x| b.index(x).min(self.levels.saturating_sub(1)))
+                    .ok_or(TableMismatch::Layout)
+            }
+        };
+        match values.get(i) {
             Some(&level) if (level as usize) < self.levels => Ok(level as usize),
             Some(&level) => Err(TableMismatch::LevelOutOfRange {
                 column: self.name.clone(),
@@ -158,6 +183,8 @@ impl Category<'_> {
 struct Prepared<'t> {
     cats: Vec<Category<'t>>,
     factors: Vec<Vec<PreparedAtom<'t>>>,
+    /// Factors that are 1 at every union position (a block without grouping columns).
+    everywhere: Vec<usize>,
     offset: usize,
 }
 
@@ -182,16 +209,24 @@ fn prepare<'t>(
         Some(ColumnData::Category(v)) => checked(r, v.len()).map(|()| v.as_slice()),
         _ => Err(missing(r)),
     };
+    let integer = |r: &ColumnRef| match table.columns.get(&r.column) {
+        Some(ColumnData::Integer(v)) => checked(r, v.len()).map(|()| v.as_slice()),
+        _ => Err(missing(r)),
+    };
     blocks
         .iter()
         .map(|b| {
             let cats =
                 b.by.iter()
                     .zip(&b.levels)
-                    .map(|(r, &levels)| {
+                    .zip(&b.bands)
+                    .map(|((r, &levels), bands)| {
                         Ok(Category {
                             name: r.to_string(),
-                            values: category(r)?,
+                            values: match bands {
+                                Some(bands) => Grouping::Bands(integer(r)?, bands.clone()),
+                                None => Grouping::Levels(category(r)?),
+                            },
                             levels,
                         })
                     })
@@ -202,20 +237,35 @@ fn prepare<'t>(
                 .map(|f| {
                     f.iter()
                         .map(|a| match a {
-                            Atom::Value(r) => match table.columns.get(&r.column) {
-                                Some(ColumnData::Integer(v)) => {
-                                    checked(r, v.len()).map(|()| PreparedAtom::Value(v))
-                                }
-                                _ => Err(missing(r)),
+                            Atom::Value(r) => integer(r).map(PreparedAtom::Value),
+                            Atom::Test(f) => match table.columns.get(&f.column.column) {
+                                Some(ColumnData::Integer(v)) => checked(&f.column, v.len())
+                                    .map(|()| PreparedAtom::TestValue(v, f.clone())),
+                                Some(ColumnData::Category(v)) => checked(&f.column, v.len())
+                                    .map(|()| PreparedAtom::TestLevel(v, f.clone())),
+                                None => Err(missing(&f.column)),
                             },
                             Atom::Level(r, l) => Ok(PreparedAtom::Level(category(r)?, *l)),
+                            Atom::Union(_) => Ok(PreparedAtom::One),
                         })
                         .collect::<Result<Vec<_>, TableMismatch>>()
                 })
                 .collect::<Result<Vec<_>, TableMismatch>>()?;
+            // Factors that are 1 at every union position, also where this side has no row.
+            let everywhere: Vec<usize> = b
+                .factors
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| matches!(f.as_slice(), [Atom::Union(_)]))
+                .map(|(i, _)| i)
+                .collect();
+            if !everywhere.is_empty() && !cats.is_empty() {
+                return Err(TableMismatch::Layout);
+            }
             Ok(Prepared {
                 cats,
                 factors,
+                everywhere,
                 offset: b.offset,
             })
         })

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use samen_join::JoinMethod;
 
 use super::raw::{
-    OneOrMany, RawBudget, RawColumn, RawKind, RawOutput, RawParty, RawRole, RawStudyFile, RawTable,
+    OneOrMany, RawBudget, RawBy, RawColumn, RawKind, RawOutput, RawParty, RawRole, RawStudyFile,
+    RawTable,
 };
 use super::{IdKind, IdSpec, SpecError, Statistic, Study};
 
@@ -202,7 +203,8 @@ impl StudyBuilder {
                 many => Some(OneOrMany::Many(strings(many))),
             },
             x: (!x.is_empty()).then(|| strings(x)),
-            by: strings(by),
+            by: strings(by).into_iter().map(RawBy::Column).collect(),
+            filters: Vec::new(),
             min_cell: Some(min_cell),
             epsilon: None,
             rho: None,

@@ -54,11 +54,13 @@ use sha2::{Digest, Sha256};
 mod builder;
 mod error;
 mod raw;
+mod select;
 mod validate;
 
 pub use builder::StudyBuilder;
 pub use error::SpecError;
 use raw::RawStudyFile;
+pub use select::{describe_filters, Bands, Condition, Filter};
 
 /// Default `min_cell` of an output: cells with fewer joined rows are suppressed.
 pub const DEFAULT_MIN_CELL: u64 = 10;
@@ -198,6 +200,9 @@ pub enum Statistic {
     Correlation,
     /// Ordinary least squares regression of a response on predictors, with an intercept.
     Regression,
+    /// Per cell of one table's columns: that table's own row count, the matched count and
+    /// their ratio (a left-join statistic; the own counts of published cells are released).
+    Rate,
 }
 
 impl Statistic {
@@ -291,8 +296,15 @@ pub struct OutputSpec {
     pub of: Vec<ColumnRef>,
     /// The predictors of a regression (integer or category columns), in order.
     pub x: Vec<ColumnRef>,
-    /// Zero, one or two category columns defining the cells (first outermost).
+    /// Zero, one or two columns defining the cells (first outermost): category columns, or
+    /// integer columns grouped in bands (their [`OutputSpec::bands`]).
     pub by: Vec<ColumnRef>,
+    /// The bands of the integer columns among `by` (`by = [{ column = …, breaks = […] }]`).
+    pub bands: BTreeMap<ColumnRef, Bands>,
+    /// The population: only matched rows passing every filter count (`where = […]`), in
+    /// canonical form (sorted, `<`/`>` as `<=`/`>=`, `not in` as `in` the other levels), so
+    /// that outputs over the same population have equal filters. Empty: every matched row.
+    pub filters: Vec<Filter>,
     /// Cells with fewer joined rows are suppressed inside MPC; 0 disables suppression.
     pub min_cell: u64,
     /// Differential privacy: noise added inside MPC to every integer the output opens.

@@ -89,7 +89,9 @@ pub(super) struct RawOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) x: Option<Vec<String>>,
     #[serde(default)]
-    pub(super) by: Vec<String>,
+    pub(super) by: Vec<RawBy>,
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub(super) filters: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) min_cell: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +134,31 @@ impl RawBudget {
                     (None, RawBudget::Text(t)) => t.clone(),
                 }
             }
+        }
+    }
+}
+
+/// A `by` entry: `"table.column"` or `{ column = "table.column", breaks = [...] }` (bands of
+/// an integer column).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub(super) enum RawBy {
+    /// A category column.
+    Column(String),
+    /// An integer column grouped in bands.
+    Bands {
+        /// The column.
+        column: String,
+        /// The breaks.
+        breaks: Vec<i64>,
+    },
+}
+
+impl RawBy {
+    /// The column named.
+    pub(super) fn column(&self) -> &str {
+        match self {
+            RawBy::Column(c) | RawBy::Bands { column: c, .. } => c,
         }
     }
 }

@@ -305,7 +305,10 @@ fn validate_output(
         &o.of.as_ref().map(OneOrMany::to_vec).unwrap_or_default(),
     )?;
     let x = parse_refs("x", o.x.as_deref().unwrap_or_default())?;
-    let by = parse_refs("by", &o.by)?;
+    let by_names: Vec<String> = o.by.iter().map(|b| b.column().to_string()).collect();
+    let by = parse_refs("by", &by_names)?;
+    let bands = super::select::output_bands(&o.by, &find_col).map_err(oerr)?;
+    let filters = super::select::output_filters(&o.filters, &find_col).map_err(oerr)?;
     if by.len() > 2 {
         return Err(oerr(format!(
             "'by' has {} columns; at most 2 are supported",
@@ -314,11 +317,15 @@ fn validate_output(
     }
     let mut cells: usize = 1;
     for r in &by {
-        match find_col(r) {
-            Some(ColumnKind::Category { levels }) => cells = cells.saturating_mul(levels.len()),
+        match (find_col(r), bands.get(r)) {
+            (_, Some(b)) => cells = cells.saturating_mul(b.levels().len()),
+            (Some(ColumnKind::Category { levels }), _) => {
+                cells = cells.saturating_mul(levels.len())
+            }
             _ => {
                 return Err(oerr(format!(
-                    "'by' column '{r}' is an integer column; grouping needs a category column"
+                    "'by' column '{r}' is an integer column; group it in bands with \
+                     {{ column = \"{r}\", breaks = [...] }} or use a category column"
                 )))
             }
         }
@@ -360,6 +367,8 @@ fn validate_output(
         of,
         x,
         by,
+        bands,
+        filters,
         min_cell,
         privacy,
         allow_exact_overlap: o.allow_exact_overlap.unwrap_or(false),

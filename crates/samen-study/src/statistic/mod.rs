@@ -19,12 +19,13 @@
 
 use crate::disclosure::Suppression;
 use crate::output::OutputTable;
-use crate::spec::{ColumnKind, ColumnRef, OutputSpec, SpecError, Statistic, Study};
+use crate::spec::{ColumnKind, ColumnRef, Filter, OutputSpec, SpecError, Statistic, Study};
 
 mod cells;
 mod correlation;
 mod covariance;
 mod gram;
+mod rate;
 mod regression;
 
 pub use cells::mean_and_variance;
@@ -37,6 +38,15 @@ pub enum Atom {
     Value(ColumnRef),
     /// 1 if a category column has this level (index into its declared levels), else 0.
     Level(ColumnRef, u32),
+    /// 1 if the row passes a `where` filter on its column, else 0. Every quantity of an output
+    /// with filters carries one per filter ([`quantities`]), so each side's filters become
+    /// part of its per-row factors.
+    Test(Filter),
+    /// 1 at every position of the union, whether or not the side holding this table has a row
+    /// there (the column names that table's id column, so the atom lands on its side). A
+    /// quantity with it sums the other side's factor over all of the other side's rows, matched
+    /// or not: the own row count of a `rate` output. It carries no filter of this table.
+    Union(ColumnRef),
 }
 
 impl Atom {
@@ -44,6 +54,8 @@ impl Atom {
     pub fn column(&self) -> &ColumnRef {
         match self {
             Atom::Value(c) | Atom::Level(c, _) => c,
+            Atom::Test(f) => &f.column,
+            Atom::Union(c) => c,
         }
     }
 
@@ -52,7 +64,7 @@ impl Atom {
     pub fn max_abs(&self, study: &Study) -> u128 {
         match self {
             Atom::Value(c) => study.column(c).map_or(u128::MAX, ColumnKind::max_abs),
-            Atom::Level(..) => 1,
+            Atom::Level(..) | Atom::Test(_) | Atom::Union(_) => 1,
         }
     }
 }
@@ -83,6 +95,8 @@ impl Quantity {
             .map(|a| match a {
                 Atom::Value(c) => c.to_string(),
                 Atom::Level(c, l) => format!("[{c} = level {l}]"),
+                Atom::Test(f) => format!("[{f}]"),
+                Atom::Union(c) => format!("[any row, with or without one of {}]", c.table),
             })
             .collect();
         parts.join("·")
@@ -139,12 +153,48 @@ pub fn definition(statistic: Statistic) -> &'static dyn Definition {
         Statistic::Covariance => &covariance::COVARIANCE,
         Statistic::Correlation => &correlation::CORRELATION,
         Statistic::Regression => &regression::REGRESSION,
+        Statistic::Rate => &rate::RATE,
     }
 }
 
-/// The quantities of an output (from its statistic's declaration).
+/// The quantities of an output: its statistic's declaration, each quantity times the 0/1
+/// test of every `where` filter of the output (so a filtered quantity sums over the matched
+/// rows that pass every filter).
 pub fn quantities(output: &OutputSpec, study: &Study) -> Vec<Quantity> {
-    definition(output.statistic).quantities(output, study)
+    with_filters(
+        output,
+        definition(output.statistic).quantities(output, study),
+    )
+}
+
+/// The quantities an output releases exactly ([`Definition::released`]), each times the 0/1
+/// test of every `where` filter, as [`quantities`] does: quantities over different populations
+/// are different quantities.
+pub fn released(output: &OutputSpec, study: &Study) -> Vec<Quantity> {
+    with_filters(output, definition(output.statistic).released(output, study))
+}
+
+fn with_filters(output: &OutputSpec, mut qs: Vec<Quantity>) -> Vec<Quantity> {
+    for q in &mut qs {
+        // A sum over all rows of one side (a `Union` atom on the other) cannot test the other
+        // side's columns: it carries only the filters of its own side.
+        let union: Vec<String> =
+            q.0.iter()
+                .filter_map(|a| match a {
+                    Atom::Union(c) => Some(c.table.clone()),
+                    _ => None,
+                })
+                .collect();
+        q.0.extend(
+            output
+                .filters
+                .iter()
+                .filter(|f| !union.contains(&f.column.table))
+                .cloned()
+                .map(Atom::Test),
+        );
+    }
+    qs
 }
 
 /// The bound on one person's contribution to a quantity: `Π max|atom|` (1 for the count).
@@ -163,16 +213,25 @@ pub fn levels_of(study: &Study, column: &ColumnRef) -> usize {
     }
 }
 
+/// The level names of one `by` column of an output: a category's declared levels, or the
+/// bands of a banded integer column.
+pub fn by_levels(output: &OutputSpec, study: &Study, column: &ColumnRef) -> Vec<String> {
+    if let Some(b) = output.bands.get(column) {
+        return b.levels();
+    }
+    match study.column(column) {
+        Some(ColumnKind::Category { levels }) => levels.clone(),
+        _ => Vec::new(),
+    }
+}
+
 /// The level names of every cell of an output, in declared order (first `by` column
 /// outermost); one cell with no levels without `by` columns.
 pub fn cell_levels(output: &OutputSpec, study: &Study) -> Vec<Vec<String>> {
-    let levels: Vec<&[String]> = output
+    let levels: Vec<Vec<String>> = output
         .by
         .iter()
-        .map(|r| match study.column(r) {
-            Some(ColumnKind::Category { levels }) => levels.as_slice(),
-            _ => &[][..],
-        })
+        .map(|r| by_levels(output, study, r))
         .collect();
     let n: usize = levels.iter().map(|l| l.len().max(1)).product();
     (0..n)

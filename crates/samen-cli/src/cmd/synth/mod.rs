@@ -20,7 +20,9 @@
 //!   by default), both tables with their declared levels and bounds, and the outputs of
 //!   [`OUTPUTS`]: counts, sums, means and variances by category, a covariance of income and
 //!   logins, a regression of logins on income, household type and channel, the correlation of
-//!   income and logins, and one count released with differential privacy (ε = 1).
+//!   income and logins, one count released with differential privacy (ε = 1), the share of
+//!   residents who use the portal by province and household type (`rate`), and a count of
+//!   active working-age users by income band (`where` filters, bands).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -219,6 +221,10 @@ pub struct OutputSpec {
     pub min_cell: u64,
     /// Differential privacy: ε of the discrete Laplace noise added inside MPC.
     pub epsilon: Option<f64>,
+    /// The `where` filters (the population), as in the study file.
+    pub filters: &'static [&'static str],
+    /// Breaks of the integer column among `by` grouped in bands (empty: none).
+    pub breaks: &'static [i64],
     /// One line saying what the table shows.
     pub title: &'static str,
 }
@@ -234,6 +240,8 @@ impl OutputSpec {
             by: &[],
             min_cell: MIN_CELL,
             epsilon: None,
+            filters: &[],
+            breaks: &[],
             title,
         }
     }
@@ -253,6 +261,16 @@ impl OutputSpec {
         self
     }
 
+    const fn filters(mut self, filters: &'static [&'static str]) -> OutputSpec {
+        self.filters = filters;
+        self
+    }
+
+    const fn breaks(mut self, breaks: &'static [i64]) -> OutputSpec {
+        self.breaks = breaks;
+        self
+    }
+
     const fn epsilon(mut self, epsilon: f64) -> OutputSpec {
         self.epsilon = Some(epsilon);
         self
@@ -263,7 +281,7 @@ impl OutputSpec {
 pub const EPSILON: f64 = 1.0;
 
 /// The outputs of the synthetic study, in the order of the study file.
-pub const OUTPUTS: [OutputSpec; 10] = [
+pub const OUTPUTS: [OutputSpec; 12] = [
     OutputSpec::new(
         "users_by_province_channel",
         Statistic::Count,
@@ -332,6 +350,23 @@ pub const OUTPUTS: [OutputSpec; 10] = [
     )
     .by(&[Column::Province, Column::Household])
     .epsilon(EPSILON),
+    OutputSpec::new(
+        "usage_rate_by_province_household",
+        Statistic::Rate,
+        "Share of residents who use the portal, by province and household type",
+    )
+    .by(&[Column::Province, Column::Household]),
+    OutputSpec::new(
+        "active_users_by_income_band",
+        Statistic::Count,
+        "Active portal users (at least 5 logins) of working age, by income band",
+    )
+    .by(&[Column::Income])
+    .breaks(&[0, 20_000, 40_000, 80_000])
+    .filters(&[
+        "usage.logins >= 5",
+        "register.age_band in [\"18-24\", \"25-44\", \"45-64\"]",
+    ]),
 ];
 
 /// Errors of `samen synth`.

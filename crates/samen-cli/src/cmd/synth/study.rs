@@ -97,11 +97,24 @@ pub fn study_toml(ports: [u16; 3], join: Join) -> String {
             let _ = writeln!(s, "x = {}", string_array(o.x.iter().map(|c| c.qualified())));
         }
         if !o.by.is_empty() {
-            let _ = writeln!(
-                s,
-                "by = {}",
-                string_array(o.by.iter().map(|c| c.qualified()))
-            );
+            let by: Vec<String> =
+                o.by.iter()
+                    .map(|c| match (c, o.breaks) {
+                        (Column::Income | Column::Logins, breaks) if !breaks.is_empty() => {
+                            let b: Vec<String> = breaks.iter().map(ToString::to_string).collect();
+                            format!(
+                                "{{ column = {}, breaks = [{}] }}",
+                                quoted(c.qualified()),
+                                b.join(", ")
+                            )
+                        }
+                        _ => quoted(c.qualified()),
+                    })
+                    .collect();
+            let _ = writeln!(s, "by = [{}]", by.join(", "));
+        }
+        if !o.filters.is_empty() {
+            let _ = writeln!(s, "where = {}", string_array(o.filters.iter().copied()));
         }
         let _ = writeln!(s, "min_cell = {}", o.min_cell);
         if let Some(e) = o.epsilon {
