@@ -80,7 +80,7 @@ fn demo_tables_match_the_plaintext_computation() {
         "users_by_province_channel",
         "matched",
         "covariance_income_logins_by_household",
-        "users_by_province_household_dp",
+        "users_by_age_band_household_dp",
         "regression_logins",
         "regression_logins.glance",
         "correlation_income_logins",

@@ -195,7 +195,7 @@ fn study_file_declares_parties_tables_and_outputs() {
         "covariance_income_logins_by_household",
         "regression_logins",
         "correlation_income_logins",
-        "users_by_province_household_dp",
+        "users_by_age_band_household_dp",
     ] {
         assert!(names.contains(&want), "missing output {want}");
     }
@@ -225,7 +225,7 @@ fn study_file_declares_parties_tables_and_outputs() {
     assert_eq!(private.len(), 1);
     assert_eq!(
         private[0]["name"].as_str(),
-        Some("users_by_province_household_dp")
+        Some("users_by_age_band_household_dp")
     );
     assert_eq!(private[0]["statistic"].as_str(), Some("count"));
     assert_eq!(private[0]["epsilon"].as_float(), Some(1.0));

@@ -341,14 +341,14 @@ pub const OUTPUTS: [OutputSpec; 12] = [
         "Correlation of income (register) and logins (usage)",
     )
     .of(&[Column::Income, Column::Logins]),
-    // Noisy at a level no exact output releases (province × household): the exact margins by
-    // province and by household are coarser, so they leave noise on every cell.
+    // Noisy at a level no exact output releases (age band × household): the exact margins by
+    // age band and by household are coarser, so they leave noise on every cell.
     OutputSpec::new(
-        "users_by_province_household_dp",
+        "users_by_age_band_household_dp",
         Statistic::Count,
-        "Portal users by province and household type, differentially private (ε = 1)",
+        "Portal users by age band and household type, differentially private (ε = 1)",
     )
-    .by(&[Column::Province, Column::Household])
+    .by(&[Column::AgeBand, Column::Household])
     .epsilon(EPSILON),
     OutputSpec::new(
         "usage_rate_by_province_household",
