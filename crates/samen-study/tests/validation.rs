@@ -145,7 +145,41 @@ fn malformed_row_and_physical_lines() {
     let (e, msg) = csv_error(&format!(
         "bsn,ca,va\n{GOOD1},\"a0\",\"1\"\n\"{GOOD2}\",a0,\"x\ny\"\n111222333,a9,1\n"
     ));
-    assert!(matches!(e, InputError::NotInteger { line: 3, .. }), "{msg}");
+    let lines: Vec<(u64, bool)> = e
+        .problems()
+        .iter()
+        .map(|p| (p.line().unwrap(), matches!(p, InputError::NotInteger { .. })))
+        .collect();
+    assert_eq!(lines, vec![(3, true), (5, false)], "{msg}");
+}
+
+#[test]
+fn a_file_with_several_bad_rows_reports_them_all() {
+    // Bad rows on lines 3, 5, 6 (two problems) and 8; a repeat on line 9 of line 2.
+    let bsn = |i| samen_pseudonym::normalise::bsn_from_index(i).unwrap();
+    let (b5, b6, b7, b8) = (bsn(5), bsn(6), bsn(7), bsn(8));
+    let body = format!(
+        "bsn,ca,va\n{GOOD1},a0,1\n123456789,a0,1\n{GOOD2},a1,2\n{b5},a7,3\n\
+         {b6},a9,x\n{b7},a0,4\n{b8},a0,11\n {GOOD1},a1,0\n"
+    );
+    let (e, msg) = csv_error(&body);
+    let InputError::Many { total, errors, .. } = &e else {
+        panic!("{msg}");
+    };
+    assert_eq!(*total, 6, "{msg}");
+    let lines: Vec<u64> = errors.iter().map(|p| p.line().unwrap()).collect();
+    assert_eq!(lines, vec![3, 5, 6, 6, 8, 9], "{msg}");
+    for (line, column) in [(3, "bsn"), (5, "ca"), (6, "ca"), (6, "va"), (8, "va"), (9, "bsn")] {
+        assert!(
+            msg.contains(&format!("line {line}, column '{column}'")),
+            "line {line} {column}: {msg}"
+        );
+    }
+    assert!(msg.contains("6 problems"), "{msg}");
+    // Never an identifier.
+    for id in [GOOD1, "123456789", &b5, &b6, &b8] {
+        assert!(!msg.contains(id), "{msg}");
+    }
 }
 
 /// The physical line an error names, for `body` in LF form, CRLF form and CRLF with trailing
