@@ -296,7 +296,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("a/b/out");
         let o = OutDir::prepare(&out, false).unwrap();
-        assert!(!d.path().join("a").exists(), "nothing is created before the run succeeds");
+        assert!(
+            !d.path().join("a").exists(),
+            "nothing is created before the run succeeds"
+        );
         let files = vec![("t.csv".to_string(), b"x\n1\n".to_vec())];
         o.publish(&files, &manifest("r1")).unwrap();
         assert_eq!(names(&out), vec!["run.json", "t.csv"]);

@@ -236,12 +236,16 @@ fn three_processes_over_tls_match_plaintext() {
         assert_eq!(summary["sizes"]["union"], 300 + 130);
         assert!(summary["bytes_sent"]["trustee"].as_u64().unwrap() > 0);
     }
-    // The helper writes no tables, only its summary.
-    let helper_files: Vec<String> = std::fs::read_dir(s.path("out-trustee"))
+    // The helper writes no tables, only its summary (and the folder's manifest).
+    let mut helper_files: Vec<String> = std::fs::read_dir(s.path("out-trustee"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(helper_files, vec!["trustee-summary.json".to_string()]);
+    helper_files.sort();
+    assert_eq!(helper_files, vec!["run.json", "trustee-summary.json"]);
+    for party in ["bureau", "portal", "trustee"] {
+        check_manifest(&s.path(&format!("out-{party}")), party);
+    }
     // The transcript: JSON lines with step, peer, direction, bytes, sha256.
     let lines = read(&transcript);
     assert!(lines.lines().count() > 5);
@@ -339,7 +343,11 @@ fn check_manifest(dir: &Path, party: &str) -> serde_json::Value {
         .map(|f| {
             let name = f["name"].as_str().unwrap().to_string();
             let bytes = std::fs::read(dir.join(&name)).unwrap();
-            assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(&bytes)), "{name}");
+            assert_eq!(
+                f["sha256"],
+                hex::encode(sha2::Sha256::digest(&bytes)),
+                "{name}"
+            );
             name
         })
         .collect();
@@ -382,7 +390,11 @@ fn outputs_appear_as_one_set_and_a_failed_run_leaves_the_earlier_one_untouched()
         first.push(m);
     }
     // Files of the tables: every output of the study, in both data parties' folders.
-    assert!(first[0]["files"].as_array().unwrap().len() >= 5, "{}", first[0]);
+    assert!(
+        first[0]["files"].as_array().unwrap().len() >= 5,
+        "{}",
+        first[0]
+    );
 
     // Without --force a second run is refused before connecting: nothing is replaced.
     let out = s.run_once_into("bureau", "out-bureau", &[]);
@@ -438,7 +450,10 @@ fn bad_input_is_reported_before_waiting_for_any_peer() {
     let _ = portal.kill();
     let _ = portal.wait();
     assert!(seen.contains("line 5") && seen.contains("bsn"), "{seen}");
-    assert!(seen.contains("line 8") && seen.contains("channel"), "{seen}");
+    assert!(
+        seen.contains("line 8") && seen.contains("channel"),
+        "{seen}"
+    );
     assert!(!seen.contains("123456789"), "{seen}");
     assert!(!s.path("out-portal").exists());
 }

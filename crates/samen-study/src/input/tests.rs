@@ -439,7 +439,13 @@ fn every_problem_is_reported_in_line_order() {
         .collect();
     assert_eq!(
         got,
-        vec![(4, "repeat"), (6, "integer"), (7, "level"), (7, "range"), (8, "repeat")]
+        vec![
+            (4, "repeat"),
+            (6, "integer"),
+            (7, "level"),
+            (7, "range"),
+            (8, "repeat")
+        ]
     );
     let msg = e.to_string();
     assert!(msg.starts_with("src: 5 problems:"), "{msg}");
@@ -458,11 +464,25 @@ fn problems_beyond_the_limit_are_counted_and_batches_merge_in_row_order() {
     let mut text = String::from("key,m,w\n");
     for i in 0..1000 {
         // Every third row has a bad integer.
-        let w = if i % 3 == 1 { "x".to_string() } else { (i % 10).to_string() };
+        let w = if i % 3 == 1 {
+            "x".to_string()
+        } else {
+            (i % 10).to_string()
+        };
         text.push_str(&format!("k{i},l1,{w}\n"));
     }
     let want: Vec<u64> = (0..1000u64).filter(|i| i % 3 == 1).map(|i| i + 2).collect();
-    for chunking in [CHUNKING, Chunking { batch: 7, window: 50 }, Chunking { batch: 1, window: 3 }] {
+    for chunking in [
+        CHUNKING,
+        Chunking {
+            batch: 7,
+            window: 50,
+        },
+        Chunking {
+            batch: 1,
+            window: 3,
+        },
+    ] {
         let e = read_csv_chunked(spec, "src", text.as_bytes(), chunking).unwrap_err();
         let InputError::Many { total, errors, .. } = &e else {
             panic!("{e}");
