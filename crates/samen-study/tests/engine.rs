@@ -68,7 +68,11 @@ fn all_outputs(min_cell: u64) -> String {
     let mut s = String::new();
     for stat in Statistic::ALL {
         let (decls, takes_by) = declarations(stat);
-        let groupings = if takes_by { &groupings[..] } else { &groupings[..1] };
+        let groupings = if takes_by {
+            &groupings[..]
+        } else {
+            &groupings[..1]
+        };
         for (d, decl) in decls.iter().enumerate() {
             for (g, by) in groupings.iter().enumerate() {
                 let by: Vec<String> = by.iter().map(|b| format!("\"{b}\"")).collect();
