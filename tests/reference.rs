@@ -22,6 +22,14 @@ fn check(seed: u64, min_cell: u64) {
         let built = common::every_statistic(common::builder(method), min_cell).build();
         let study: Study = built.unwrap();
         assert_eq!(study.join(), method);
+        // The outputs cover the one list of statistics: a new statistic fails here until
+        // `common::every_statistic` declares it.
+        for stat in samen::study::spec::Statistic::ALL {
+            assert!(
+                study.outputs().iter().any(|o| o.statistic == stat),
+                "{stat:?} has no output in common::every_statistic"
+            );
+        }
         let a = reg.validate(&study, "reg").unwrap();
         let b = usage.validate(&study, "use").unwrap();
         let expected = files(&reference::compute(&study, &[&a, &b]));

@@ -2,12 +2,15 @@
 //!
 //! Order of work: load the study; refuse it unless its hash is the approved one
 //! (`--approve`) and unless the credentials fit it (`--keys` needs pins on every party,
-//! `--certs` is refused for a study that pins keys); validate this party's own inputs and output directory
-//! (nothing is sent yet); connect to all peers (`samen_net::connect_all`, whose hello checks the
-//! study hash); if the local validation failed, send an abort naming this party and the
-//! problem to every peer and stop; otherwise run the party ([`samen_study::session::run_party`]),
-//! write each output table atomically to `OUT/<name>.csv` (data parties only) and a summary
-//! `OUT/<party>-summary.json`:
+//! `--certs` is refused for a study that pins keys); check this party's output folder and
+//! validate its own inputs, and reserve its privacy budget in its ledger (`--ledger`; nothing
+//! is sent yet); if any of that fails, print every problem at once, then connect to the peers
+//! only to tell them (an abort naming this party and the kind of problem, never its details)
+//! and stop. Otherwise connect to all peers (`samen_net::connect_all`, whose hello checks the
+//! study hash), run the party ([`samen_study::session::run_party`]) and, once every peer has
+//! finished too, publish the output folder as one set ([`crate::outdir`]): each output table
+//! as `OUT/<name>.csv` (data parties only), a summary `OUT/<party>-summary.json` and the
+//! manifest `OUT/run.json`:
 //!
 //! ```json
 //! {"party": "bureau", "role": "first", "study": "portal-usage-2026",
@@ -16,7 +19,8 @@
 //!  "bytes_sent": {"portal": 123, "trustee": 24}, "bytes_received": {...},
 //!  "peak_rss_bytes": 812000000, "outputs": ["users_by_region_channel.csv"],
 //!  "suppressed": {"primary": 13, "secondary": 15,
-//!                 "outputs": [{"output": "users_by_region_channel", "primary": 9, "secondary": 9}, ...]}}
+//!                 "outputs": [{"output": "users_by_region_channel", "primary": 9, "secondary": 9}, ...]},
+//!  "run_id": "3f1c…"}
 //! ```
 
 use std::collections::BTreeMap;
@@ -33,12 +37,13 @@ use thiserror::Error;
 use samen_core::dp::Ratio;
 use samen_study::engine::{EngineError, Phases, Sizes};
 use samen_study::input::{read_csv, InputError, PartyTable};
-use samen_study::output::{write_atomic, OutputError};
+use samen_study::output::OutputError;
 use samen_study::privacy;
 use samen_study::session::{run_party, PartyResult};
 use samen_study::spec::{SpecError, Study};
 use samen_study::transcript::Transcript;
 
+use crate::outdir::{new_run_id, Manifest, OutDir, OutDirError};
 use crate::progress::{self, ProgressFile};
 
 /// An error of `samen run`.
@@ -70,7 +75,24 @@ pub enum RunError {
     },
     /// Connecting to the peers failed.
     #[error("cannot connect to the other parties: {0}")]
-    Net(#[from] NetError),
+    Net(NetError),
+    /// A peer stopped (or reported that another party stopped) before the computation, e.g.
+    /// because its input failed validation: `party 'bureau' stopped: its input failed
+    /// validation`.
+    #[error("{0}")]
+    PeerStopped(StopReason),
+    /// This party's own checks failed before the computation; the problems were printed when
+    /// they were found, and the peers were told.
+    #[error("party '{party}' stopped before the computation: {reason} (see the problems above)")]
+    OwnChecks {
+        /// This party.
+        party: String,
+        /// The reason told to the peers.
+        reason: String,
+    },
+    /// The output folder cannot be used or written.
+    #[error(transparent)]
+    OutDir(#[from] OutDirError),
     /// The joint computation failed or a peer aborted.
     #[error(transparent)]
     Engine(Box<EngineError>),
@@ -106,6 +128,15 @@ impl From<SpecError> for RunError {
     }
 }
 
+impl From<NetError> for RunError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Stopped(r) => RunError::PeerStopped(r),
+            e => RunError::Net(e),
+        }
+    }
+}
+
 impl From<EngineError> for RunError {
     fn from(e: EngineError) -> Self {
         RunError::Engine(Box::new(e))
@@ -130,8 +161,10 @@ pub struct RunOptions {
     pub approve: Option<String>,
     /// `(table, csv file)` pairs: this party's own table (data parties only).
     pub inputs: Vec<(String, PathBuf)>,
-    /// Output directory.
+    /// Output folder: written only when the run succeeds, as one set ([`crate::outdir`]).
     pub out: PathBuf,
+    /// Replace an earlier run's output folder (one holding a `run.json` manifest).
+    pub force: bool,
     /// Optional transcript file (JSON lines).
     pub transcript: Option<PathBuf>,
     /// Show a progress spinner per phase (only if stderr is a terminal).
@@ -174,6 +207,8 @@ pub struct RunSummary {
     pub outputs: Vec<PathBuf>,
     /// Notes about outputs (e.g. why a model has no estimates).
     pub notes: Vec<String>,
+    /// This run's id, also in the output folder's manifest.
+    pub run_id: String,
     /// The differential-privacy budget of each output that has one, and the run's totals.
     pub privacy: PrivacyBudget,
     /// Suppressed cells per output (data parties; empty at the helper): `(output, primary,
@@ -351,6 +386,7 @@ impl RunSummary {
             "peak_rss_bytes": self.peak_rss_bytes,
             "outputs": self.outputs.iter().filter_map(|p| p.file_name().map(|f| f.to_string_lossy().to_string())).collect::<Vec<_>>(),
             "notes": self.notes,
+            "run_id": self.run_id,
             "populations": self.populations.iter().map(|(o, f)| serde_json::json!({"output": o, "where": f})).collect::<Vec<_>>(),
             "privacy": self.privacy.to_json(),
             "suppressed": {
@@ -392,10 +428,6 @@ fn load_inputs(
     opts: &RunOptions,
     role: Role,
 ) -> Result<Option<PartyTable>, RunError> {
-    std::fs::create_dir_all(&opts.out).map_err(|source| OutputError::Write {
-        path: opts.out.display().to_string(),
-        source,
-    })?;
     match role {
         Role::Helper => {
             if !opts.inputs.is_empty() {
@@ -442,7 +474,7 @@ fn local_failure_reason(party: &str, e: &RunError) -> StopReason {
             "it was started with options that do not fit the study"
         }
         RunError::Spec(_) => "its table is too large for the study (overflow rule)",
-        RunError::Output(_) => "it cannot write to its output directory",
+        RunError::Output(_) | RunError::OutDir(_) => "it cannot use its output folder",
         RunError::ProgressFile { .. } => "it cannot write its progress file",
         RunError::Ledger(samen_study::ledger::LedgerError::OverBudget(_)) => {
             "its privacy-budget ledger refused the study: a table's total budget would be exceeded"
@@ -548,8 +580,19 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     inject_fault("start");
     // Without a party name there is nobody to connect as.
     let role = own_role(&study, opts)?;
+    // The output folder first (cheap), then the input; both are reported if both fail.
+    let out_dir = OutDir::prepare(&opts.out, opts.force);
     let local = load_inputs(&study, opts, role);
     let input_time = started.elapsed();
+    let (local, out_dir) = match (local, out_dir) {
+        (Ok(t), Ok(o)) => (Ok(t), Some(o)),
+        (Err(e), Ok(_)) => (Err(e), None),
+        (Ok(_), Err(e)) => (Err(e.into()), None),
+        (Err(e), Err(o)) => {
+            eprintln!("error: {o}");
+            (Err(e), None)
+        }
+    };
     let local = local.and_then(|t| {
         if let Some(t) = &t {
             // One row must fit; the full rule needs the intersection size (after the join).
@@ -592,9 +635,6 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         };
         Ok((t, file, reservation))
     });
-    if let Err(e) = &local {
-        tracing::error!(party = %opts.party, "{e}");
-    }
 
     let cfg = NetConfig {
         me: opts.party.clone(),
@@ -611,24 +651,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         connect_timeout: opts.connect_timeout,
         io_timeout: opts.io_timeout,
     };
+    let (input, progress_file, reservation) = match local {
+        Ok(t) => t,
+        Err(e) => return Err(stop_before_run(&cfg, &opts.party, e)),
+    };
+    let out_dir = out_dir.ok_or_else(|| RunError::Usage("no output folder".to_string()))?;
     tracing::info!(party = %opts.party, "connecting to the other parties");
     for l in PrivacyBudget::of(&study).lines() {
         tracing::info!(party = %opts.party, "{l}");
     }
     let tls = connect_all(&cfg)?;
     inject_fault("connect");
-    let (input, progress_file, reservation) = match local {
-        Ok(t) => t,
-        Err(e) => {
-            let message = Abort::from(&local_failure_reason(&opts.party, &e));
-            let mut tls = tls;
-            for ch in tls.values_mut() {
-                ch.abort(&message);
-                let _ = ch.flush();
-            }
-            return Err(e);
-        }
-    };
 
     let transcript = match &opts.transcript {
         Some(path) => {
@@ -697,7 +730,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     finish_all(&opts.party, &mut channels)?;
     drop(input);
 
-    let mut outputs = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut notes = Vec::new();
     let mut suppressed = Vec::new();
     if let PartyResult::Data {
@@ -709,13 +742,19 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             suppressed.push((o.name.clone(), p, s));
         }
         for t in tables {
-            outputs.extend(t.write_to_dir(&opts.out)?);
+            files.extend(
+                t.rendered()
+                    .into_iter()
+                    .map(|(name, text)| (name, text.into_bytes())),
+            );
             for n in &t.notes {
                 tracing::warn!("{n}");
                 notes.push(n.clone());
             }
         }
     }
+    let run_id = new_run_id();
+    let outputs: Vec<PathBuf> = files.iter().map(|(f, _)| opts.out.join(f)).collect();
     if let Some(t) = &transcript {
         t.finish().map_err(|source| RunError::Transcript {
             path: opts
@@ -726,7 +765,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             source,
         })?;
     }
-    let summary_file = opts.out.join(format!("{}-summary.json", opts.party));
+    let summary_name = format!("{}-summary.json", opts.party);
     let summary = RunSummary {
         party: opts.party.clone(),
         role,
@@ -759,14 +798,55 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
                 )
             })
             .collect(),
+        run_id: run_id.clone(),
     };
     let json = serde_json::to_string_pretty(&summary.to_json(study.name())).unwrap_or_default();
-    write_atomic(&summary_file, json.as_bytes())?;
+    files.push((summary_name, json.into_bytes()));
+    drop(channels);
+    let manifest = Manifest {
+        run_id,
+        study: study.name().to_string(),
+        study_sha256: hex::encode(study.hash()),
+        party: opts.party.clone(),
+    };
+    out_dir.publish(&files, &manifest)?;
     if let Some(r) = reservation {
         r.complete()?;
     }
-    drop(channels);
     Ok(summary)
+}
+
+/// This party's own checks failed before the computation: print the problem at once (before
+/// any wait), then connect to the peers only to tell them that this party stopped and why
+/// (the kind of problem, never its details), and return an error that points to the printed
+/// problem.
+fn stop_before_run(cfg: &NetConfig, me: &str, e: RunError) -> RunError {
+    let reason = local_failure_reason(me, &e);
+    eprintln!("error: {e}");
+    eprintln!(
+        "samen run: party '{me}' stops; telling the other parties that {} (waiting up to {} s \
+         for them to connect; Ctrl-C ends the wait)",
+        reason.reason,
+        cfg.connect_timeout.as_secs()
+    );
+    match connect_all(cfg) {
+        Ok(mut tls) => {
+            let message = Abort::from(&reason);
+            for ch in tls.values_mut() {
+                ch.abort(&message);
+                let _ = ch.flush();
+            }
+        }
+        // Already told the peers it reached (connect_all aborts them), or a peer stopped too.
+        Err(NetError::Stopped(r)) if r.party != me => {
+            eprintln!("samen run: {r}");
+        }
+        Err(_) => {}
+    }
+    RunError::OwnChecks {
+        party: me.to_string(),
+        reason: reason.reason,
+    }
 }
 
 /// End a successful run on every channel at once: tell each peer this party is done and wait

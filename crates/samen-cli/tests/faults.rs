@@ -1,7 +1,10 @@
 //! Fault suite: one party of a three-process `samen run` fails (its process ends at a named
 //! phase through the test-only `SAMEN_FAULT` hook, its study file differs, or its input is
-//! invalid) and the other two must exit non-zero within 5 s, naming it, without writing a
-//! table. Small inputs keep each case to a few seconds.
+//! invalid) and the other two must exit non-zero, naming it, without writing a table — told by
+//! an abort or a closed connection, never by waiting out a timeout (every timeout is 60 s, and
+//! a message that names a timeout fails the test). How long each party took is printed, not
+//! asserted: a wall-clock bound would make the suite fail on a loaded machine. Small inputs keep
+//! each case to a few seconds.
 // Test and benchmark code: a failed unwrap, expect or index is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -12,8 +15,9 @@ use std::time::{Duration, Instant};
 use samen_pseudonym::normalise::bsn_from_index;
 
 const PARTIES: [&str; 3] = ["bureau", "portal", "trustee"];
-/// Every party must have stopped this soon after the first one did.
-const STOP_WITHIN: Duration = Duration::from_secs(5);
+/// How long `wait_all` waits before it kills the parties: a hang guard, far beyond the parties'
+/// own 60 s timeouts, so that a party that waited out a timeout fails on its message.
+const HANG: Duration = Duration::from_secs(300);
 
 fn free_port_in(range: Option<(u16, u16)>) -> u16 {
     match range {
@@ -123,7 +127,8 @@ impl Run {
     }
 }
 
-/// Wait for all children; returns each one's output and when it ended (or panics after 60 s).
+/// Wait for all children; returns each one's output and when it ended (or panics after
+/// [`HANG`]).
 fn wait_all(children: Vec<(&'static str, Child)>) -> Vec<(&'static str, Output, Instant)> {
     let start = Instant::now();
     let mut running: Vec<Option<(&str, Child)>> = children.into_iter().map(Some).collect();
@@ -139,19 +144,19 @@ fn wait_all(children: Vec<(&'static str, Child)>) -> Vec<(&'static str, Output, 
                 done.push((name, child.wait_with_output().unwrap(), Instant::now()));
             }
         }
-        if start.elapsed() > Duration::from_secs(60) {
+        if start.elapsed() > HANG {
             for (_, mut child) in running.into_iter().flatten() {
                 let _ = child.kill();
             }
-            panic!("parties still running after 60 s");
+            panic!("parties still running after {HANG:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     done
 }
 
-/// All three fail; the others stop within [`STOP_WITHIN`] of the first, name `culprit` and
-/// write no table. Returns the worst delay.
+/// All three fail; the others name `culprit`, were told (no timeout in their messages) and
+/// write no table. Returns the worst delay after the first (reported, not asserted).
 fn assert_all_stop(
     run: &Run,
     ended: &[(&str, Output, Instant)],
@@ -166,10 +171,7 @@ fn assert_all_stop(
         let delay = t.duration_since(first);
         worst = worst.max(delay);
         eprintln!("  {name} after {delay:?}: {}", err.trim());
-        assert!(
-            delay < STOP_WITHIN,
-            "{name} stopped {delay:?} after the first: {err}"
-        );
+        assert_told(name, &err);
         if *name != culprit {
             assert!(
                 err.contains(&format!("'{culprit}'")) && err.contains(mention),
@@ -239,11 +241,10 @@ fn a_party_with_another_study_file_stops_all_three() {
     let run = Run::new(None);
     let text = std::fs::read_to_string(run.path("study.toml")).unwrap();
     std::fs::write(run.path("other.toml"), text + "# edited\n").unwrap();
-    // The edited party and the helper meet first; the bureau starts a second later and
-    // must learn of the failure from them instead of waiting out its connect timeout.
+    // Whichever pair meets first, every party learns of the mismatch from a hello or an
+    // abort, never by waiting out its connect timeout.
     let portal = run.spawn("portal", "other.toml", None);
     let trustee = run.spawn("trustee", "study.toml", None);
-    std::thread::sleep(Duration::from_millis(1000));
     let bureau = run.spawn("bureau", "study.toml", None);
     let ended = wait_all(vec![
         ("portal", portal),
@@ -254,14 +255,15 @@ fn a_party_with_another_study_file_stops_all_three() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: {err}");
         assert!(err.contains("study file"), "{name}: {err}");
+        assert_told(name, &err);
     }
-    let last = ended.iter().map(|(_, _, t)| *t).max().unwrap();
-    let first = ended.iter().map(|(_, _, t)| *t).min().unwrap();
-    // The bureau started 1 s after the others.
+}
+
+/// A party's error shows it was told or saw the failure, not that it waited out a timeout.
+fn assert_told(name: &str, err: &str) {
     assert!(
-        last.duration_since(first) < STOP_WITHIN,
-        "{:?}",
-        last.duration_since(first)
+        !err.contains("(timeout)") && !err.contains("gave up after"),
+        "{name} waited out a timeout: {err}"
     );
 }
 

@@ -119,6 +119,26 @@ impl Setup {
             .unwrap()
     }
 
+    /// `samen run` for `party` with its own input, into output folder `out`, to completion.
+    fn run_once_into(&self, party: &str, out: &str, extra: &[&str]) -> Output {
+        let (table, file) = match party {
+            "bureau" => ("register", "register.csv"),
+            _ => ("usage", "usage.csv"),
+        };
+        samen()
+            .args(["run", "--party", party, "--study"])
+            .arg(&self.study)
+            .arg("--certs")
+            .arg(self.path("certs"))
+            .arg("--out")
+            .arg(self.path(out))
+            .arg("--input")
+            .arg(format!("{table}={}", self.path(file).display()))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
@@ -216,12 +236,16 @@ fn three_processes_over_tls_match_plaintext() {
         assert_eq!(summary["sizes"]["union"], 300 + 130);
         assert!(summary["bytes_sent"]["trustee"].as_u64().unwrap() > 0);
     }
-    // The helper writes no tables, only its summary.
-    let helper_files: Vec<String> = std::fs::read_dir(s.path("out-trustee"))
+    // The helper writes no tables, only its summary (and the folder's manifest).
+    let mut helper_files: Vec<String> = std::fs::read_dir(s.path("out-trustee"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(helper_files, vec!["trustee-summary.json".to_string()]);
+    helper_files.sort();
+    assert_eq!(helper_files, vec!["run.json", "trustee-summary.json"]);
+    for party in ["bureau", "portal", "trustee"] {
+        check_manifest(&s.path(&format!("out-{party}")), party);
+    }
     // The transcript: JSON lines with step, peer, direction, bytes, sha256.
     let lines = read(&transcript);
     assert!(lines.lines().count() > 5);
@@ -282,11 +306,156 @@ fn a_party_with_bad_input_stops_everyone() {
         pe.contains("usage.csv") && pe.contains("line 5") && pe.contains("channel"),
         "{pe}"
     );
+    // The peers say what happened, not that a connection failed.
     for o in [&b, &h] {
         assert!(!o.status.success());
-        assert!(err(o).contains("portal"), "{}", err(o));
+        let e = err(o);
+        assert!(
+            e.contains("party 'portal' stopped: its input failed validation"),
+            "{e}"
+        );
+        assert!(!e.contains("cannot connect"), "{e}");
     }
-    assert!(!s.path("out-bureau/users_by_region_channel.csv").exists());
+    // A failed run leaves no folder (and no staging folder) behind.
+    for party in ["bureau", "portal", "trustee"] {
+        assert!(!s.path(&format!("out-{party}")).exists());
+    }
+    assert_no_staging(s.dir.path());
+}
+
+/// No hidden staging folder of an output folder is left in `dir`.
+fn assert_no_staging(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.contains(".samen-"), "left behind: {name}");
+    }
+}
+
+/// The manifest of an output folder, after checking that it lists exactly the folder's other
+/// files with their SHA-256, and that the summary carries the same run id.
+fn check_manifest(dir: &Path, party: &str) -> serde_json::Value {
+    use sha2::Digest;
+    let m: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
+    let mut listed: Vec<String> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().unwrap().to_string();
+            let bytes = std::fs::read(dir.join(&name)).unwrap();
+            assert_eq!(
+                f["sha256"],
+                hex::encode(sha2::Sha256::digest(&bytes)),
+                "{name}"
+            );
+            name
+        })
+        .collect();
+    listed.push("run.json".to_string());
+    listed.sort();
+    let mut present: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    present.sort();
+    assert_eq!(listed, present);
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.join(format!("{party}-summary.json")))).unwrap();
+    assert_eq!(summary["run_id"], m["run_id"]);
+    assert_eq!(m["run_id"].as_str().unwrap().len(), 32);
+    assert_eq!(m["party"], party);
+    m
+}
+
+#[test]
+fn outputs_appear_as_one_set_and_a_failed_run_leaves_the_earlier_one_untouched() {
+    let s = Setup::new(40, 30);
+    let all = |s: &Setup, extra: &[&str], usage: &str| {
+        let helper = s.spawn("trustee", None, extra);
+        let portal = s.spawn("portal", Some(("usage", s.path(usage))), extra);
+        let bureau = s.spawn("bureau", Some(("register", s.path("register.csv"))), extra);
+        let limit = Duration::from_secs(120);
+        [
+            wait(bureau, limit),
+            wait(portal, limit),
+            wait(helper, limit),
+        ]
+    };
+    for o in all(&s, &["--quiet"], "usage.csv") {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut first = Vec::new();
+    for party in ["bureau", "portal", "trustee"] {
+        let m = check_manifest(&s.path(&format!("out-{party}")), party);
+        first.push(m);
+    }
+    // Files of the tables: every output of the study, in both data parties' folders.
+    assert!(
+        first[0]["files"].as_array().unwrap().len() >= 5,
+        "{}",
+        first[0]
+    );
+
+    // Without --force a second run is refused before connecting: nothing is replaced.
+    let out = s.run_once_into("bureau", "out-bureau", &[]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("earlier run") && e.contains("--force"), "{e}");
+
+    // With --force, a run that fails (bad input at the portal) leaves the earlier folders as
+    // they were: same files, same run id, no file of this run.
+    let text = read(&s.path("usage.csv"));
+    std::fs::write(s.path("bad-usage.csv"), text.replacen("app", "fax", 1)).unwrap();
+    for o in all(&s, &["--quiet", "--force"], "bad-usage.csv") {
+        assert!(!o.status.success());
+    }
+    for (party, before) in ["bureau", "portal", "trustee"].iter().zip(&first) {
+        let m = check_manifest(&s.path(&format!("out-{party}")), party);
+        assert_eq!(&m, before, "{party}");
+    }
+    assert_no_staging(s.dir.path());
+
+    // With --force, a successful run replaces each folder as a whole, under a new run id.
+    for o in all(&s, &["--quiet", "--force"], "usage.csv") {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for (party, before) in ["bureau", "portal", "trustee"].iter().zip(&first) {
+        let m = check_manifest(&s.path(&format!("out-{party}")), party);
+        assert_ne!(m["run_id"], before["run_id"], "{party}");
+    }
+    assert_no_staging(s.dir.path());
+}
+
+#[test]
+fn bad_input_is_reported_before_waiting_for_any_peer() {
+    use std::io::BufRead;
+    let s = Setup::new(40, 30);
+    let text = read(&s.path("usage.csv"));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[4] = "app,3,123456789".to_string(); // an invalid BSN (11-test) on line 5
+    lines[7] = lines[7].replacen("app", "fax", 1).replacen("web", "fax", 1);
+    std::fs::write(s.path("usage.csv"), lines.join("\n") + "\n").unwrap();
+    // The peers are never started: the portal must report its input while it waits for them.
+    let mut portal = s.spawn("portal", Some(("usage", s.path("usage.csv"))), &["--quiet"]);
+    let stderr = portal.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("telling the other parties") {
+            break;
+        }
+    }
+    let _ = portal.kill();
+    let _ = portal.wait();
+    assert!(seen.contains("line 5") && seen.contains("bsn"), "{seen}");
+    assert!(
+        seen.contains("line 8") && seen.contains("channel"),
+        "{seen}"
+    );
+    assert!(!seen.contains("123456789"), "{seen}");
+    assert!(!s.path("out-portal").exists());
 }
 
 #[test]

@@ -13,6 +13,10 @@ use samen_net::frame::{encode_frame, FrameKind};
 
 /// alpha listens via `connect_all`; the test plays beta by hand (valid certificate and hello)
 /// and returns alpha's channel plus the raw stream.
+/// A time no correct run comes near even on a loaded machine: timeouts set to it never fire in a
+/// passing test, and as an upper bound it only catches a hang.
+const HANG: Duration = Duration::from_secs(120);
+
 fn alpha_and_raw_beta(
     io_timeout: Duration,
 ) -> (
@@ -131,8 +135,10 @@ fn silent_peer_times_out() {
     let start = Instant::now();
     assert!(matches!(alpha.recv(8), Err(ChannelError::Timeout { .. })));
     let took = start.elapsed();
+    // Not before the timeout; the upper bound only catches a hang (a loaded machine may wake
+    // the waiting thread late, so no tighter bound is deterministic).
     assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        took >= Duration::from_millis(450) && took < HANG,
         "{took:?}"
     );
 }
@@ -157,10 +163,11 @@ fn abort_reaches_the_peer_with_its_reason() {
 
 #[test]
 fn abort_while_the_other_side_sends_bulk() {
-    let (mut a, mut b, _dir) = connected_pair(Duration::from_secs(20));
+    // The I/O timeout is far beyond the test: the error below comes from the abort, never from
+    // the clock (which a loaded machine would make a race).
+    let (mut a, mut b, _dir) = connected_pair(HANG);
     b.abort(&Abort::own("helper lost its seed"));
     drop(b);
-    let start = Instant::now();
     let sent = a.send_u64s(&vec![3u64; 4 << 20]);
     let err = match sent {
         Ok(()) => a.recv_u64s(1).unwrap_err(),
@@ -170,7 +177,6 @@ fn abort_while_the_other_side_sends_bulk() {
         matches!(err, ChannelError::PeerAborted { ref message, .. } if *message == Abort::own("helper lost its seed")),
         "{err}"
     );
-    assert!(start.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
@@ -354,11 +360,8 @@ fn an_abort_on_one_channel_stops_the_other_channels_of_the_party() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["alpha".to_string(), "beta".to_string(), "gamma".to_string()];
     samen_net::generate_certs(&names, dir.path()).unwrap();
-    let cfgs = common::configs(
-        &["alpha", "beta", "gamma"],
-        dir.path(),
-        Duration::from_secs(20),
-    );
+    // The stop below comes from gamma's abort (its reason is checked), never from a timeout.
+    let cfgs = common::configs(&["alpha", "beta", "gamma"], dir.path(), HANG);
     let mut all: Vec<_> = common::connect_threads(cfgs)
         .into_iter()
         .map(|r| r.unwrap())
@@ -374,9 +377,7 @@ fn an_abort_on_one_channel_stops_the_other_channels_of_the_party() {
             "gamma",
             "its input failed validation",
         )));
-    let start = Instant::now();
     let err = to_beta.recv(8).unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(5));
     match &err {
         ChannelError::Stopped(r) => {
             assert_eq!(

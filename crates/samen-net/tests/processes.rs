@@ -10,7 +10,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use samen_core::channel::{local_pair, Channel, ChannelError, ChannelExt};
 use sha2::{Digest, Sha256};
@@ -153,20 +153,16 @@ fn open_gives_the_same_result_in_process_and_between_processes() {
 fn peer_process_exiting_mid_protocol_fails_fast() {
     let dir = tempfile::tempdir().unwrap();
     samen_net::generate_certs(&["alpha".into(), "beta".into()], dir.path()).unwrap();
-    let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(30));
+    // A timeout far beyond the test: `Closed` (not `Timeout`) shows that the exit was noticed
+    // from the connection, without a wall-clock bound that a loaded machine could break.
+    let cfgs = common::configs(&["alpha", "beta"], dir.path(), Duration::from_secs(300));
     let mut child = spawn_child("die", &cfgs[1]);
     let mut chans = samen_net::connect_all(&cfgs[0]).unwrap();
     let mut ch = chans.remove("beta").unwrap();
-    let start = Instant::now();
     let err = ch.recv_u64s(N).unwrap_err();
     assert!(
         matches!(err, ChannelError::Closed { ref peer } if peer == "beta"),
         "{err}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        start.elapsed()
     );
     assert_eq!(child.wait().unwrap().code(), Some(3));
 }

@@ -28,8 +28,9 @@
 //! most `Δ_q`). Discrete Laplace of scale `L1 · Q / ε` per quantity gives ε-DP for the output;
 //! the discrete Gaussian with `σ² = L2² · Q / (2ρ)` gives ρ-zCDP.
 //!
-//! Budgets are exact rationals from the study file's text (`0.1` is 1/10), and every scale is
-//! reduced to lowest terms before it is checked against the sampler's limits.
+//! Budgets are exact rationals as the study file writes them (`0.1` is 1/10, `"3/7"` a
+//! fraction), and every scale is reduced to lowest terms before it is checked against the
+//! sampler's limits.
 
 use samen_core::dp::{self, DpError, Mechanism, Ratio};
 
@@ -336,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn a_budget_written_as_a_toml_float_is_read_from_the_text() {
+    fn a_budget_written_as_a_toml_float_is_its_decimal() {
         let s = study("1", 10_000, Neighbours::ReplaceOne).unwrap();
         for (written, num, den) in [("0.1", 1, 10), ("0.3", 3, 10), ("1e-1", 1, 10)] {
             let text = s

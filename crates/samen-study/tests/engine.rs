@@ -8,7 +8,7 @@ use common::{output, random_tables, study_header, with_join, Rng, JOIN_METHODS};
 use samen_study::input::InputTable;
 use samen_study::reference;
 use samen_study::session::run_in_process;
-use samen_study::spec::{SpecError, Study};
+use samen_study::spec::{SpecError, Statistic, Study};
 use samen_study::{EngineError, OutputTable};
 
 fn run_both(
@@ -32,6 +32,29 @@ fn run_both(
     (tables.unwrap(), plain)
 }
 
+/// Example declarations (the `of` and `x` lines) of `stat` over the test tables, with values on
+/// either side, and whether the statistic takes `by` columns. A statistic added to
+/// [`Statistic::ALL`] fails this test until it has examples here.
+fn declarations(stat: Statistic) -> (Vec<&'static str>, bool) {
+    match stat {
+        Statistic::Count => (vec![""], true),
+        Statistic::Sum | Statistic::Mean | Statistic::Variance => {
+            (vec!["of = \"ta.va\"\n", "of = \"tb.vb\"\n"], true)
+        }
+        Statistic::Covariance => (vec!["of = [\"ta.va\", \"tb.vb\"]\n"], true),
+        Statistic::Correlation => (vec!["of = [\"tb.vb\", \"ta.va\"]\n"], false),
+        Statistic::Regression => (
+            vec![
+                "of = \"tb.vb\"\nx = [\"ta.va\", \"ta.ca\", \"tb.cc\"]\n",
+                "of = \"ta.va\"\nx = [\"tb.vb\", \"tb.cd\"]\n",
+            ],
+            false,
+        ),
+        other => panic!("add example declarations of {other:?} to this test"),
+    }
+}
+
+/// One output per statistic of [`Statistic::ALL`], example declaration and grouping.
 fn all_outputs(min_cell: u64) -> String {
     let groupings: [&[&str]; 7] = [
         &[],
@@ -43,12 +66,22 @@ fn all_outputs(min_cell: u64) -> String {
         &["tb.cc", "tb.cd"],
     ];
     let mut s = String::new();
-    for (g, by) in groupings.iter().enumerate() {
-        s += &output(&format!("count_{g}"), "count", None, by, min_cell);
-        for stat in ["sum", "mean", "variance"] {
-            for of in ["ta.va", "tb.vb"] {
-                let name = format!("{stat}_{}_{g}", of.replace('.', "_"));
-                s += &output(&name, stat, Some(of), by, min_cell);
+    for stat in Statistic::ALL {
+        let (decls, takes_by) = declarations(stat);
+        let groupings = if takes_by {
+            &groupings[..]
+        } else {
+            &groupings[..1]
+        };
+        for (d, decl) in decls.iter().enumerate() {
+            for (g, by) in groupings.iter().enumerate() {
+                let by: Vec<String> = by.iter().map(|b| format!("\"{b}\"")).collect();
+                s += &format!(
+                    "\n[[outputs]]\nname = \"{}_{d}_{g}\"\nstatistic = \"{}\"\n{decl}by = [{}]\nmin_cell = {min_cell}\n",
+                    stat.as_str(),
+                    stat.as_str(),
+                    by.join(", ")
+                );
             }
         }
     }
@@ -71,6 +104,13 @@ fn every_statistic_and_grouping_matches_plaintext() {
         assert_eq!(mpc.len(), study.outputs().len());
         for (m, p) in mpc.iter().zip(&plain) {
             assert_eq!(m, p, "output {} differs (seed {seed})", m.name);
+        }
+        // Every statistic is covered.
+        for stat in Statistic::ALL {
+            assert!(
+                study.outputs().iter().any(|o| o.statistic == stat),
+                "{stat:?} not covered"
+            );
         }
         // Sanity: some cells revealed, and with min_cell = 10 some suppressed.
         let csv: String = mpc.iter().map(|t| t.to_csv()).collect();

@@ -145,7 +145,53 @@ fn malformed_row_and_physical_lines() {
     let (e, msg) = csv_error(&format!(
         "bsn,ca,va\n{GOOD1},\"a0\",\"1\"\n\"{GOOD2}\",a0,\"x\ny\"\n111222333,a9,1\n"
     ));
-    assert!(matches!(e, InputError::NotInteger { line: 3, .. }), "{msg}");
+    let lines: Vec<(u64, bool)> = e
+        .problems()
+        .iter()
+        .map(|p| {
+            (
+                p.line().unwrap(),
+                matches!(p, InputError::NotInteger { .. }),
+            )
+        })
+        .collect();
+    assert_eq!(lines, vec![(3, true), (5, false)], "{msg}");
+}
+
+#[test]
+fn a_file_with_several_bad_rows_reports_them_all() {
+    // Bad rows on lines 3, 5, 6 (two problems) and 8; a repeat on line 9 of line 2.
+    let bsn = |i| samen_pseudonym::normalise::bsn_from_index(i).unwrap();
+    let (b5, b6, b7, b8) = (bsn(5), bsn(6), bsn(7), bsn(8));
+    let body = format!(
+        "bsn,ca,va\n{GOOD1},a0,1\n123456789,a0,1\n{GOOD2},a1,2\n{b5},a7,3\n\
+         {b6},a9,x\n{b7},a0,4\n{b8},a0,11\n {GOOD1},a1,0\n"
+    );
+    let (e, msg) = csv_error(&body);
+    let InputError::Many { total, errors, .. } = &e else {
+        panic!("{msg}");
+    };
+    assert_eq!(*total, 6, "{msg}");
+    let lines: Vec<u64> = errors.iter().map(|p| p.line().unwrap()).collect();
+    assert_eq!(lines, vec![3, 5, 6, 6, 8, 9], "{msg}");
+    for (line, column) in [
+        (3, "bsn"),
+        (5, "ca"),
+        (6, "ca"),
+        (6, "va"),
+        (8, "va"),
+        (9, "bsn"),
+    ] {
+        assert!(
+            msg.contains(&format!("line {line}, column '{column}'")),
+            "line {line} {column}: {msg}"
+        );
+    }
+    assert!(msg.contains("6 problems"), "{msg}");
+    // Never an identifier.
+    for id in [GOOD1, "123456789", &b5, &b6, &b8] {
+        assert!(!msg.contains(id), "{msg}");
+    }
 }
 
 /// The physical line an error names, for `body` in LF form, CRLF form and CRLF with trailing
@@ -360,4 +406,163 @@ fn study_hash_is_sha256_of_the_bytes() {
         Study::load(std::path::Path::new("/nonexistent/study.toml")),
         Err(SpecError::Read { .. })
     ));
+}
+
+/// A study with a register (household, income) and a usage table (logins), and outputs given
+/// as text.
+fn study_with_outputs(outputs: &str) -> String {
+    samen_testkit::study_head(
+        "typos",
+        None,
+        [("bureau", 1), ("portal", 2)],
+        ("trustee", 3),
+    ) + r#"
+[tables.register]
+party = "bureau"
+id = { column = "bsn", kind = "bsn" }
+columns.household = { kind = "category", levels = ["single", "couple"] }
+columns.income = { kind = "integer", min = 0, max = 100000 }
+
+[tables.usage]
+party = "portal"
+id = { column = "bsn", kind = "bsn" }
+columns.logins = { kind = "integer", min = 0, max = 500 }
+"# + outputs
+}
+
+/// The line of the first occurrence of `needle` in `text` (first line = 1).
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn a_study_file_with_two_typos_reports_both_with_lines_and_suggestions() {
+    let text = study_with_outputs(
+        r#"
+[[outputs]]
+name = "mean_logins"
+statistic = "mean"
+of = "usage.logins"
+by = ["register.houshold"]
+
+[[outputs]]
+name = "users"
+statistic = "count"
+by = ["register.household"]
+min_cel = 5
+
+[[outputs]]
+name = "income"
+statistic = "meen"
+of = "register.income"
+"#,
+    );
+    let e = Study::from_toml_str(&text).unwrap_err();
+    let SpecError::Problems { problems, .. } = &e else {
+        panic!("{e}");
+    };
+    let msg = e.to_string();
+    assert_eq!(problems.len(), 3, "{msg}");
+    let got: Vec<(usize, Option<&str>)> = problems
+        .iter()
+        .map(|p| (p.line, p.suggestion.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                line_of(&text, "register.houshold"),
+                Some("register.household")
+            ),
+            (line_of(&text, "min_cel"), Some("min_cell")),
+            (line_of(&text, "\"meen\""), Some("mean")),
+        ],
+        "{msg}"
+    );
+    // Columns point at the misspelt text itself.
+    let line = text.lines().nth(problems[0].line - 1).unwrap();
+    assert_eq!(
+        line.chars()
+            .skip(problems[0].column - 1)
+            .take(18)
+            .collect::<String>(),
+        "\"register.houshold"
+    );
+    assert!(msg.contains("3 problems"), "{msg}");
+    assert!(msg.contains("did you mean 'register.household'?"), "{msg}");
+    assert!(msg.contains("did you mean 'min_cell'?"), "{msg}");
+    assert!(msg.contains("did you mean 'mean'?"), "{msg}");
+}
+
+#[test]
+fn every_output_with_a_problem_is_reported() {
+    // Two outputs the validation refuses (no typo: a value column that is a category, grouping
+    // by an integer column), and one with a misspelt column used twice.
+    let text = study_with_outputs(
+        r#"
+[[outputs]]
+name = "bad_sum"
+statistic = "sum"
+of = "register.household"
+
+[[outputs]]
+name = "bad_by"
+statistic = "count"
+by = ["register.income"]
+
+[[outputs]]
+name = "fine"
+statistic = "count"
+
+[[outputs]]
+name = "typo"
+statistic = "covariance"
+of = ["usage.login", "usage.login"]
+"#,
+    );
+    let e = Study::from_toml_str(&text).unwrap_err();
+    let SpecError::Problems { problems, .. } = &e else {
+        panic!("{e}");
+    };
+    let msg = e.to_string();
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    let typo = line_of(&text, "usage.login\"");
+    assert_eq!(
+        lines,
+        vec![
+            line_of(&text, "\"bad_sum\""),
+            line_of(&text, "\"bad_by\""),
+            typo,
+            typo
+        ],
+        "{msg}"
+    );
+    assert!(problems[0].message.contains("bad_sum"), "{msg}");
+    assert!(problems[1].message.contains("bad_by"), "{msg}");
+    assert_eq!(
+        problems[3].suggestion.as_deref(),
+        Some("usage.logins"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn study_file_syntax_errors_and_unknown_tables_carry_their_place() {
+    let text = study_with_outputs("[[outputs]]\nname = \"n\"\nstatistic = \"count\"\n")
+        .replace("party = \"portal\"", "party = \"portl\"")
+        .replace("[study]\nname", "[studdy]\nname");
+    let e = Study::from_toml_str(&text).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("line 1, column 2: unknown key 'studdy'"),
+        "{msg}"
+    );
+    assert!(msg.contains("did you mean 'study'?"), "{msg}");
+    assert!(
+        msg.contains("party 'portl' is not declared; did you mean 'portal'?"),
+        "{msg}"
+    );
+    let e = Study::from_toml_str("[study]\nname = \"x\"\nbroken = [\n").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("line 3") || msg.contains("line 4"), "{msg}");
 }

@@ -12,7 +12,10 @@
 //! not the approved one (`samen review` prints it).
 //! Data parties give their own table; the helper gives none. Each output becomes
 //! `OUT/<name>.csv` (data parties); every party writes `OUT/<party>-summary.json` (phase times,
-//! bytes per peer, peak memory). Exit status is non-zero on any error, including a peer's abort.
+//! bytes per peer, peak memory) and `OUT/run.json` (run id, study hash, every file's SHA-256).
+//! The folder `OUT` appears only when the run succeeds, with all its files at once; an earlier
+//! run's folder is replaced only with `--force`. Exit status is non-zero on any error, including
+//! a peer's abort.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,9 +51,13 @@ pub struct Args {
     /// This party's table: TABLE=FILE.csv (data parties only).
     #[arg(long = "input", value_name = "TABLE=FILE.csv", value_parser = parse_input)]
     inputs: Vec<(String, PathBuf)>,
-    /// Output directory for the tables and the run summary.
+    /// Output folder for the tables, the run summary and the manifest run.json. Written only
+    /// when the run succeeds, all files at once; it must be new or empty.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Replace the output folder of an earlier run (a folder holding run.json).
+    #[arg(long)]
+    force: bool,
     /// Write a transcript (one JSON line per message: step, peer, direction, bytes, SHA-256).
     #[arg(long, value_name = "FILE")]
     transcript: Option<PathBuf>,
@@ -127,6 +134,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         approve: args.approve,
         inputs: args.inputs,
         out: args.out,
+        force: args.force,
         transcript: args.transcript,
         progress: !args.quiet,
         progress_file: args.progress_file,

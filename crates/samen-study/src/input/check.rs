@@ -125,8 +125,14 @@ impl Rows {
         }
     }
 
-    /// Append the rows that follow on from these.
+    /// Append the rows that follow on from these (`other` was numbered from its `first` row
+    /// as if no row before it had been dropped: its rows are renumbered to follow these).
     pub(super) fn append(&mut self, other: Rows) {
+        let dropped = other.first.saturating_sub(self.first + self.ids.len());
+        let mut other_lines = other.lines;
+        for b in &mut other_lines.breaks {
+            b.0 = b.0.saturating_sub(dropped);
+        }
         self.ids.extend(other.ids);
         for (out, more) in self.cols.iter_mut().zip(other.cols) {
             match (out, more) {
@@ -136,14 +142,37 @@ impl Rows {
                 _ => {}
             }
         }
-        self.lines.append(other.lines);
+        self.lines.append(other_lines);
+    }
+}
+
+/// The problems found so far: the first [`MAX_REPORTED_ERRORS`] in row order, and their number.
+#[derive(Debug, Default)]
+pub(super) struct Problems {
+    pub(super) first: Vec<InputError>,
+    pub(super) total: u64,
+}
+
+impl Problems {
+    pub(super) fn add(&mut self, e: InputError) {
+        self.total += 1;
+        if self.first.len() < MAX_REPORTED_ERRORS {
+            self.first.push(e);
+        }
+    }
+
+    /// Append the problems of the rows after these.
+    pub(super) fn append(&mut self, other: Problems) {
+        self.total += other.total;
+        let room = MAX_REPORTED_ERRORS.saturating_sub(self.first.len());
+        self.first.extend(other.first.into_iter().take(room));
     }
 }
 
 /// The checks of a table's rows, from its header. Each row is checked and encoded on its own
-/// ([`Checks::push`]); duplicated identifiers are found at the end, over all accepted rows at once
-/// ([`Checks::finish`]), and reported before any error that stopped the rows: the same error a
-/// check row by row would stop at.
+/// ([`Checks::push`]); a row with a problem is left out and its problems recorded; duplicated
+/// identifiers are found at the end, over all accepted rows at once ([`Checks::finish`]), and
+/// merged with the other problems in line order.
 pub(super) struct Checks<'s> {
     spec: &'s TableSpec,
     source_name: String,
@@ -175,11 +204,19 @@ impl<'s> Checks<'s> {
         source_name: &str,
         header: &[&str],
     ) -> Result<Checks<'s>, InputError> {
-        let find = |col: &str| column_position(spec, source_name, header, col);
-        let id_pos = find(&spec.id.column)?;
+        // Every missing column at once.
+        let mut missing = Problems::default();
+        let mut find = |col: &str| match column_position(spec, source_name, header, col) {
+            Ok(pos) => pos,
+            Err(e) => {
+                missing.add(e);
+                0
+            }
+        };
+        let id_pos = find(&spec.id.column);
         let mut cols = Vec::new();
         for (name, kind) in &spec.columns {
-            let pos = find(name)?;
+            let pos = find(name);
             let check = match kind {
                 ColumnKind::Category { levels } => ColCheck::Category {
                     index: Levels::new(levels),
@@ -191,6 +228,9 @@ impl<'s> Checks<'s> {
                 },
             };
             cols.push((name.as_str(), pos, check));
+        }
+        if let Some(e) = InputError::from_problems(source_name, missing.total, missing.first) {
+            return Err(e);
         }
         Ok(Checks {
             spec,
@@ -224,23 +264,26 @@ impl<'s> Checks<'s> {
         self.rows_from(0)
     }
 
-    /// Check the records of `window` in batches of `batch_rows` on all cores and append them to `rows`, up to the
-    /// first error, which is returned.
+    /// Check the records of `window` in batches of `batch_rows` on all cores, append the
+    /// accepted rows to `rows` and the problems to `problems` (batches joined in row order).
+    /// Returns an error that ends the reading (too many rows), if any.
     pub(super) fn window(
         &self,
         window: &Window,
         batch_rows: usize,
         rows: &mut Rows,
+        problems: &mut Problems,
     ) -> Option<InputError> {
         let first = rows.first + rows.ids.len();
-        let batches: Vec<(Rows, Option<InputError>)> = window
+        let batches: Vec<(Rows, Problems, Option<InputError>)> = window
             .records()
             .par_chunks(batch_rows.max(1))
             .enumerate()
             .map(|(i, batch)| self.batch(batch, first + i * batch_rows.max(1)))
             .collect();
-        for (batch, stopped) in batches {
+        for (batch, found, stopped) in batches {
             rows.append(batch);
+            problems.append(found);
             if stopped.is_some() {
                 return stopped;
             }
@@ -248,18 +291,21 @@ impl<'s> Checks<'s> {
         None
     }
 
-    /// Check and encode `records`, the rows from row `first` on, up to the first error.
+    /// Check and encode `records`, the rows from row `first` on: the accepted rows, the
+    /// problems of the others, and an error that ends the reading (too many rows), if any.
     pub(super) fn batch(
         &self,
         records: &[csv::ByteRecord],
         first: usize,
-    ) -> (Rows, Option<InputError>) {
+    ) -> (Rows, Problems, Option<InputError>) {
         let mut rows = self.rows_from(first);
+        let mut problems = Problems::default();
         let mut bounds = Vec::new();
         for record in records {
             let line = record_line(record);
             let Some(text) = record_text(record, &mut bounds) else {
-                return (rows, Some(not_utf8(&self.source_name, line)));
+                problems.add(not_utf8(&self.source_name, line));
+                continue;
             };
             let field = |pos: usize| {
                 bounds
@@ -267,21 +313,24 @@ impl<'s> Checks<'s> {
                     .and_then(|r| text.get(r.clone()))
                     .unwrap_or("")
             };
-            if let Err(e) = self.push(&mut rows, line, field) {
-                return (rows, Some(e));
+            if let Err(e) = self.push(&mut rows, line, field, &mut problems) {
+                return (rows, problems, Some(e));
             }
         }
-        (rows, None)
+        (rows, problems, None)
     }
 
     /// Check and encode the row on physical line `line` whose field at position `pos` is
-    /// `field(pos)` (`""` for a missing field), and append it to `rows` (whose rows are all
-    /// accepted ones before it). Does not check for duplicated identifiers.
+    /// `field(pos)` (`""` for a missing field): append it to `rows` (whose rows are all
+    /// accepted ones before it), or, if any of its fields is bad, record every problem of the
+    /// row in `problems` and leave the row out. Does not check for duplicated identifiers.
+    /// Fails only when the table would have more than [`MAX_ROWS`] rows.
     pub(super) fn push<'f>(
         &self,
         rows: &mut Rows,
         line: u64,
         field: impl Fn(usize) -> &'f str,
+        problems: &mut Problems,
     ) -> Result<(), InputError> {
         let row = rows.first + rows.ids.len();
         if row >= MAX_ROWS {
@@ -299,10 +348,21 @@ impl<'s> Checks<'s> {
         // `normalise_bytes` on the bytes of a `&str` is `normalise`, without its allocation;
         // its result is a trimmed slice of the field or ASCII digits, so valid UTF-8.
         let id = norm::normalise_bytes(self.id_kind, field(self.id_pos).as_bytes())
-            .map_err(invalid_id)?;
-        let id = std::str::from_utf8(id.as_bytes())
-            .map_err(|_| invalid_id(norm::InvalidId::NotUtf8))?
-            .to_string();
+            .map_err(invalid_id)
+            .and_then(|id| {
+                std::str::from_utf8(id.as_bytes())
+                    .map(str::to_string)
+                    .map_err(|_| invalid_id(norm::InvalidId::NotUtf8))
+            });
+        let mut bad = false;
+        let id = match id {
+            Ok(id) => id,
+            Err(e) => {
+                problems.add(e);
+                bad = true;
+                String::new()
+            }
+        };
         for ((name, pos, check), out) in self.cols.iter().zip(&mut rows.cols) {
             let field = field(*pos).trim();
             let encoded = match (check, out) {
@@ -342,32 +402,58 @@ impl<'s> Checks<'s> {
                 _ => Ok(()),
             };
             if let Err(e) = encoded {
-                rows.drop_partial_row();
-                return Err(e);
+                problems.add(e);
+                bad = true;
             }
+        }
+        if bad {
+            rows.drop_partial_row();
+            return Ok(());
         }
         rows.lines.push(row, line);
         rows.ids.push(id);
         Ok(())
     }
 
-    /// The table, or the first error in row order: a duplicated identifier among the accepted
-    /// rows comes before `stopped`, the error that ended the rows (if any), because it is on an
-    /// earlier line.
+    /// The table, or its problems: those of the rows (`problems`) and every duplicated
+    /// identifier among the accepted rows, merged in line order (the first
+    /// [`MAX_REPORTED_ERRORS`]), then `stopped`, the error that ended the reading (if any).
     pub(super) fn finish(
         self,
         rows: Rows,
+        problems: Problems,
         stopped: Option<InputError>,
     ) -> Result<PartyTable, InputError> {
-        if let Some(repeat) = first_repeat(&rows.ids) {
-            return Err(InputError::DuplicateId {
-                source_name: self.source_name,
-                line: rows.lines.line(repeat.later),
-                column: self.spec.id.column.clone(),
-                first_line: rows.lines.line(repeat.earlier),
-            });
+        let mut problems = problems;
+        // The fast check finds whether there is any repeat; only then are all of them listed.
+        if first_repeat(&rows.ids).is_some() {
+            let mut repeats = Problems::default();
+            let mut first_row: HashMap<&str, usize> = HashMap::with_capacity(rows.ids.len());
+            for (row, id) in rows.ids.iter().enumerate() {
+                if let Some(&earlier) = first_row.get(id.as_str()) {
+                    repeats.add(InputError::DuplicateId {
+                        source_name: self.source_name.clone(),
+                        line: rows.lines.line(row),
+                        column: self.spec.id.column.clone(),
+                        first_line: rows.lines.line(earlier),
+                    });
+                } else {
+                    first_row.insert(id, row);
+                }
+            }
+            problems.total += repeats.total;
+            problems.first.extend(repeats.first);
+            // Both lists are in line order; a stable sort merges them.
+            problems.first.sort_by_key(|e| e.line().unwrap_or(u64::MAX));
+            problems.first.truncate(MAX_REPORTED_ERRORS);
         }
         if let Some(e) = stopped {
+            problems.total += 1;
+            problems.first.push(e);
+        }
+        if let Some(e) =
+            InputError::from_problems(&self.source_name, problems.total, problems.first)
+        {
             return Err(e);
         }
         let columns = self

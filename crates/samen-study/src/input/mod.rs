@@ -6,6 +6,11 @@
 //! column must be present. Errors name the source (file), the physical line (header = line 1)
 //! and the column, never the identifier or the offending value.
 //!
+//! Every problem is reported, not only the first: all missing columns of the header, and every
+//! bad field of every row ([`InputError::Many`] lists the first [`MAX_REPORTED_ERRORS`] in line
+//! order, with the total count). Only a malformed CSV record (a row with another number of
+//! fields than the header, an unreadable file) ends the reading, after the problems found so far.
+//!
 //! ```
 //! use samen_study::input::{InputTable, ColumnData};
 //! use samen_pseudonym::IdKind;
@@ -143,6 +148,76 @@ pub enum InputError {
         /// The limit.
         max: usize,
     },
+    /// Several problems: the first [`MAX_REPORTED_ERRORS`] in line order (each one of the other
+    /// variants), and how many there are in all.
+    #[error("{}", many_message(source_name, *total, errors))]
+    Many {
+        /// The file.
+        source_name: String,
+        /// The number of problems found (at least `errors.len()`).
+        total: u64,
+        /// The first problems, in line order.
+        errors: Vec<InputError>,
+    },
+}
+
+/// The most problems of one input listed in an error ([`InputError::Many`]); all are counted.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+fn many_message(source_name: &str, total: u64, errors: &[InputError]) -> String {
+    let listed = if errors.len() as u64 == total {
+        String::new()
+    } else {
+        format!(", the first {} listed", errors.len())
+    };
+    let mut s = format!("{source_name}: {total} problems{listed}:");
+    for e in errors {
+        s.push_str("\n  ");
+        s.push_str(&e.to_string());
+    }
+    s
+}
+
+impl InputError {
+    /// The physical line the problem is on, if it is on one line.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            InputError::Csv { line, .. }
+            | InputError::InvalidId { line, .. }
+            | InputError::DuplicateId { line, .. }
+            | InputError::UnknownLevel { line, .. }
+            | InputError::NotInteger { line, .. }
+            | InputError::OutOfRange { line, .. } => Some(*line),
+            InputError::MissingColumn { .. } => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Every single problem this error stands for (the listed ones of [`InputError::Many`]).
+    pub fn problems(&self) -> Vec<&InputError> {
+        match self {
+            InputError::Many { errors, .. } => errors.iter().collect(),
+            e => vec![e],
+        }
+    }
+
+    /// One error for the problems of `source_name`: `None` without problems, the problem itself
+    /// when there is one, else [`InputError::Many`]. `total` counts all problems, `errors` holds
+    /// the first ones in line order.
+    pub(crate) fn from_problems(
+        source_name: &str,
+        total: u64,
+        mut errors: Vec<InputError>,
+    ) -> Option<InputError> {
+        if total <= 1 && errors.len() <= 1 {
+            return errors.pop();
+        }
+        Some(InputError::Many {
+            source_name: source_name.to_string(),
+            total,
+            errors,
+        })
+    }
 }
 
 /// Largest number of rows of one table: the largest table the private joins accept

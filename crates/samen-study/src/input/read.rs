@@ -139,8 +139,8 @@ impl Window {
 /// Read and validate a CSV table from `reader` (errors name `source_name`).
 ///
 /// The reader fills one window of records while the previous one is checked in batches on all
-/// cores; the batches are joined in row order and stop at the first error, as a check row by row
-/// would.
+/// cores; the batches are joined in row order, their problems too, so that the problems are
+/// those a check row by row would find, in the same order. A malformed record ends the reading.
 pub(super) fn read_csv_from<R: std::io::Read + Send>(
     spec: &TableSpec,
     source_name: &str,
@@ -161,12 +161,13 @@ pub(super) fn read_csv_chunked<R: std::io::Read + Send>(
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let checks = Checks::new(spec, source_name, &header_refs)?;
     let mut rows = checks.rows();
+    let mut problems = Problems::default();
     let mut current = Window::default();
     let mut next = Window::default();
     current.fill(&mut rdr, source_name, chunking.window);
     let stopped = loop {
         let (stopped, ()) = rayon::join(
-            || checks.window(&current, chunking.batch, &mut rows),
+            || checks.window(&current, chunking.batch, &mut rows, &mut problems),
             || {
                 if !current.last {
                     next.fill(&mut rdr, source_name, chunking.window);
@@ -181,7 +182,7 @@ pub(super) fn read_csv_chunked<R: std::io::Read + Send>(
         }
         std::mem::swap(&mut current, &mut next);
     };
-    checks.finish(rows, stopped)
+    checks.finish(rows, problems, stopped)
 }
 
 /// The header record's field names, trimmed and without a byte-order mark (none for an empty
@@ -215,17 +216,21 @@ where
 {
     let checks = Checks::new(spec, source_name, header)?;
     let mut rows = checks.rows();
+    let mut problems = Problems::default();
     let mut stopped = None;
     for r in records {
         let pushed = r.and_then(|(line, fields)| {
-            checks.push(&mut rows, line, |pos| {
-                fields.get(pos).copied().unwrap_or("")
-            })
+            checks.push(
+                &mut rows,
+                line,
+                |pos| fields.get(pos).copied().unwrap_or(""),
+                &mut problems,
+            )
         });
         if let Err(e) = pushed {
             stopped = Some(e);
             break;
         }
     }
-    checks.finish(rows, stopped)
+    checks.finish(rows, problems, stopped)
 }

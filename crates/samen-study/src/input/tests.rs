@@ -25,85 +25,130 @@ fn study() -> Study {
 }
 
 /// The reference: every row as a vector of text fields, checked in row order with a map
-/// from identifier to its first line.
+/// from identifier to its first line; every problem of every row recorded, a row with one left
+/// out; a malformed record ends the reading.
 fn reference(spec: &TableSpec, bytes: &[u8]) -> Result<PartyTable, InputError> {
     let source_name = "src";
     let mut rdr = PhysicalLineReader::new(bytes, spec.delimiter);
     let header = read_header(&mut rdr, source_name)?;
     let mut record = csv::ByteRecord::new();
-    let find = |col: &str| column_position(spec, source_name, &header, col);
-    let id_pos = find(&spec.id.column)?;
+    let mut missing = Vec::new();
+    let mut find = |col: &str| {
+        column_position(spec, source_name, &header, col).unwrap_or_else(|e| {
+            missing.push(e);
+            0
+        })
+    };
+    let id_pos = find(&spec.id.column);
     let mut cols = Vec::new();
     for (name, kind) in &spec.columns {
         let out = match kind {
             ColumnKind::Category { .. } => ColumnData::Category(Vec::new()),
             ColumnKind::Integer { .. } => ColumnData::Integer(Vec::new()),
         };
-        cols.push((name, find(name)?, kind, out));
+        cols.push((name, find(name), kind, out));
+    }
+    if let Some(e) = InputError::from_problems(source_name, missing.len() as u64, missing) {
+        return Err(e);
     }
     let mut ids = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    while rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_err(source_name, e))?
-    {
-        let (line, fields) = utf8_fields(source_name, &record)?;
+    let mut problems: Vec<InputError> = Vec::new();
+    let mut stopped = None;
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                stopped = Some(csv_err(source_name, e));
+                break;
+            }
+        }
+        let (line, fields) = match utf8_fields(source_name, &record) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
         let get = |pos: usize| fields.get(pos).copied().unwrap_or("");
-        let id =
-            norm::normalise(spec.id.kind, get(id_pos)).map_err(|reason| InputError::InvalidId {
+        let mut row_problems = Vec::new();
+        let id = norm::normalise(spec.id.kind, get(id_pos))
+            .map_err(|reason| InputError::InvalidId {
                 source_name: source_name.to_string(),
                 line,
                 column: spec.id.column.clone(),
                 reason,
-            })?;
-        for (name, pos, kind, out) in &mut cols {
+            })
+            .map_err(|e| row_problems.push(e))
+            .ok();
+        let mut values = Vec::new();
+        for (name, pos, kind, _) in &cols {
             let field = get(*pos).trim();
             let column = name.to_string();
             let source_name = source_name.to_string();
-            match (kind, out) {
-                (ColumnKind::Category { levels }, ColumnData::Category(out)) => {
-                    let i =
-                        levels
-                            .iter()
-                            .position(|l| l == field)
-                            .ok_or(InputError::UnknownLevel {
-                                source_name,
-                                line,
-                                column,
-                                levels: levels.len(),
-                            })?;
-                    out.push(i as u32);
-                }
-                (ColumnKind::Integer { min, max }, ColumnData::Integer(out)) => {
-                    let v: i64 = field.parse().map_err(|_| InputError::NotInteger {
-                        source_name: source_name.clone(),
+            let value: Result<i64, InputError> = match kind {
+                ColumnKind::Category { levels } => levels
+                    .iter()
+                    .position(|l| l == field)
+                    .map(|i| i as i64)
+                    .ok_or(InputError::UnknownLevel {
+                        source_name,
                         line,
-                        column: column.clone(),
-                    })?;
-                    if v < *min || v > *max {
-                        return Err(InputError::OutOfRange {
-                            source_name,
-                            line,
-                            column,
-                            min: *min,
-                            max: *max,
-                        });
-                    }
-                    out.push(v);
-                }
-                _ => unreachable!(),
+                        column,
+                        levels: levels.len(),
+                    }),
+                ColumnKind::Integer { min, max } => match field.parse::<i64>() {
+                    Err(_) => Err(InputError::NotInteger {
+                        source_name,
+                        line,
+                        column,
+                    }),
+                    Ok(v) if v < *min || v > *max => Err(InputError::OutOfRange {
+                        source_name,
+                        line,
+                        column,
+                        min: *min,
+                        max: *max,
+                    }),
+                    Ok(v) => Ok(v),
+                },
+            };
+            match value {
+                Ok(v) => values.push(v),
+                Err(e) => row_problems.push(e),
             }
         }
+        let Some(id) = id.filter(|_| row_problems.is_empty()) else {
+            problems.extend(row_problems);
+            continue;
+        };
         if let Some(&first_line) = seen.get(&id) {
-            return Err(InputError::DuplicateId {
+            problems.push(InputError::DuplicateId {
                 source_name: source_name.to_string(),
                 line,
                 column: spec.id.column.clone(),
                 first_line,
             });
+            continue;
+        }
+        for ((_, _, _, out), v) in cols.iter_mut().zip(values) {
+            match out {
+                ColumnData::Category(out) => out.push(v as u32),
+                ColumnData::Integer(out) => out.push(v),
+            }
         }
         seen.insert(id.clone(), line);
         ids.push(id);
+    }
+    let mut total = problems.len() as u64;
+    problems.truncate(MAX_REPORTED_ERRORS);
+    if let Some(e) = stopped {
+        total += 1;
+        problems.push(e);
+    }
+    if let Some(e) = InputError::from_problems(source_name, total, problems) {
+        return Err(e);
     }
     Ok(PartyTable {
         table: spec.name.clone(),
@@ -368,29 +413,100 @@ proptest! {
 }
 
 #[test]
-fn a_repeat_before_another_error_is_reported_first() {
+fn every_problem_is_reported_in_line_order() {
     let study = study();
     let spec = study.table("tb").unwrap();
-    // Line 4 repeats line 2; line 6 has a bad integer; a blank line shifts the numbers.
-    let bytes = b"key,m,w\na,l1,1\nb,l2,2\na,l3,3\n\nc,l4,x\n";
-    match read_csv_from(spec, "src", &bytes[..]).unwrap_err() {
-        InputError::DuplicateId {
-            line, first_line, ..
-        } => assert_eq!((line, first_line), (4, 2)),
-        e => panic!("{e}"),
-    }
-    // Without the repeat, the bad integer.
-    let bytes = b"key,m,w\na,l1,1\nb,l2,2\nd,l3,3\n\nc,l4,x\n";
-    match read_csv_from(spec, "src", &bytes[..]).unwrap_err() {
-        InputError::NotInteger { line, .. } => assert_eq!(line, 6),
-        e => panic!("{e}"),
-    }
-    // A repeat after the error is never reached.
-    let bytes = b"key,m,w\na,l1,1\nc,l4,x\na,l3,3\n";
+    // Line 4 repeats line 2; line 6 has a bad integer (a blank line shifts the numbers); line 7
+    // has a bad level and a bad integer; line 8 repeats line 2 again.
+    let bytes = b"key,m,w\na,l1,1\nb,l2,2\na,l3,3\n\nc,l4,x\nd,zz,10\na,l5,5\n";
+    let e = read_csv_from(spec, "src", &bytes[..]).unwrap_err();
+    let InputError::Many { total, errors, .. } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(*total, 5);
+    let got: Vec<(u64, &str)> = errors
+        .iter()
+        .map(|e| {
+            let kind = match e {
+                InputError::DuplicateId { first_line: 2, .. } => "repeat",
+                InputError::NotInteger { .. } => "integer",
+                InputError::UnknownLevel { .. } => "level",
+                InputError::OutOfRange { .. } => "range",
+                e => panic!("{e}"),
+            };
+            (e.line().unwrap(), kind)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (4, "repeat"),
+            (6, "integer"),
+            (7, "level"),
+            (7, "range"),
+            (8, "repeat")
+        ]
+    );
+    let msg = e.to_string();
+    assert!(msg.starts_with("src: 5 problems:"), "{msg}");
+    // One problem is reported as itself.
+    let bytes = b"key,m,w\na,l1,1\nc,l4,x\n";
     assert!(matches!(
         read_csv_from(spec, "src", &bytes[..]).unwrap_err(),
         InputError::NotInteger { line: 3, .. }
     ));
+}
+
+#[test]
+fn problems_beyond_the_limit_are_counted_and_batches_merge_in_row_order() {
+    let study = study();
+    let spec = study.table("tb").unwrap();
+    let mut text = String::from("key,m,w\n");
+    for i in 0..1000 {
+        // Every third row has a bad integer.
+        let w = if i % 3 == 1 {
+            "x".to_string()
+        } else {
+            (i % 10).to_string()
+        };
+        text.push_str(&format!("k{i},l1,{w}\n"));
+    }
+    let want: Vec<u64> = (0..1000u64).filter(|i| i % 3 == 1).map(|i| i + 2).collect();
+    for chunking in [
+        CHUNKING,
+        Chunking {
+            batch: 7,
+            window: 50,
+        },
+        Chunking {
+            batch: 1,
+            window: 3,
+        },
+    ] {
+        let e = read_csv_chunked(spec, "src", text.as_bytes(), chunking).unwrap_err();
+        let InputError::Many { total, errors, .. } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(*total, want.len() as u64);
+        assert_eq!(errors.len(), MAX_REPORTED_ERRORS);
+        let lines: Vec<u64> = errors.iter().map(|e| e.line().unwrap()).collect();
+        assert_eq!(lines, want[..MAX_REPORTED_ERRORS]);
+        assert!(e.to_string().contains("the first 100 listed"), "{e}");
+    }
+}
+
+#[test]
+fn all_missing_columns_are_reported() {
+    let study = study();
+    let spec = study.table("tb").unwrap();
+    let e = read_csv_from(spec, "src", &b"m,other\n"[..]).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(&e, InputError::Many { total: 2, .. })
+            && msg.contains("'key'")
+            && msg.contains("'w'"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -241,7 +241,7 @@ impl StudyBuilder {
 
     fn budget(mut self, value: RawBudget, rho: bool) -> Self {
         if let Some(o) = self.raw.outputs.last_mut() {
-            let b = Some(toml::Spanned::new(0..0, value));
+            let b = Some(value);
             if rho {
                 o.rho = b;
             } else {

@@ -2,6 +2,48 @@
 
 use thiserror::Error;
 
+/// One problem of a study file, at its place in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecProblem {
+    /// Line in the file (first line = 1).
+    pub line: usize,
+    /// Column in the line, in characters (first = 1).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// A likely intended name (key, statistic, party or column), if the name is misspelt.
+    pub suggestion: Option<String>,
+}
+
+impl std::fmt::Display for SpecProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )?;
+        if let Some(s) = &self.suggestion {
+            write!(f, "; did you mean '{s}'?")?;
+        }
+        Ok(())
+    }
+}
+
+fn problems_message(path: Option<&str>, problems: &[SpecProblem]) -> String {
+    let file = path.map_or_else(|| "study file".to_string(), |p| format!("study file {p}"));
+    match problems {
+        [one] => format!("{file}, {one}"),
+        _ => {
+            let mut s = format!("{file}: {} problems:", problems.len());
+            for p in problems {
+                s.push_str("\n  ");
+                s.push_str(&p.to_string());
+            }
+            s
+        }
+    }
+}
+
 /// An error in a study file. Messages say what to fix in the file.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -14,6 +56,14 @@ pub enum SpecError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// Every problem found in the file, each at its line and column (in line order).
+    #[error("{}", problems_message(path.as_deref(), problems))]
+    Problems {
+        /// The file, when the study was loaded from one.
+        path: Option<String>,
+        /// The problems.
+        problems: Vec<SpecProblem>,
     },
     /// The file is not valid TOML or does not have the study structure (unknown key, wrong
     /// type, missing key).

@@ -52,13 +52,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod builder;
+mod diagnose;
 mod error;
 mod raw;
 mod select;
 mod validate;
 
 pub use builder::StudyBuilder;
-pub use error::SpecError;
+pub use error::{SpecError, SpecProblem};
 use raw::RawStudyFile;
 pub use select::{describe_filters, Bands, Condition, Filter};
 
@@ -206,6 +207,20 @@ pub enum Statistic {
 }
 
 impl Statistic {
+    /// Every statistic, in the order of the documentation: the one list that tests and
+    /// documents covering every statistic iterate. A unit test checks it against the variants
+    /// the study-file parser accepts (read from the `Deserialize` derive), so a new variant
+    /// fails the tests until it is listed here.
+    pub const ALL: [Statistic; 7] = [
+        Statistic::Count,
+        Statistic::Sum,
+        Statistic::Mean,
+        Statistic::Variance,
+        Statistic::Covariance,
+        Statistic::Correlation,
+        Statistic::Regression,
+    ];
+
     /// The statistic's name as in the study file.
     pub fn as_str(self) -> &'static str {
         crate::statistic::definition(self).name()
@@ -342,15 +357,23 @@ impl Study {
         })?;
         let text = String::from_utf8(bytes)
             .map_err(|_| SpecError::Syntax(format!("{} is not UTF-8 text", path.display())))?;
-        Study::from_toml_str(&text)
+        Study::from_toml_str(&text).map_err(|e| match e {
+            SpecError::Problems { problems, .. } => SpecError::Problems {
+                path: Some(path.display().to_string()),
+                problems,
+            },
+            e => e,
+        })
     }
 
     /// Parse and validate a study from TOML text; the hash is the SHA-256 of its UTF-8 bytes.
     pub fn from_toml_str(text: &str) -> Result<Study, SpecError> {
-        let raw: RawStudyFile = toml::from_str(text)
-            .map_err(|e| SpecError::Syntax(e.to_string().trim().to_string()))?;
+        let study = toml::from_str::<RawStudyFile>(text)
+            .map_err(|e| SpecError::Syntax(e.to_string().trim().to_string()))
+            .and_then(validate::validate);
+        // On failure, every problem of the file at its place (see `diagnose`).
+        let mut study = study.map_err(|e| diagnose::diagnose(text, e))?;
         let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        let mut study = validate::validate(raw, text)?;
         study.hash = hash;
         study.text = text.to_string();
         Ok(study)

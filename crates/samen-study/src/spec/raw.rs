@@ -95,15 +95,15 @@ pub(super) struct RawOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) min_cell: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) epsilon: Option<toml::Spanned<RawBudget>>,
+    pub(super) epsilon: Option<RawBudget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) rho: Option<toml::Spanned<RawBudget>>,
+    pub(super) rho: Option<RawBudget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) allow_exact_overlap: Option<bool>,
 }
 
-/// A privacy budget as written: a TOML number (read back from the file's text, so that `0.1`
-/// is exactly 1/10) or a string holding a decimal or a fraction (`"3/7"`).
+/// A privacy budget as written: a TOML number, or a string holding a decimal or a fraction
+/// (`"3/7"`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(super) enum RawBudget {
@@ -116,24 +116,14 @@ pub(super) enum RawBudget {
 }
 
 impl RawBudget {
-    /// The budget's exact text: for a number, the characters of `source` at `span` (the
-    /// file's own digits), or the shortest decimal of the number if the span does not hold
-    /// them (a study built in code).
-    pub(super) fn text(budget: &toml::Spanned<RawBudget>, source: &str) -> String {
-        match budget.get_ref() {
+    /// The budget as an exact decimal or fraction: a string as written; a number as the
+    /// shortest decimal that denotes the same double (`0.1`, `1e-1` and `0.10` all give
+    /// `0.1`) — the decimal as written whenever it has at most 15 significant digits.
+    pub(super) fn text(&self) -> String {
+        match self {
             RawBudget::Text(t) => t.clone(),
-            number => {
-                let written = source
-                    .get(budget.span())
-                    .map(|t| t.trim().replace('_', ""))
-                    .filter(|t| !t.is_empty() && !t.contains(['"', '\'']));
-                match (written, number) {
-                    (Some(t), _) => t,
-                    (None, RawBudget::Integer(i)) => i.to_string(),
-                    (None, RawBudget::Float(f)) => format!("{f}"),
-                    (None, RawBudget::Text(t)) => t.clone(),
-                }
-            }
+            RawBudget::Integer(i) => i.to_string(),
+            RawBudget::Float(f) => format!("{f}"),
         }
     }
 }

@@ -27,7 +27,7 @@ fn parse_key(party: &str, key: &str) -> Result<[u8; 32], SpecError> {
     }
 }
 
-pub(super) fn validate(raw: RawStudyFile, source: &str) -> Result<Study, SpecError> {
+pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
     check_name("study", &raw.study.name, true)?;
 
     // Parties, in the order of their names: the first data party is First, the next Second.
@@ -216,7 +216,7 @@ pub(super) fn validate(raw: RawStudyFile, source: &str) -> Result<Study, SpecErr
     let mut outputs = Vec::new();
     let mut names = BTreeSet::new();
     for o in &raw.outputs {
-        let spec = validate_output(o, &tables, source)?;
+        let spec = validate_output(o, &tables)?;
         if !names.insert(o.name.to_ascii_lowercase()) {
             return Err(SpecError::Output {
                 output: o.name.clone(),
@@ -274,11 +274,7 @@ fn find_column<'t>(tables: &'t [TableSpec], r: &ColumnRef) -> Option<&'t ColumnK
         .get(&r.column)
 }
 
-fn validate_output(
-    o: &RawOutput,
-    tables: &[TableSpec],
-    source: &str,
-) -> Result<OutputSpec, SpecError> {
+fn validate_output(o: &RawOutput, tables: &[TableSpec]) -> Result<OutputSpec, SpecError> {
     check_name("output", &o.name, true)?;
     let oerr = |problem: String| SpecError::Output {
         output: o.name.clone(),
@@ -341,8 +337,8 @@ fn validate_output(
             "min_cell = {min_cell} is larger than the limit of {MAX_MIN_CELL}"
         )));
     }
-    let check_param = |name: &str, b: &toml::Spanned<RawBudget>| -> Result<Ratio, SpecError> {
-        let text = RawBudget::text(b, source);
+    let check_param = |name: &str, b: &RawBudget| -> Result<Ratio, SpecError> {
+        let text = b.text();
         let v = Ratio::from_decimal_str(&text).map_err(|e| oerr(format!("{name}: {e}")))?;
         if u128::from(v.num()) > u128::from(MAX_PRIVACY_PARAMETER) * u128::from(v.den()) {
             return Err(oerr(format!(

@@ -60,6 +60,8 @@ pub(super) fn start(
             .arg(certs)
             .arg("--out")
             .arg(&out)
+            // With --keep on a directory used before: replace that run's folder.
+            .arg("--force")
             .arg("--io-timeout")
             .arg(args.timeout.to_string())
             .arg("--quiet")
