@@ -184,18 +184,25 @@ fn the_readme_tour_runs_as_written() {
         out.contains("bureau and portal got the same tables"),
         "{out}"
     );
-    // The first seven lines of the table show a suppressed `machtiging` cell with empty
-    // statistic fields.
+    // The first seven lines of the table show a `machtiging` cell suppressed as primary and a
+    // partner suppressed as secondary, with empty statistic fields.
     let shown: Vec<&str> = out.lines().take(7).collect();
     assert!(shown[0].contains("register.province"), "{shown:#?}");
     assert!(
         shown
             .iter()
-            .any(|l| l.contains("machtiging") && l.trim_end().ends_with("true")),
+            .any(|l| l.contains("machtiging") && l.trim_end().ends_with("primary")),
         "{shown:#?}"
     );
     let csv = std::fs::read_to_string(d.join("out/bureau/users_by_province_channel.csv")).unwrap();
-    let suppressed: Vec<&str> = csv.lines().filter(|l| l.ends_with(",true")).collect();
+    assert!(
+        shown.iter().any(|l| l.trim_end().ends_with("secondary")),
+        "{shown:#?}"
+    );
+    let suppressed: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.ends_with(",primary") || l.ends_with(",secondary"))
+        .collect();
     assert!(!suppressed.is_empty());
     for row in suppressed {
         let fields: Vec<&str> = row.split(',').collect();

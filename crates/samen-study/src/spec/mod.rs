@@ -211,7 +211,7 @@ impl Statistic {
     /// documents covering every statistic iterate. A unit test checks it against the variants
     /// the study-file parser accepts (read from the `Deserialize` derive), so a new variant
     /// fails the tests until it is listed here.
-    pub const ALL: [Statistic; 7] = [
+    pub const ALL: [Statistic; 8] = [
         Statistic::Count,
         Statistic::Sum,
         Statistic::Mean,
@@ -219,6 +219,7 @@ impl Statistic {
         Statistic::Covariance,
         Statistic::Correlation,
         Statistic::Regression,
+        Statistic::Rate,
     ];
 
     /// The statistic's name as in the study file.
