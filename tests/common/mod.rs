@@ -83,6 +83,20 @@ pub fn every_statistic(b: StudyBuilder, min_cell: u64) -> StudyBuilder {
         &[],
         min_cell,
     )
+    .output(
+        "rate_region_sex",
+        Statistic::Rate,
+        None,
+        &["reg.region", "reg.sex"],
+        min_cell,
+    )
+    .output(
+        "rate_channel",
+        Statistic::Rate,
+        None,
+        &["use.channel"],
+        min_cell,
+    )
 }
 
 /// Random tables: `na` rows of `reg`, `nb` of `use`, the first `common` identifiers shared
