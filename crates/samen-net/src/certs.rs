@@ -30,7 +30,7 @@ pub const CA_COMMON_NAME: &str = "samen study CA";
 const VALIDITY_YEARS: i32 = 3;
 
 /// Check that a party name can serve as a certificate name: 1 to 63 ASCII letters, digits, '-'
-/// or '_', not starting or ending with '-', not only digits.
+/// or '_', not starting or ending with '-', not only digits, not `0x` followed only by hex digits.
 ///
 /// ```
 /// use samen_net::certs::validate_party_name;

@@ -87,7 +87,7 @@ pub enum NetError {
     /// A party name that cannot be used as a certificate name.
     #[error(
         "party name '{name}' is not allowed: use 1 to 63 letters, digits, '-' or '_', not \
-         starting or ending with '-' and not only digits"
+         starting or ending with '-', not only digits, not 0x followed only by hex digits"
     )]
     InvalidPartyName {
         /// The offending name.

@@ -39,7 +39,7 @@ pub(super) fn validate(raw: RawStudyFile) -> Result<Study, SpecError> {
             return Err(SpecError::BadName {
                 what: "party",
                 name: name.clone(),
-                why: "it must also be a certificate name: at most 63 characters, not only digits, \
+                why: "it must also be a certificate name: at most 63 characters, not only digits, not 0x and hex digits, \
                       not ending with '-'",
             });
         }
