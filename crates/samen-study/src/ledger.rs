@@ -270,7 +270,7 @@ impl Ledger {
             run: run.clone(),
             study: format!("sha256:{}", hex::encode(study.hash())),
             study_name: study.name().to_string(),
-            date: utc_now(),
+            date: samen_pseudonym::key::rfc3339_now(),
             table: table.to_string(),
             epsilon: eps.map(|e| e.to_string()),
             rho: rho.map(|r| r.to_string()),
@@ -375,30 +375,6 @@ fn write(path: &Path, file: &LedgerFile) -> Result<(), LedgerError> {
     })
 }
 
-/// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use samen_pseudonym::IdKind;
@@ -493,7 +469,7 @@ mod tests {
 
     #[test]
     fn dates_are_utc_rfc3339() {
-        let d = utc_now();
+        let d = samen_pseudonym::key::rfc3339_now();
         assert_eq!(d.len(), 20, "{d}");
         assert!(d.starts_with("20") && d.as_bytes()[10] == b'T', "{d}");
     }

@@ -55,9 +55,11 @@ mod perms;
 mod tests;
 mod text;
 
+pub use text::rfc3339_now;
+
 use perms::check_owner_only;
 use samen_core::atomic::AtomicFile;
-use text::{check_domain, fingerprint_of, hex_val, is_lower_hex, is_rfc3339_utc, rfc3339_now};
+use text::{check_domain, fingerprint_of, hex_val, is_lower_hex, is_rfc3339_utc};
 
 /// Length of a key in bytes.
 pub const KEY_LEN: usize = 32;

@@ -92,8 +92,8 @@ pub(super) fn is_rfc3339_utc(s: &str) -> bool {
     )
 }
 
-/// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
-pub(super) fn rfc3339_now() -> String {
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ` (UTC), as key files record it.
+pub fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
